@@ -1,0 +1,347 @@
+"""Reverse-mode automatic differentiation: Function, the graph, and the backward walk.
+
+An operator is a ``Function`` subclass with two static methods working on raw arrays::
+
+    class Square(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, grad_out):
+            (x,) = ctx.saved_tensors
+            return 2 * x * grad_out
+
+    y = Square.apply(t)
+
+``apply`` unwraps the input Tensors, runs ``forward`` and, when some input requires a
+gradient and grad mode is on, records a ``Node`` (the output's ``grad_fn``) holding the
+context and one edge per input. ``backward`` walks these nodes in topological order.
+"""
+import functools
+import threading
+from dataclasses import dataclass
+
+from .backend import get_array_module, is_array
+
+# ---------------------------------------------------------------- grad mode
+
+_state = threading.local()
+
+
+def is_grad_enabled():
+    return getattr(_state, 'enabled', True)
+
+
+def _set_enabled(mode):
+    _state.enabled = bool(mode)
+
+
+class set_grad_enabled:
+    """Context manager and decorator that turns recording on or off."""
+
+    def __init__(self, mode=True):
+        self.mode = bool(mode)
+        self.previous = None
+
+    def __enter__(self):
+        self.previous = is_grad_enabled()
+        _set_enabled(self.mode)
+        return self
+
+    def __exit__(self, *exc):
+        _set_enabled(self.previous)
+        return False
+
+    def __call__(self, fn):
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(set_grad_enabled):
+    """Nothing computed inside is recorded for backward (``with minidl.no_grad():``)."""
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Recording back on, inside a ``no_grad`` block."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+# ---------------------------------------------------------------- cost of an operator
+
+@dataclass
+class Cost:
+    """What one call of an operator costs.
+
+    ``macs`` are multiply-accumulates (the papers' and torchvision's "FLOPs");
+    ``forward_flops`` counts every floating-point operation of the forward pass;
+    the backward pass is split into the work for the gradients of data inputs
+    (``backward_input_flops``) and of parameters (``backward_weight_flops``).
+    Bytes saved for backward are measured from the context, not declared.
+    """
+    macs: int = 0
+    forward_flops: int = 0
+    backward_input_flops: int = 0
+    backward_weight_flops: int = 0
+
+    def __add__(self, other):
+        return Cost(self.macs + other.macs, self.forward_flops + other.forward_flops,
+                    self.backward_input_flops + other.backward_input_flops,
+                    self.backward_weight_flops + other.backward_weight_flops)
+
+
+# ---------------------------------------------------------------- Function and its context
+
+class Context:
+    """What ``forward`` leaves for ``backward``: saved arrays and any attributes set on it."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self._saved = ()
+
+    def save_for_backward(self, *arrays):
+        self._saved = arrays
+
+    @property
+    def saved_tensors(self):
+        return self._saved
+
+    def saved_arrays(self):
+        """Every array this context keeps alive: the saved ones and array attributes."""
+        found = [a for a in self._saved if is_array(a)]
+        for name, value in vars(self).items():
+            if name != '_saved' and is_array(value):
+                found.append(value)
+        return found
+
+
+class Node:
+    """One recorded call of a Function: the ``grad_fn`` of its outputs.
+
+    ``next_functions`` has one edge per forward input: ``(node, output_index)`` for an
+    input made by another operator, the Tensor itself for a leaf that requires a
+    gradient, or None.
+    """
+    __slots__ = ('function', 'ctx', 'next_functions', 'input_meta', 'output_meta',
+                 'retained', '__weakref__')
+
+    def __init__(self, function, ctx, next_functions, input_meta, output_meta):
+        self.function = function
+        self.ctx = ctx
+        self.next_functions = next_functions
+        self.input_meta = input_meta     # (shape, dtype) of each input, None for non-tensors
+        self.output_meta = output_meta   # (shape, dtype) of each output
+        self.retained = None             # {output_index: weakref to a Tensor with retain_grad()}
+
+    def name(self):
+        return self.function.__name__ + 'Backward'
+
+    def __repr__(self):
+        return f'<{self.name()}>'
+
+
+class Function:
+    """Base class of every operator. Subclasses define ``forward`` and ``backward``
+    (static, on raw arrays) and, for the profiler, ``cost``."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError('a Function subclass must define forward(ctx, ...)')
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError('a Function subclass must define backward(ctx, ...)')
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """Cost of this call from the input and output arrays; elementwise by default:
+        one FLOP per output element forward, one per element of each input that needs a
+        gradient backward."""
+        out_size = sum(o.size for o in outputs)
+        back = sum(getattr(x, 'size', 1) for x, need in zip(inputs, ctx.needs_input_grad) if need)
+        return Cost(forward_flops=out_size, backward_input_flops=back)
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        from .tensor import Tensor  # tensor.py sits above this file; imported at call time
+        arrays, needs, edges, input_meta = [], [], [], []
+        array_type = None
+        for a in args:
+            if isinstance(a, Tensor):
+                data = a.data
+                if array_type is None:
+                    array_type = type(data)
+                elif type(data) is not array_type:
+                    _raise_device_mismatch(cls, args)
+                arrays.append(data)
+                needs.append(a.requires_grad)
+            else:
+                arrays.append(a)
+                needs.append(False)
+        record = any(needs) and is_grad_enabled()
+        ctx = Context(tuple(needs))
+        out = cls.forward(ctx, *arrays, **kwargs)
+        outputs = out if isinstance(out, tuple) else (out,)
+        if _apply_hooks:
+            for hook in tuple(_apply_hooks):
+                hook(cls, ctx, arrays, outputs)
+        if not record:
+            results = tuple(Tensor(o) for o in outputs)
+        else:
+            for a in args:
+                if isinstance(a, Tensor):
+                    if a.grad_fn is not None:
+                        edges.append((a.grad_fn, a._output_index))
+                    elif a.requires_grad:
+                        edges.append(a)
+                    else:
+                        edges.append(None)
+                    input_meta.append((a.data.shape, a.data.dtype))
+                else:
+                    edges.append(None)
+                    input_meta.append(None)
+            node = Node(cls, ctx, tuple(edges), tuple(input_meta),
+                        tuple((o.shape, o.dtype) for o in outputs))
+            results = tuple(Tensor._from_op(o, node, i) for i, o in enumerate(outputs))
+        return results if isinstance(out, tuple) else results[0]
+
+
+def _raise_device_mismatch(cls, args):
+    from .tensor import Tensor
+    places = [str(a.device) for a in args if isinstance(a, Tensor)]
+    raise RuntimeError(f'{cls.__name__.lower()}: expected all tensors on the same device, '
+                       f'got {", ".join(places)}')
+
+
+# Callables run after every forward: hook(function, ctx, input_arrays, output_arrays).
+# The profiler installs one to count what each operator costs.
+_apply_hooks = []
+
+
+# ---------------------------------------------------------------- the backward walk
+
+def _graph_dependencies(root):
+    """For each node reachable from ``root``, how many edges point at it."""
+    dependencies = {}
+    stack = [root]
+    seen = {root}
+    while stack:
+        node = stack.pop()
+        for edge in node.next_functions:
+            if type(edge) is tuple:
+                child = edge[0]
+                dependencies[child] = dependencies.get(child, 0) + 1
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+    return dependencies
+
+
+def _check_gradient(node, index, grad):
+    shape, dtype = node.input_meta[index]
+    if grad.shape != shape:
+        raise RuntimeError(f'{node.function.__name__}.backward returned a gradient of shape '
+                           f'{tuple(grad.shape)} for input {index}, whose shape is {tuple(shape)}')
+
+
+def _accumulate_leaf(tensor, grad):
+    from .tensor import Tensor
+    if grad.dtype != tensor.data.dtype:
+        grad = grad.astype(tensor.data.dtype)
+    if tensor.grad is None:
+        tensor.grad = Tensor(grad)
+    else:
+        tensor.grad = Tensor(tensor.grad.data + grad)
+
+
+def run_backward(tensor, gradient=None, retain_graph=False):
+    """Backpropagate from ``tensor``: the engine behind ``Tensor.backward``.
+
+    Kahn's algorithm on the graph: a node runs once every node that feeds a gradient
+    into it has run, so each gradient is complete (summed over all uses) before it is
+    passed on. The walk is a loop, not recursion, so deep chains work.
+    """
+    xp = get_array_module(tensor.data)
+    if not tensor.requires_grad:
+        raise RuntimeError('backward: the tensor does not require grad and has no grad_fn '
+                           '(did you create it under no_grad, or forget requires_grad=True?)')
+    if gradient is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(f'backward: grad can be implicitly created only for scalar '
+                               f'outputs; got shape {tuple(tensor.shape)}: pass gradient=')
+        grad = xp.ones_like(tensor.data)
+    else:
+        grad = gradient.data if hasattr(gradient, 'data') and not is_array(gradient) else gradient
+        grad = xp.asarray(grad, dtype=tensor.data.dtype)
+        if grad.shape != tensor.data.shape:
+            raise RuntimeError(f'backward: gradient has shape {tuple(grad.shape)}, '
+                               f'the tensor has shape {tuple(tensor.shape)}')
+    root = tensor.grad_fn
+    if root is None:  # a leaf
+        _accumulate_leaf(tensor, grad)
+        return
+
+    dependencies = _graph_dependencies(root)
+    buffers = {root: [None] * len(root.output_meta)}
+    buffers[root][tensor._output_index] = grad
+    ready = [root]
+    while ready:
+        node = ready.pop()
+        grads = buffers.pop(node)
+        ctx = node.ctx
+        if ctx is None:
+            raise RuntimeError(
+                f'backward through {node.name()} a second time: its saved arrays were freed '
+                f'after the first backward. Pass retain_graph=True to the first backward '
+                f'to keep them.')
+        for i, (shape, dtype) in enumerate(node.output_meta):
+            if grads[i] is None:
+                grads[i] = xp.zeros(shape, dtype=dtype)
+        if node.retained:
+            _fill_retained(node, grads)
+        input_grads = node.function.backward(ctx, *grads)
+        if not isinstance(input_grads, tuple):
+            input_grads = (input_grads,)
+        if len(input_grads) != len(node.next_functions):
+            raise RuntimeError(f'{node.function.__name__}.backward returned {len(input_grads)} '
+                               f'gradients, expected {len(node.next_functions)} (one per input)')
+        if not retain_graph:
+            node.ctx = None  # frees the saved arrays now
+        del grads
+        for index, (edge, grad) in enumerate(zip(node.next_functions, input_grads)):
+            if edge is None:
+                continue
+            if type(edge) is tuple:
+                child, out_index = edge
+                if grad is not None:
+                    _check_gradient(node, index, grad)
+                    slots = buffers.get(child)
+                    if slots is None:
+                        slots = buffers[child] = [None] * len(child.output_meta)
+                    slots[out_index] = grad if slots[out_index] is None else slots[out_index] + grad
+                dependencies[child] -= 1
+                if dependencies[child] == 0:
+                    ready.append(child)
+            elif grad is not None:
+                _check_gradient(node, index, grad)
+                _accumulate_leaf(edge, grad)
+
+
+def _fill_retained(node, grads):
+    from .tensor import Tensor
+    for index, ref in node.retained.items():
+        t = ref()
+        if t is not None:
+            g = grads[index]
+            t.grad = Tensor(g if t.grad is None else t.grad.data + g)

@@ -1,0 +1,202 @@
+"""Array backends, devices and random generators.
+
+minidl's operators are written once against the NumPy API. On the CPU the arrays
+are NumPy arrays; on a CUDA GPU they are CuPy arrays, whose API is the same. An
+operator finds the module of its arrays with ``get_array_module`` and calls
+``xp.exp``, ``xp.matmul`` ... on it. CuPy is imported only when a GPU is asked for.
+"""
+import numpy as np
+
+_cupy = None  # the cupy module once a GPU has been asked for
+
+CUPY_INSTALL_HINT = ("pip install 'minidl[gpu]' (CuPy for CUDA 12); "
+                     "for CUDA 13 install cupy-cuda13x instead")
+
+
+def _import_cupy():
+    """Import CuPy and check that a GPU is visible, or say which of the two is missing."""
+    global _cupy
+    if _cupy is not None:
+        return _cupy
+    try:
+        import cupy
+    except ImportError as err:
+        raise RuntimeError(
+            f"device 'cuda' needs CuPy, which is not installed: {CUPY_INSTALL_HINT}") from err
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # CUDA driver missing or broken
+        raise RuntimeError(
+            f"device 'cuda': CuPy is installed but no CUDA GPU is usable ({err})") from err
+    if count == 0:
+        raise RuntimeError("device 'cuda': CuPy is installed but this machine has no CUDA GPU")
+    _cupy = cupy
+    return cupy
+
+
+def cuda_is_available():
+    """True when CuPy imports and sees at least one GPU."""
+    try:
+        _import_cupy()
+    except RuntimeError:
+        return False
+    return True
+
+
+def get_array_module(*arrays):
+    """numpy, or cupy when any of ``arrays`` is a CuPy array (the ``xp`` idiom)."""
+    for a in arrays:
+        if type(a).__module__.startswith('cupy'):
+            return _import_cupy()
+    return np
+
+
+def is_array(obj):
+    return isinstance(obj, np.ndarray) or type(obj).__module__.startswith('cupy')
+
+
+class Device:
+    """A place where arrays live: ``Device('cpu')``, ``Device('cuda')``, ``Device('cuda:1')``."""
+    __slots__ = ('type', 'index')
+
+    def __init__(self, spec='cpu', index=None):
+        if isinstance(spec, Device):
+            self.type, self.index = spec.type, spec.index
+            return
+        if not isinstance(spec, str):
+            raise TypeError(f"device must be a string like 'cpu' or 'cuda:0', got {spec!r}")
+        kind, _, number = spec.partition(':')
+        if kind not in ('cpu', 'cuda'):
+            raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
+        if number:
+            if not number.isdigit():
+                raise ValueError(f"unknown device {spec!r}: the index after ':' must be a number")
+            index = int(number)
+        if kind == 'cpu':
+            index = None
+        elif index is None:
+            index = 0
+        self.type, self.index = kind, index
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = Device(other)
+        return isinstance(other, Device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __str__(self):
+        return self.type if self.index is None else f'{self.type}:{self.index}'
+
+    def __repr__(self):
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+
+CPU = Device('cpu')
+
+
+def device_of(array):
+    """The Device an array lives on."""
+    if isinstance(array, np.ndarray) or np.isscalar(array):
+        return CPU
+    return Device('cuda', array.device.id)
+
+
+def array_module_for(device):
+    return np if Device(device).type == 'cpu' else _import_cupy()
+
+
+def to_device(array, device):
+    """``array`` on ``device``: the same array when it is already there, else a copy."""
+    device = Device(device)
+    if device.type == 'cpu':
+        return array if isinstance(array, np.ndarray) else array.get()
+    cupy = _import_cupy()
+    with cupy.cuda.Device(device.index):
+        if isinstance(array, cupy.ndarray) and array.device.id == device.index:
+            return array
+        return cupy.asarray(array)
+
+
+# ---------------------------------------------------------------- random numbers
+# One generator per device. Initialisers, dropout and data shuffling draw from them,
+# so that minidl.manual_seed(s) makes a whole run repeatable.
+
+DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
+_seed = DEFAULT_SEED
+_generators = {}
+
+
+def manual_seed(seed):
+    """Seed every device's generator (like ``torch.manual_seed``)."""
+    global _seed
+    _seed = int(seed)
+    _generators.clear()
+
+
+def initial_seed():
+    return _seed
+
+
+def get_generator(device=CPU):
+    """The seeded generator of ``device``: numpy.random.Generator or cupy's RandomState."""
+    device = Device(device)
+    gen = _generators.get(device)
+    if gen is None:
+        if device.type == 'cpu':
+            gen = np.random.Generator(np.random.PCG64(_seed))
+        else:
+            cupy = _import_cupy()
+            with cupy.cuda.Device(device.index):
+                gen = cupy.random.RandomState(_seed + device.index)
+        _generators[device] = gen
+    return gen
+
+
+def get_rng_state():
+    """A picklable snapshot of every generator in use (for checkpoints)."""
+    state = {'seed': _seed, 'cpu': get_generator(CPU).bit_generator.state}
+    return state
+
+
+def set_rng_state(state):
+    manual_seed(state['seed'])
+    get_generator(CPU).bit_generator.state = state['cpu']
+
+
+def random_uniform(shape, dtype, device=CPU, low=0.0, high=1.0):
+    """Uniform samples in [low, high) from ``device``'s generator."""
+    gen = get_generator(device)
+    if Device(device).type == 'cpu':
+        out = gen.random(shape, dtype=np.float64 if np.dtype(dtype) != np.float32 else np.float32)
+    else:
+        out = gen.random_sample(shape, dtype=np.float64 if np.dtype(dtype) != np.float32 else np.float32)
+    if low != 0.0 or high != 1.0:
+        out = out * (high - low) + low
+    return out.astype(dtype, copy=False)
+
+
+def random_normal(shape, dtype, device=CPU, mean=0.0, std=1.0):
+    """Normal samples from ``device``'s generator."""
+    gen = get_generator(device)
+    float_type = np.float32 if np.dtype(dtype) == np.float32 else np.float64
+    out = gen.standard_normal(shape, dtype=float_type)
+    if std != 1.0:
+        out *= std
+    if mean != 0.0:
+        out += mean
+    return out.astype(dtype, copy=False)
+
+
+def random_integers(low, high, shape, device=CPU, dtype=np.int64):
+    gen = get_generator(device)
+    if Device(device).type == 'cpu':
+        return gen.integers(low, high, size=shape, dtype=dtype)
+    return gen.randint(low, high, size=shape, dtype=dtype)
+
+
+def random_permutation(n, device=CPU):
+    return get_generator(device).permutation(n)

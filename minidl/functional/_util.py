@@ -1,0 +1,54 @@
+"""Small helpers shared by the operator families."""
+from ..tensor import Tensor
+
+
+def sum_to_shape(grad, shape):
+    """Sum a broadcast gradient back to ``shape``.
+
+    If y = broadcast(x), every element of x fed several elements of y, so dL/dx is
+    the sum of dL/dy over the broadcast dimensions (the leading ones numpy added,
+    and those where x had size 1).
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                      if n == 1 and grad.shape[i + lead] != 1)
+    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    if lead:
+        out = out.reshape(out.shape[lead:])
+    return out.reshape(shape)
+
+
+def shape_of(x):
+    return getattr(x, 'shape', ())
+
+
+def raw(x):
+    """The array inside a Tensor, or ``x`` itself."""
+    return x.data if isinstance(x, Tensor) else x
+
+
+def pair(value, name, op):
+    """(v, v) from an int, or the pair itself; used for kernel sizes, strides, padding."""
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(value)
+    if len(value) == 1:
+        return (value[0], value[0])
+    if len(value) != 2 or not all(isinstance(v, int) for v in value):
+        raise ValueError(f'{op}: {name} must be an int or a pair of ints, got {value!r}')
+    return value
+
+
+def check_tensor(x, op, name='input'):
+    if not isinstance(x, Tensor):
+        raise TypeError(f'{op}: {name} must be a minidl Tensor, got {type(x).__name__}')
+
+
+def normalize_dim(dim, ndim, op):
+    """A dimension index in range(ndim), from a possibly negative ``dim``."""
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f'{op}: dimension {dim} is out of range for a tensor with {ndim} '
+                         f'dimensions')
+    return dim % max(ndim, 1)

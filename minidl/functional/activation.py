@@ -1,0 +1,145 @@
+"""Activation functions: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax."""
+from ..autograd import Cost, Function
+from ..backend import get_array_module
+from ._util import normalize_dim
+
+__all__ = ['relu', 'leaky_relu', 'sigmoid', 'tanh', 'softmax', 'log_softmax']
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = get_array_module(x).maximum(x, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = max(x, 0): dy/dx = [x > 0] = [y > 0], so the output is enough to keep."""
+        (out,) = ctx.saved_tensors
+        return grad * (out > 0)
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, slope):
+        xp = get_array_module(x)
+        positive = x > 0
+        ctx.save_for_backward(positive)
+        ctx.slope = slope
+        return xp.where(positive, x, x * slope)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = x for x > 0, s x otherwise: dy/dx = 1 or s."""
+        (positive,) = ctx.saved_tensors
+        xp = get_array_module(grad)
+        return xp.where(positive, grad, grad * ctx.slope), None
+
+    cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=2 * o[0].size,
+                                               backward_input_flops=2 * o[0].size))
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        xp = get_array_module(x)
+        # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: neither overflows
+        e = xp.exp(-xp.abs(x))
+        out = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = 1/(1+e^-x): dy/dx = y (1 - y)."""
+        (out,) = ctx.saved_tensors
+        return grad * out * (1 - out)
+
+    cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=4 * o[0].size,
+                                               backward_input_flops=3 * o[0].size))
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = get_array_module(x).tanh(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = tanh x: dy/dx = 1 - y^2."""
+        (out,) = ctx.saved_tensors
+        return grad * (1 - out * out)
+
+    cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=4 * o[0].size,
+                                               backward_input_flops=3 * o[0].size))
+
+
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=dim, keepdims=True)  # e^(x - max) never overflows
+        e = xp.exp(shifted)
+        out = e / e.sum(axis=dim, keepdims=True)
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y_i = e^x_i / sum_j e^x_j: dy_i/dx_k = y_i (d_ik - y_k), so
+        dL/dx = y * (g - sum(g * y))  along ``dim``."""
+        (out,) = ctx.saved_tensors
+        return out * (grad - (grad * out).sum(axis=ctx.dim, keepdims=True)), None
+
+    cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=5 * o[0].size,
+                                               backward_input_flops=4 * o[0].size))
+
+
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        xp = get_array_module(x)
+        shifted = x - x.max(axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        ctx.save_for_backward(out)
+        ctx.dim = dim
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = x - log sum_j e^x_j: dy_i/dx_k = d_ik - softmax_k, so
+        dL/dx = g - softmax(x) * sum(g)  along ``dim``, with softmax = e^y."""
+        (out,) = ctx.saved_tensors
+        xp = get_array_module(out)
+        return grad - xp.exp(out) * grad.sum(axis=ctx.dim, keepdims=True), None
+
+    cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=5 * o[0].size,
+                                               backward_input_flops=4 * o[0].size))
+
+
+def relu(input, inplace=False):
+    return ReLU.apply(input)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return LeakyReLU.apply(input, negative_slope)
+
+
+def sigmoid(input):
+    return Sigmoid.apply(input)
+
+
+def tanh(input):
+    return Tanh.apply(input)
+
+
+def softmax(input, dim):
+    return Softmax.apply(input, normalize_dim(dim, input.ndim, 'softmax'))
+
+
+def log_softmax(input, dim):
+    return LogSoftmax.apply(input, normalize_dim(dim, input.ndim, 'log_softmax'))

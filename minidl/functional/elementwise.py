@@ -1,0 +1,391 @@
+"""Elementwise operators with NumPy broadcasting.
+
+Each backward sums its gradient back to its input's shape (``sum_to_shape``), so an
+operator on a (3, 1) and a (4,) input returns gradients of shapes (3, 1) and (4,).
+"""
+from ..autograd import Cost, Function
+from .. import backend
+from ..backend import get_array_module
+from ..tensor import Tensor
+from ._util import shape_of, sum_to_shape, raw
+
+__all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'clamp',
+           'maximum', 'minimum', 'where', 'clip', 'to_dtype', 'to_device']
+
+
+def _check_broadcast(op, a, b):
+    sa, sb = shape_of(a), shape_of(b)
+    for x, y in zip(reversed(sa), reversed(sb)):
+        if x != y and x != 1 and y != 1:
+            raise ValueError(f'{op}: shapes {tuple(sa)} and {tuple(sb)} cannot be broadcast '
+                             f'together (size {x} against {y})')
+
+
+def _binary_cost(ctx, inputs, outputs, backward_per_element=1):
+    n = outputs[0].size
+    grads = sum(1 for need in ctx.needs_input_grad if need)
+    return Cost(forward_flops=n, backward_input_flops=backward_per_element * n * grads)
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = a + b: dz/da = dz/db = 1, so each input gets the upstream gradient,
+        summed over the dimensions broadcasting added."""
+        sa, sb = ctx.shapes
+        return (sum_to_shape(grad, sa) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad, sb) if ctx.needs_input_grad[1] else None)
+
+    cost = staticmethod(lambda ctx, i, o: _binary_cost(ctx, i, o, backward_per_element=0))
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = a - b: dz/da = 1, dz/db = -1."""
+        sa, sb = ctx.shapes
+        return (sum_to_shape(grad, sa) if ctx.needs_input_grad[0] else None,
+                -sum_to_shape(grad, sb) if ctx.needs_input_grad[1] else None)
+
+    cost = staticmethod(_binary_cost)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        # keep only the factor each gradient needs: dz/da needs b, dz/db needs a
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(b if need_a else None, a if need_b else None)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = a * b: dz/da = b, dz/db = a."""
+        b, a = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        return (sum_to_shape(grad * b, sa) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * a, sb) if ctx.needs_input_grad[1] else None)
+
+    cost = staticmethod(_binary_cost)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return a / b
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = a / b: dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        grad_a = grad / b
+        return (sum_to_shape(grad_a, sa) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(-grad_a * a / b, sb) if ctx.needs_input_grad[1] else None)
+
+    cost = staticmethod(lambda ctx, i, o: _binary_cost(ctx, i, o, backward_per_element=3))
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = -a: dz/da = -1."""
+        return -grad
+
+
+class Pow(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = a^b: dz/da = b a^(b-1); dz/db = a^b ln a (defined for a > 0)."""
+        a, b, out = ctx.saved_tensors
+        xp = get_array_module(grad)
+        sa, sb = ctx.shapes
+        grad_a = grad_b = None
+        if ctx.needs_input_grad[0]:
+            grad_a = sum_to_shape(grad * b * a ** (b - 1), sa)
+        if ctx.needs_input_grad[1]:
+            with _quiet(xp):
+                log_a = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), 0)
+            grad_b = sum_to_shape(grad * out * log_a, sb)
+        return grad_a, grad_b
+
+    cost = staticmethod(lambda ctx, i, o: _binary_cost(ctx, i, o, backward_per_element=4))
+
+
+def _quiet(xp):
+    import numpy as np
+    return np.errstate(all='ignore') if xp is np else _Null()
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = get_array_module(a).exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = e^a: dz/da = e^a = z (the output is saved, not the input)."""
+        (out,) = ctx.saved_tensors
+        return grad * out
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return get_array_module(a).log(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = ln a: dz/da = 1/a."""
+        (a,) = ctx.saved_tensors
+        return grad / a
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = get_array_module(a).sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = sqrt(a): dz/da = 1 / (2 sqrt(a)) = 1 / (2z)."""
+        (out,) = ctx.saved_tensors
+        return grad / (2 * out)
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return get_array_module(a).abs(a)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = |a|: dz/da = sign(a), taken as 0 at a = 0 (as PyTorch does)."""
+        (a,) = ctx.saved_tensors
+        return grad * get_array_module(a).sign(a)
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, a, low, high):
+        xp = get_array_module(a)
+        inside = xp.ones(a.shape, dtype=bool)
+        if low is not None:
+            inside &= a >= low
+        if high is not None:
+            inside &= a <= high
+        ctx.save_for_backward(inside)
+        return xp.clip(a, low, high)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = min(max(a, low), high): dz/da = 1 where low <= a <= high, else 0."""
+        (inside,) = ctx.saved_tensors
+        return grad * inside, None, None
+
+
+class _Extremum(Function):
+    """maximum / minimum: the gradient goes to the chosen input; on a tie it is split
+    equally between both, as PyTorch does."""
+    pick = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        xp = get_array_module(a, b)
+        ctx.save_for_backward(a, b)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        ctx.is_max = cls.pick == 'maximum'
+        return getattr(xp, cls.pick)(a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = max(a, b): dz/da = [a > b] + [a == b]/2, dz/db = [b > a] + [a == b]/2
+        (and the same with < for min)."""
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        xp = get_array_module(grad)
+        first = (a > b) if ctx.is_max else (a < b)
+        weight_a = xp.where(a == b, 0.5, first).astype(grad.dtype)
+        return (sum_to_shape(grad * weight_a, sa) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(grad * (1 - weight_a), sb) if ctx.needs_input_grad[1] else None)
+
+    cost = staticmethod(_binary_cost)
+
+
+class Maximum(_Extremum):
+    pick = 'maximum'
+
+
+class Minimum(_Extremum):
+    pick = 'minimum'
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        xp = get_array_module(condition, a, b)
+        ctx.save_for_backward(condition)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        return xp.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """z = c ? a : b: dz/da = [c], dz/db = [not c]."""
+        (condition,) = ctx.saved_tensors
+        xp = get_array_module(grad)
+        sa, sb = ctx.shapes
+        zero = xp.zeros((), dtype=grad.dtype)
+        return (None,
+                sum_to_shape(xp.where(condition, grad, zero), sa) if ctx.needs_input_grad[1] else None,
+                sum_to_shape(xp.where(condition, zero, grad), sb) if ctx.needs_input_grad[2] else None)
+
+
+class ToDtype(Function):
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """A cast is the identity on values: the gradient is cast back."""
+        return grad.astype(ctx.dtype), None
+
+    cost = staticmethod(lambda ctx, i, o: Cost())
+
+
+class ToDevice(Function):
+    @staticmethod
+    def forward(ctx, a, device):
+        from ..backend import device_of
+        ctx.device = device_of(a)
+        return backend.to_device(a, device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """A copy between devices: the gradient is copied back."""
+        return backend.to_device(grad, ctx.device), None
+
+    cost = staticmethod(lambda ctx, i, o: Cost())
+
+
+# ---------------------------------------------------------------- the public functions
+
+def _binary(function, op, a, b):
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        raise TypeError(f'{op}: at least one argument must be a Tensor')
+    _check_broadcast(op, raw(a), raw(b))
+    return function.apply(a, b)
+
+
+def add(input, other, alpha=1):
+    """input + alpha * other"""
+    return _binary(Add, 'add', input, other if alpha == 1 else mul(other, alpha))
+
+
+def sub(input, other, alpha=1):
+    """input - alpha * other"""
+    return _binary(Sub, 'sub', input, other if alpha == 1 else mul(other, alpha))
+
+
+def mul(input, other):
+    return _binary(Mul, 'mul', input, other)
+
+
+def div(input, other):
+    return _binary(Div, 'div', input, other)
+
+
+def pow(input, exponent):
+    return _binary(Pow, 'pow', input, exponent)
+
+
+def maximum(input, other):
+    return _binary(Maximum, 'maximum', input, other)
+
+
+def minimum(input, other):
+    return _binary(Minimum, 'minimum', input, other)
+
+
+def neg(input):
+    return Neg.apply(input)
+
+
+def exp(input):
+    return Exp.apply(input)
+
+
+def log(input):
+    return Log.apply(input)
+
+
+def sqrt(input):
+    return Sqrt.apply(input)
+
+
+def abs(input):
+    return Abs.apply(input)
+
+
+def clamp(input, min=None, max=None):
+    if min is None and max is None:
+        raise ValueError('clamp: at least one of min and max must be given')
+    return Clamp.apply(input, min, max)
+
+
+clip = clamp
+
+
+def where(condition, input, other):
+    cond = raw(condition)
+    _check_broadcast('where', cond, raw(input))
+    _check_broadcast('where', cond, raw(other))
+    return Where.apply(cond, input, other)
+
+
+def to_dtype(input, dtype):
+    return ToDtype.apply(input, dtype)
+
+
+def to_device(input, device):
+    """A differentiable copy of ``input`` on ``device``."""
+    return ToDevice.apply(input, device)

@@ -1,0 +1,593 @@
+"""Tensor: an array (NumPy or CuPy), its gradient, and the operator that made it.
+
+Arithmetic, indexing and methods delegate to ``minidl.functional``, where every
+operator is a ``Function`` with its forward and backward side by side.
+"""
+import weakref
+
+import numpy as np
+
+from . import autograd
+from .backend import (CPU, Device, device_of, get_array_module, is_array, random_normal,
+                      random_uniform, random_integers, to_device)
+
+float16, float32, float64 = np.dtype('float16'), np.dtype('float32'), np.dtype('float64')
+int8, int16, int32, int64 = np.dtype('int8'), np.dtype('int16'), np.dtype('int32'), np.dtype('int64')
+uint8, bool_ = np.dtype('uint8'), np.dtype('bool')
+_default_float = float32
+
+
+def get_default_dtype():
+    return _default_float
+
+
+def set_default_dtype(dtype):
+    global _default_float
+    dtype = np.dtype(dtype)
+    if dtype.kind != 'f':
+        raise TypeError(f'set_default_dtype: only floating-point types can be the default, got {dtype}')
+    _default_float = dtype
+
+
+def _is_float(dtype):
+    return dtype.kind in 'fc'
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations applied to it."""
+    __slots__ = ('data', 'grad', '_requires_grad', 'grad_fn', '_output_index', '__weakref__')
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False):
+        if not is_array(data):
+            data = np.asarray(data)
+        self.data = data
+        self.grad = None
+        self.grad_fn = None
+        self._output_index = 0
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _from_op(cls, data, node, index):
+        t = cls.__new__(cls)
+        t.data, t.grad, t.grad_fn, t._output_index = data, None, node, index
+        t._requires_grad = _is_float(data.dtype)
+        return t
+
+    # ------------------------------------------------------------ autograd state
+    @property
+    def requires_grad(self):
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if self.grad_fn is not None:
+            raise RuntimeError('requires_grad can be set only on leaf tensors; use detach() '
+                               'to get a leaf from a computed tensor')
+        if value and not _is_float(self.data.dtype):
+            raise RuntimeError(f'only floating-point tensors can require gradients, '
+                               f'got dtype {self.data.dtype}')
+        self._requires_grad = bool(value)
+
+    def requires_grad_(self, requires_grad=True):
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    def backward(self, gradient=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+        autograd.run_backward(self, gradient, retain_graph)
+
+    def retain_grad(self):
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if self.grad_fn is not None:
+            if self.grad_fn.retained is None:
+                self.grad_fn.retained = {}
+            self.grad_fn.retained[self._output_index] = weakref.ref(self)
+
+    def detach(self):
+        """The same data as a new leaf that does not require grad."""
+        return Tensor(self.data)
+
+    def detach_(self):
+        self.grad_fn = None
+        self._requires_grad = False
+        return self
+
+    # ------------------------------------------------------------ array facts
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def device(self):
+        return device_of(self.data)
+
+    @property
+    def is_cuda(self):
+        return self.device.type == 'cuda'
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def dim(self):
+        return self.data.ndim
+
+    def numel(self):
+        return int(self.data.size)
+
+    def __len__(self):
+        if self.data.ndim == 0:
+            raise TypeError('len() of a 0-d tensor')
+        return self.data.shape[0]
+
+    def element_size(self):
+        return self.data.itemsize
+
+    # ------------------------------------------------------------ moving and converting
+    def numpy(self):
+        """A NumPy copy of the data (from the GPU too)."""
+        return np.array(to_device(self.data, CPU), copy=True)
+
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f'item: the tensor has {self.data.size} elements, not one')
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        return to_device(self.data, CPU).tolist()
+
+    def to(self, *args, **kwargs):
+        """``to(device)``, ``to(dtype)`` or ``to(device, dtype)``; differentiable."""
+        device = kwargs.pop('device', None)
+        dtype = kwargs.pop('dtype', None)
+        if kwargs:
+            raise TypeError(f'to: unexpected arguments {sorted(kwargs)}')
+        for a in args:
+            if isinstance(a, (str, Device)):
+                device = a
+            elif isinstance(a, Tensor):
+                device, dtype = a.device, a.dtype
+            else:
+                dtype = a
+        out = self
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            out = _F().to_dtype(out, np.dtype(dtype))
+        if device is not None and Device(device) != self.device:
+            out = _F().to_device(out, Device(device))
+        return out
+
+    def cpu(self):
+        return self.to('cpu')
+
+    def cuda(self, device=None):
+        return self.to('cuda' if device is None else f'cuda:{device}' if isinstance(device, int) else device)
+
+    def float(self):
+        return self.to(float32)
+
+    def double(self):
+        return self.to(float64)
+
+    def half(self):
+        return self.to(float16)
+
+    def long(self):
+        return self.to(int64)
+
+    def int(self):
+        return self.to(int32)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    # ------------------------------------------------------------ in-place, outside the graph
+    def _inplace_check(self, name):
+        if self.requires_grad and self.is_leaf and autograd.is_grad_enabled():
+            raise RuntimeError(f'{name}: a leaf tensor that requires grad cannot be changed in '
+                               f'place while grad mode is on (use minidl.no_grad())')
+
+    def zero_(self):
+        self._inplace_check('zero_')
+        self.data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self._inplace_check('fill_')
+        self.data[...] = value
+        return self
+
+    def copy_(self, src):
+        self._inplace_check('copy_')
+        src = src.data if isinstance(src, Tensor) else src
+        xp = get_array_module(self.data)
+        self.data[...] = xp.asarray(to_device(src, self.device) if is_array(src) else src)
+        return self
+
+    def add_(self, other, alpha=1):
+        self._inplace_check('add_')
+        other = other.data if isinstance(other, Tensor) else other
+        self.data += other * alpha if alpha != 1 else other
+        return self
+
+    def mul_(self, other):
+        self._inplace_check('mul_')
+        self.data *= other.data if isinstance(other, Tensor) else other
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        self._inplace_check('uniform_')
+        self.data[...] = random_uniform(self.shape, self.dtype, self.device, a, b)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        self._inplace_check('normal_')
+        self.data[...] = random_normal(self.shape, self.dtype, self.device, mean, std)
+        return self
+
+    # ------------------------------------------------------------ printing
+    def __repr__(self):
+        host = to_device(self.data, CPU)
+        formatter = _float_formatter(host) if host.dtype.kind == 'f' else None
+        body = np.array2string(host, separator=', ', prefix='tensor(', threshold=1000,
+                               edgeitems=3, formatter=formatter)
+        extras = []
+        if self.device.type != 'cpu':
+            extras.append(f"device='{self.device}'")
+        if self.dtype not in (float32, int64, bool_):
+            extras.append(f'dtype=minidl.{self.dtype}')
+        if self.grad_fn is not None:
+            extras.append(f'grad_fn=<{self.grad_fn.name()}>')
+        elif self.requires_grad:
+            extras.append('requires_grad=True')
+        return 'tensor(' + body + ''.join(', ' + e for e in extras) + ')'
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f'the truth value of a tensor with {self.data.size} elements is '
+                               f'ambiguous')
+        return bool(self.item())
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.data.dtype.kind not in 'iub' or self.data.size != 1:
+            raise TypeError('only integer tensors of a single element can be used as an index')
+        return int(self.item())
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError('iteration over a 0-d tensor')
+        return (self[i] for i in range(self.data.shape[0]))
+
+    __hash__ = object.__hash__
+
+    def __array__(self, dtype=None, copy=None):
+        host = to_device(self.data, CPU)
+        return host if dtype is None else host.astype(dtype)
+
+    # ------------------------------------------------------------ operators
+    def __add__(self, other): return _F().add(self, other)
+    def __radd__(self, other): return _F().add(other, self)
+    def __sub__(self, other): return _F().sub(self, other)
+    def __rsub__(self, other): return _F().sub(other, self)
+    def __mul__(self, other): return _F().mul(self, other)
+    def __rmul__(self, other): return _F().mul(other, self)
+    def __truediv__(self, other): return _F().div(self, other)
+    def __rtruediv__(self, other): return _F().div(other, self)
+    def __pow__(self, other): return _F().pow(self, other)
+    def __rpow__(self, other): return _F().pow(other, self)
+    def __matmul__(self, other): return _F().matmul(self, other)
+    def __rmatmul__(self, other): return _F().matmul(other, self)
+    def __neg__(self): return _F().neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _F().abs(self)
+    def __getitem__(self, index): return _F().getitem(self, index)
+
+    def __setitem__(self, index, value):
+        self._inplace_check('__setitem__')
+        if self.grad_fn is not None and autograd.is_grad_enabled():
+            raise RuntimeError('__setitem__: in-place assignment into a tensor that is part '
+                               'of a graph is not supported; build a new tensor instead')
+        self.data[_raw_index(index)] = value.data if isinstance(value, Tensor) else value
+
+    def _compare(self, other, op):
+        other = other.data if isinstance(other, Tensor) else other
+        return Tensor(op(self.data, other))
+
+    def __eq__(self, other): return self._compare(other, lambda a, b: a == b)
+    def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
+    def __lt__(self, other): return self._compare(other, lambda a, b: a < b)
+    def __le__(self, other): return self._compare(other, lambda a, b: a <= b)
+    def __gt__(self, other): return self._compare(other, lambda a, b: a > b)
+    def __ge__(self, other): return self._compare(other, lambda a, b: a >= b)
+
+    def eq(self, other): return self == other
+
+    # ------------------------------------------------------------ methods
+    def add(self, other): return _F().add(self, other)
+    def sub(self, other): return _F().sub(self, other)
+    def mul(self, other): return _F().mul(self, other)
+    def div(self, other): return _F().div(self, other)
+    def pow(self, exponent): return _F().pow(self, exponent)
+    def matmul(self, other): return _F().matmul(self, other)
+    def exp(self): return _F().exp(self)
+    def log(self): return _F().log(self)
+    def sqrt(self): return _F().sqrt(self)
+    def abs(self): return _F().abs(self)
+    def neg(self): return _F().neg(self)
+    def clamp(self, min=None, max=None): return _F().clamp(self, min, max)
+    clip = clamp
+    def maximum(self, other): return _F().maximum(self, other)
+    def minimum(self, other): return _F().minimum(self, other)
+    def relu(self): return _F().relu(self)
+    def sigmoid(self): return _F().sigmoid(self)
+    def tanh(self): return _F().tanh(self)
+    def softmax(self, dim): return _F().softmax(self, dim)
+    def log_softmax(self, dim): return _F().log_softmax(self, dim)
+    def sum(self, dim=None, keepdim=False): return _F().sum(self, dim, keepdim)
+    def mean(self, dim=None, keepdim=False): return _F().mean(self, dim, keepdim)
+    def max(self, dim=None, keepdim=False): return _F().max(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False): return _F().min(self, dim, keepdim)
+    def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        return _F().var(self, dim, unbiased, keepdim, correction=correction)
+    def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        return _F().std(self, dim, unbiased, keepdim, correction=correction)
+    def argmax(self, dim=None, keepdim=False): return _F().argmax(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False): return _F().argmin(self, dim, keepdim)
+    def reshape(self, *shape): return _F().reshape(self, _shape_args(shape))
+    def view(self, *shape): return _F().reshape(self, _shape_args(shape))
+    def view_as(self, other): return _F().reshape(self, other.shape)
+    def flatten(self, start_dim=0, end_dim=-1): return _F().flatten(self, start_dim, end_dim)
+    def transpose(self, dim0, dim1): return _F().transpose(self, dim0, dim1)
+    def permute(self, *dims): return _F().permute(self, _shape_args(dims))
+    def squeeze(self, dim=None): return _F().squeeze(self, dim)
+    def unsqueeze(self, dim): return _F().unsqueeze(self, dim)
+    def expand(self, *sizes): return _F().expand(self, _shape_args(sizes))
+    def expand_as(self, other): return _F().expand(self, other.shape)
+    def split(self, split_size_or_sections, dim=0): return _F().split(self, split_size_or_sections, dim)
+    def chunk(self, chunks, dim=0): return _F().chunk(self, chunks, dim)
+    def clone(self): return _F().clone(self)
+    def contiguous(self): return self
+
+    @property
+    def T(self):
+        return _F().permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f't: expects a tensor with at most 2 dimensions, got {self.ndim}')
+        return self.T
+
+
+def _float_formatter(host):
+    """PyTorch's number format: '1.' for integral values, 4 decimals otherwise,
+    scientific when the magnitudes span more than 1000x; every entry of equal width."""
+    finite = np.abs(host[np.isfinite(host)]).astype(np.float64)
+    if finite.size and np.all(finite == np.round(finite)) and finite.max() < 1e8:
+        fmt = '{:.0f}.'.format
+    elif finite.size and (finite.max() > 1e8 or
+                          (finite[finite > 0].size and
+                           (finite.max() / finite[finite > 0].min() > 1000
+                            or finite[finite > 0].min() < 1e-4))):
+        fmt = '{:.4e}'.format
+    else:
+        fmt = '{:.4f}'.format
+    values = host.reshape(-1)
+    if values.size > 1000:  # the summarised print shows the edges only
+        values = np.concatenate([values[:3], values[-3:]])
+    width = max((len(fmt(float(v))) for v in values), default=0)
+    return {'float_kind': lambda v: fmt(float(v)).rjust(width)}
+
+
+def _shape_args(args):
+    """Accept both f(2, 3) and f((2, 3))."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _raw_index(index):
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index
+
+
+_functional = None
+
+
+def _F():
+    """minidl.functional, which sits above this file (imported once, at first use)."""
+    global _functional
+    if _functional is None:
+        from . import functional
+        _functional = functional
+    return _functional
+
+
+# ---------------------------------------------------------------- construction
+
+def _resolve_dtype(dtype, default):
+    return np.dtype(default if dtype is None else dtype)
+
+
+def _place(array, device):
+    return array if device is None else to_device(array, device)
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """A new leaf tensor holding a copy of ``data``.
+
+    A NumPy/CuPy array keeps its dtype (float64 stays float64); Python floats become
+    float32, Python ints int64 and bools bool, as in PyTorch.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    if is_array(data):
+        xp = get_array_module(data)
+        array = data.astype(dtype) if dtype is not None else data.copy()
+        if device is None:
+            return Tensor(array, requires_grad=requires_grad)
+        return Tensor(to_device(array, device) if xp is np else to_device(array, device).copy(),
+                      requires_grad=requires_grad)
+    array = np.array(data)
+    if dtype is not None:
+        array = array.astype(dtype)
+    elif array.dtype.kind == 'f':
+        array = array.astype(_default_float)
+    elif array.dtype.kind in 'iu':
+        array = array.astype(int64)
+    elif array.dtype.kind not in 'bc':
+        raise TypeError(f'tensor: cannot make a tensor from {type(data).__name__} '
+                        f'(numpy dtype {array.dtype})')
+    return Tensor(_place(array, device), requires_grad=requires_grad)
+
+
+def from_numpy(array):
+    """A tensor sharing memory with a NumPy array."""
+    return Tensor(array)
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor) and dtype is None and device is None:
+        return data
+    return tensor(data, dtype=dtype, device=device)
+
+
+def _size(shape):
+    return _shape_args(shape)
+
+
+def _xp(device):
+    from .backend import array_module_for
+    return array_module_for(CPU if device is None else device)
+
+
+def _factory(fill, shape, dtype, device, requires_grad):
+    xp = _xp(device)
+    dtype = _resolve_dtype(dtype, _default_float)
+    if device is not None and Device(device).type == 'cuda':
+        with xp.cuda.Device(Device(device).index):
+            array = fill(xp, _size(shape), dtype)
+    else:
+        array = fill(xp, _size(shape), dtype)
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=None, device=None, requires_grad=False):
+    return _factory(lambda xp, s, d: xp.zeros(s, d), shape, dtype, device, requires_grad)
+
+
+def ones(*shape, dtype=None, device=None, requires_grad=False):
+    return _factory(lambda xp, s, d: xp.ones(s, d), shape, dtype, device, requires_grad)
+
+
+def empty(*shape, dtype=None, device=None, requires_grad=False):
+    return _factory(lambda xp, s, d: xp.empty(s, d), shape, dtype, device, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = bool_
+    elif dtype is None and isinstance(fill_value, int):
+        dtype = int64
+    return _factory(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device,
+                    requires_grad)
+
+
+def rand(*shape, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1) from minidl's seeded generator."""
+    dtype = _resolve_dtype(dtype, _default_float)
+    dev = CPU if device is None else Device(device)
+    return Tensor(random_uniform(_size(shape), dtype, dev), requires_grad=requires_grad)
+
+
+def randn(*shape, dtype=None, device=None, requires_grad=False):
+    """Standard normal from minidl's seeded generator."""
+    dtype = _resolve_dtype(dtype, _default_float)
+    dev = CPU if device is None else Device(device)
+    return Tensor(random_normal(_size(shape), dtype, dev), requires_grad=requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, device=None):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError('randint: size is required, e.g. randint(0, 10, (3,))')
+    dev = CPU if device is None else Device(device)
+    return Tensor(random_integers(low, high, tuple(size), dev, _resolve_dtype(dtype, int64)))
+
+
+def randperm(n, device=None):
+    from .backend import random_permutation
+    return Tensor(random_permutation(n, CPU if device is None else Device(device)).astype(int64))
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """Like torch.arange: integers give int64, any float argument gives float32."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = int64 if is_int else _default_float
+    xp = _xp(device)
+    return Tensor(xp.arange(start, end, step).astype(dtype), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    xp = _xp(device)
+    return Tensor(xp.linspace(start, end, steps).astype(_resolve_dtype(dtype, _default_float)),
+                  requires_grad=requires_grad)
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    xp = _xp(device)
+    return Tensor(xp.eye(n, m, dtype=_resolve_dtype(dtype, _default_float)),
+                  requires_grad=requires_grad)
+
+
+def _like(fn):
+    def like(input, dtype=None, device=None, requires_grad=False):
+        return fn(*input.shape, dtype=input.dtype if dtype is None else dtype,
+                  device=input.device if device is None else device, requires_grad=requires_grad)
+    like.__name__ = fn.__name__ + '_like'
+    like.__doc__ = f'``{fn.__name__}`` with the shape, dtype and device of ``input``.'
+    return like
+
+
+zeros_like = _like(zeros)
+ones_like = _like(ones)
+empty_like = _like(empty)
+rand_like = _like(rand)
+randn_like = _like(randn)
+
+
+def full_like(input, fill_value, dtype=None, device=None, requires_grad=False):
+    return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype,
+                device=input.device if device is None else device, requires_grad=requires_grad)
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)

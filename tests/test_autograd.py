@@ -1,0 +1,262 @@
+"""The graph: recording, the backward walk, memory release, grad mode, custom Functions."""
+import gc
+import weakref
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import Function
+from minidl.autograd import Cost
+
+
+def leaf(*shape, dtype=np.float64):
+    return minidl.tensor(np.random.randn(*shape).astype(dtype), requires_grad=True)
+
+
+class Cube(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return 3 * x ** 2 * grad
+
+
+def test_node_reuse_accumulates():
+    a = leaf(3)
+    b = a + a
+    c = b * b
+    c.backward(minidl.ones(3, dtype=np.float64))
+    # c = 4a^2, dc/da = 8a
+    np.testing.assert_allclose(a.grad.numpy(), 8 * a.numpy())
+
+
+def test_diamond_graph_waits_for_all_uses():
+    x = leaf(4)
+    y = x.exp()
+    z = y * x + y.sqrt() * y
+    z.backward(minidl.ones(4, dtype=np.float64))
+    e = np.exp(x.numpy())
+    expected = e * x.numpy() + e + 1.5 * np.exp(1.5 * x.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-12)
+
+
+def test_chain_ten_thousand_deep():
+    x = minidl.tensor(np.array([1.0]), requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001
+    y.backward(minidl.ones(1, dtype=np.float64))
+    np.testing.assert_allclose(x.grad.numpy(), [1.0001 ** 10_000], rtol=1e-9)
+
+
+def test_grads_kept_for_leaves_only():
+    x = leaf(2)
+    h = x * 2
+    out = h * h
+    out.backward(minidl.ones(2, dtype=np.float64))
+    assert x.grad is not None and h.grad is None and out.grad is None
+
+
+def test_retain_grad_keeps_a_non_leaf_gradient():
+    x = leaf(2)
+    h = x * 2
+    h.retain_grad()
+    (h * h).backward(minidl.ones(2, dtype=np.float64))
+    np.testing.assert_allclose(h.grad.numpy(), 2 * h.numpy())
+
+
+def test_accumulation_across_two_backward_calls():
+    x = leaf(3)
+    (x * 2).backward(minidl.ones(3, dtype=np.float64))
+    (x * 3).backward(minidl.ones(3, dtype=np.float64))
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 5.0))
+
+
+def test_saved_arrays_released_after_backward():
+    x = leaf(1000)
+    y = Cube.apply(x)
+    saved = y.grad_fn.ctx.saved_tensors[0]
+    ref = weakref.ref(y.grad_fn.ctx)
+    del saved
+    y.backward(minidl.ones(1000, dtype=np.float64))
+    gc.collect()
+    assert y.grad_fn.ctx is None and ref() is None
+
+
+def test_second_backward_raises_without_retain_graph():
+    x = leaf(3)
+    y = Cube.apply(x)
+    g = minidl.ones(3, dtype=np.float64)
+    y.backward(g)
+    with pytest.raises(RuntimeError, match='second time.*retain_graph=True'):
+        y.backward(g)
+
+
+def test_retain_graph_allows_second_backward():
+    x = leaf(3)
+    y = Cube.apply(x)
+    g = minidl.ones(3, dtype=np.float64)
+    y.backward(g, retain_graph=True)
+    y.backward(g)
+    np.testing.assert_allclose(x.grad.numpy(), 6 * x.numpy() ** 2)
+
+
+def test_no_grad_records_nothing():
+    x = leaf(3)
+    with minidl.no_grad():
+        y = x * 2
+        with minidl.enable_grad():
+            z = x * 3
+    assert y.grad_fn is None and not y.requires_grad
+    assert z.grad_fn is not None and minidl.is_grad_enabled()
+
+
+def test_no_grad_as_decorator():
+    @minidl.no_grad()
+    def double(t):
+        return t * 2
+
+    assert double(leaf(2)).grad_fn is None
+    assert minidl.is_grad_enabled()
+
+
+def test_set_grad_enabled():
+    x = leaf(2)
+    with minidl.set_grad_enabled(False):
+        assert (x * 2).grad_fn is None
+    assert (x * 2).grad_fn is not None
+
+
+def test_detach_cuts_the_graph():
+    x = leaf(3)
+    y = (x * 2).detach()
+    assert y.is_leaf and not y.requires_grad
+    z = y * x
+    z.backward(minidl.ones(3, dtype=np.float64))
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy())
+
+
+def test_custom_function_with_needs_input_grad():
+    seen = {}
+
+    class Scale(Function):
+        @staticmethod
+        def forward(ctx, x, factor):
+            seen['needs'] = ctx.needs_input_grad
+            ctx.factor = factor
+            return x * factor
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * ctx.factor, None
+
+    x = leaf(3)
+    Scale.apply(x, 4.0).backward(minidl.ones(3, dtype=np.float64))
+    assert seen['needs'] == (True, False)
+    np.testing.assert_allclose(x.grad.numpy(), np.full(3, 4.0))
+    assert minidl.gradcheck(lambda t: Scale.apply(t, 2.5), (leaf(2, 2),))
+
+
+def test_function_with_two_outputs():
+    class SplitHalves(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x[:2].copy(), x[2:].copy()
+
+        @staticmethod
+        def backward(ctx, ga, gb):
+            return np.concatenate([ga, gb])
+
+    x = leaf(5)
+    a, b = SplitHalves.apply(x)
+    (a * 2).backward(minidl.ones(2, dtype=np.float64))  # b unused: its gradient is zero
+    np.testing.assert_allclose(x.grad.numpy(), [2, 2, 0, 0, 0])
+
+
+def test_wrong_gradient_shape_is_reported():
+    class Broken(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.sum(keepdims=True)
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad  # should be broadcast to x's shape
+
+    x = leaf(2, 3)
+    with pytest.raises(RuntimeError, match=r'Broken.backward returned a gradient of shape '
+                                           r'\(1, 1\) for input 0, whose shape is \(2, 3\)'):
+        Broken.apply(x).backward(minidl.ones(1, 1, dtype=np.float64))
+
+
+def test_wrong_number_of_gradients_is_reported():
+    class TooMany(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad, grad
+
+    with pytest.raises(RuntimeError, match='returned 2 gradients, expected 1'):
+        TooMany.apply(leaf(2)).backward(minidl.ones(2, dtype=np.float64))
+
+
+def test_backward_on_non_scalar_needs_gradient():
+    y = leaf(2, 3) * 2
+    with pytest.raises(RuntimeError, match=r'scalar outputs; got shape \(2, 3\)'):
+        y.backward()
+
+
+def test_backward_gradient_shape_checked():
+    y = leaf(2, 3) * 2
+    with pytest.raises(RuntimeError, match=r'gradient has shape \(3,\)'):
+        y.backward(minidl.ones(3, dtype=np.float64))
+
+
+def test_backward_without_grad_raises():
+    with pytest.raises(RuntimeError, match='does not require grad'):
+        minidl.ones(1).backward()
+
+
+def test_integer_tensor_cannot_require_grad():
+    with pytest.raises(RuntimeError, match='only floating-point.*int64'):
+        minidl.tensor([1, 2, 3], requires_grad=True)
+
+
+def test_mixed_devices_named():
+    class FakeCupy(np.ndarray):
+        pass
+    FakeCupy.__module__ = 'cupy._core.core'
+    a = leaf(2)
+    b = minidl.Tensor(np.zeros(2))
+    b.data = b.data.view(FakeCupy)
+    try:
+        with pytest.raises(RuntimeError, match='expected all tensors on the same device'):
+            a + b
+    except RuntimeError as err:  # no CuPy: asking for its module already fails, clearly
+        assert 'CuPy' in str(err) or 'GPU' in str(err)
+
+
+def test_default_cost_rule_is_elementwise():
+    ctx = type('C', (), {'needs_input_grad': (True, False)})()
+    cost = Function.cost(ctx, [np.zeros(6), np.zeros(6)], [np.zeros(6)])
+    assert cost == Cost(forward_flops=6, backward_input_flops=6)
+
+
+def test_apply_hook_sees_every_forward():
+    from minidl import autograd
+    seen = []
+    hook = lambda fn, ctx, ins, outs: seen.append(fn.__name__)  # noqa: E731
+    autograd._apply_hooks.append(hook)
+    try:
+        (leaf(2) * 2).exp()
+    finally:
+        autograd._apply_hooks.remove(hook)
+    assert seen == ['Mul', 'Exp']

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+import minidl
+from minidl import backend
+from minidl.backend import Device
+
+
+def test_device_parsing():
+    assert Device('cpu') == 'cpu'
+    assert Device('cuda') == Device('cuda:0')
+    assert Device('cuda:1').index == 1
+    assert str(Device('cuda:1')) == 'cuda:1'
+    assert repr(Device('cpu')) == "device(type='cpu')"
+    for bad in ('gpu', 'cuda:x', 'tpu:0'):
+        with pytest.raises(ValueError, match='unknown device'):
+            Device(bad)
+
+
+def test_get_array_module_numpy():
+    assert backend.get_array_module(np.zeros(2)) is np
+    assert backend.get_array_module(1.0, np.zeros(2)) is np
+
+
+@pytest.mark.cpu_only
+def test_cuda_without_cupy_or_gpu_says_which(monkeypatch):
+    if minidl.cuda_is_available():
+        pytest.skip('a GPU is present')
+    with pytest.raises(RuntimeError, match='CuPy|GPU') as info:
+        minidl.zeros(2, device='cuda')
+    message = str(info.value)
+    assert 'pip install' in message or 'no CUDA GPU' in message or 'no GPU' in message.lower()
+
+
+def test_manual_seed_repeats_draws():
+    minidl.manual_seed(123)
+    a = minidl.randn(5).numpy()
+    minidl.manual_seed(123)
+    b = minidl.randn(5).numpy()
+    c = minidl.randn(5).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(b, c)
+
+
+def test_rng_state_roundtrip():
+    minidl.manual_seed(7)
+    minidl.rand(3)
+    state = minidl.get_rng_state()
+    first = minidl.rand(4).numpy()
+    minidl.set_rng_state(state)
+    np.testing.assert_array_equal(minidl.rand(4).numpy(), first)
+
+
+def test_random_dtypes_follow_request():
+    assert backend.random_normal((2, 2), np.float32).dtype == np.float32
+    assert backend.random_uniform((2, 2), np.float64).dtype == np.float64
+    u = backend.random_uniform((1000,), np.float32, low=-2, high=3)
+    assert u.min() >= -2 and u.max() < 3
+
+
+def test_to_device_cpu_is_identity():
+    x = np.arange(3.0)
+    assert backend.to_device(x, 'cpu') is x

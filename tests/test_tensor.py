@@ -1,0 +1,147 @@
+"""Tensor: construction, dtypes, conversion, printing and operator delegation."""
+import numpy as np
+import pytest
+
+import minidl
+from tests.parity import require_torch
+
+
+def test_tensor_keeps_numpy_dtype():
+    assert minidl.tensor(np.zeros(3, np.float64)).dtype == np.float64
+    assert minidl.tensor(np.zeros(3, np.float32)).dtype == np.float32
+    assert minidl.tensor(np.zeros(3, np.int32)).dtype == np.int32
+
+
+def test_python_data_follows_pytorch_defaults():
+    assert minidl.tensor([1.0, 2.0]).dtype == np.float32
+    assert minidl.tensor([1, 2]).dtype == np.int64
+    assert minidl.tensor([True]).dtype == np.bool_
+    assert minidl.tensor([1, 2], dtype=minidl.float64).dtype == np.float64
+
+
+def test_tensor_copies_its_data():
+    a = np.zeros(3)
+    t = minidl.tensor(a)
+    a[0] = 5
+    assert t.numpy()[0] == 0
+
+
+def test_factories_default_to_float32():
+    for make in (minidl.zeros, minidl.ones, minidl.empty, minidl.randn, minidl.rand):
+        t = make(2, 3)
+        assert t.dtype == np.float32 and t.shape == (2, 3)
+    assert minidl.zeros((2, 3)).shape == (2, 3)
+    assert minidl.full((2,), 1.5).dtype == np.float32
+    assert minidl.full((2,), 7).dtype == np.int64
+    assert minidl.arange(5).dtype == np.int64
+    assert minidl.arange(0, 1, 0.25).dtype == np.float32
+    np.testing.assert_array_equal(minidl.arange(1, 7, 2).numpy(), [1, 3, 5])
+    assert minidl.eye(3).numpy().trace() == 3
+
+
+def test_like_factories_copy_shape_and_dtype():
+    x = minidl.tensor(np.zeros((2, 5), np.float64))
+    for make in (minidl.zeros_like, minidl.ones_like, minidl.empty_like, minidl.rand_like,
+                 minidl.randn_like):
+        y = make(x)
+        assert y.shape == (2, 5) and y.dtype == np.float64
+    assert minidl.full_like(x, 3.0).numpy().sum() == 30
+
+
+def test_array_facts():
+    t = minidl.randn(2, 3, 4)
+    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.dim() == 3
+    assert t.size() == (2, 3, 4) and t.size(1) == 3 and t.numel() == 24 and len(t) == 2
+    assert t.device == minidl.device('cpu') and not t.is_cuda
+
+
+def test_item_and_tolist():
+    assert minidl.tensor([[2.5]]).item() == 2.5
+    assert minidl.tensor([1, 2]).tolist() == [1, 2]
+    with pytest.raises(RuntimeError, match='3 elements'):
+        minidl.tensor([1, 2, 3]).item()
+
+
+def test_numpy_is_a_copy():
+    t = minidl.zeros(3)
+    t.numpy()[0] = 1
+    assert t.numpy()[0] == 0
+
+
+def test_to_dtype_is_differentiable():
+    x = minidl.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = x.float()
+    assert y.dtype == np.float32
+    (y * 3).backward(minidl.ones(2))
+    assert x.grad.dtype == np.float64
+    np.testing.assert_allclose(x.grad.numpy(), [3, 3])
+    assert x.to('cpu') is x
+
+
+def test_scalar_operands_keep_float32():
+    x = minidl.randn(3)
+    for y in (x + 1.5, 2.0 * x, x / 3, 1 - x, x ** 2, 2 ** x, -x, abs(x)):
+        assert y.dtype == np.float32
+
+
+def test_numpy_operand_on_the_left():
+    x = minidl.ones(3)
+    y = np.ones(3, np.float32) + x
+    assert isinstance(y, minidl.Tensor)
+
+
+def test_comparisons_give_bool_tensors():
+    x = minidl.tensor([1.0, 2.0, 3.0])
+    assert (x > 1.5).tolist() == [False, True, True]
+    assert (x == 2.0).tolist() == [False, True, False]
+    assert (x <= x).tolist() == [True, True, True]
+    assert hash(x) != hash(minidl.tensor([1.0]))
+
+
+def test_setitem_outside_graph():
+    x = minidl.zeros(3)
+    x[1] = 5.0
+    assert x.tolist() == [0, 5, 0]
+    w = minidl.zeros(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match='leaf tensor that requires grad'):
+        w[0] = 1.0
+    with minidl.no_grad():
+        w[0] = 1.0
+    assert w.tolist() == [1, 0]
+
+
+def test_requires_grad_only_on_leaves():
+    x = minidl.ones(2, requires_grad=True)
+    y = x * 2
+    with pytest.raises(RuntimeError, match='leaf'):
+        y.requires_grad = False
+    assert x.requires_grad_(False) is x and not x.requires_grad
+
+
+def test_repr_like_pytorch():
+    torch = require_torch()
+    data = np.array([[1.0, 2.5], [3.0, 4.0]], np.float32)
+    assert repr(minidl.tensor(data)) == repr(torch.tensor(data))
+    assert repr(minidl.tensor(data, requires_grad=True)) == repr(torch.tensor(data, requires_grad=True))
+    assert repr(minidl.tensor([1, 2, 3])) == repr(torch.tensor([1, 2, 3]))
+    assert repr(minidl.tensor(2.5)) == repr(torch.tensor(2.5))
+    y = minidl.tensor(data, requires_grad=True) * 2
+    assert 'grad_fn=<MulBackward>' in repr(y)
+    d = repr(minidl.tensor(np.array([1.0, 2.0])))
+    assert d == 'tensor([1., 2.], dtype=minidl.float64)'
+
+
+def test_bool_of_tensor():
+    assert bool(minidl.tensor([1.0]))
+    with pytest.raises(RuntimeError, match='ambiguous'):
+        bool(minidl.ones(2))
+
+
+def test_in_place_helpers():
+    x = minidl.zeros(3)
+    x.fill_(2.0).add_(1.0).mul_(2.0)
+    assert x.tolist() == [6, 6, 6]
+    x.zero_()
+    assert x.tolist() == [0, 0, 0]
+    x.copy_(minidl.tensor([1.0, 2.0, 3.0]))
+    assert x.tolist() == [1, 2, 3]
