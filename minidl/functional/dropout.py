@@ -1,0 +1,105 @@
+"""Dropout: zero random elements (dropout) or whole channels (dropout2d) while training.
+
+Inverted dropout (Srivastava et al., 2014, as PyTorch does it): the kept values are
+scaled by 1/(1-p) during training, so that each value's expectation is unchanged and
+evaluation is the identity. The masks come from minidl's seeded generator of the
+input's device, so ``minidl.manual_seed`` makes them repeatable.
+"""
+import warnings
+
+from ..autograd import Cost, Function, is_grad_enabled
+from ..backend import get_array_module, random_uniform
+from ._util import check_tensor
+
+__all__ = ['dropout', 'dropout2d']
+
+
+class Dropout(Function):
+    """y = x * keep * scale with a boolean ``keep`` mask (the input's shape, or
+    (N, C, 1, ...) for channel dropout, broadcast) and scale = 1/(1-p).
+
+    Saved for backward: the boolean mask only (one byte per element, a quarter of a
+    float32 mask) and the scale, a scalar of the input's dtype.
+    """
+
+    @staticmethod
+    def forward(ctx, x, keep, scale):
+        ctx.save_for_backward(keep)
+        ctx.scale = scale
+        out = x * keep
+        out *= scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = x m / (1-p) with m fixed: dy/dx = m / (1-p), the same mask and scale."""
+        (keep,) = ctx.saved_tensors
+        grad_x = grad * keep
+        grad_x *= ctx.scale
+        return grad_x
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """Per element: the mask product and the scale, forward and backward alike."""
+        n = outputs[0].size
+        return Cost(forward_flops=2 * n,
+                    backward_input_flops=2 * n if ctx.needs_input_grad[0] else 0)
+
+
+def _check_p(op, p):
+    if not 0 <= p <= 1:
+        raise ValueError(f'{op}: dropout probability has to be between 0 and 1, but got {p}')
+
+
+def _dropout(op, input, p, training, inplace, mask_shape):
+    if not training or p == 0 or input.numel() == 0:
+        return input                           # PyTorch returns the input itself here
+    xp = get_array_module(input.data)
+    dtype = input.dtype.type
+    if p == 1:
+        keep = xp.zeros((), dtype=bool)        # everything dropped; no random draw needed
+        scale = dtype(0)
+    else:
+        # u uniform in [0, 1) is kept with probability P(u >= p) = 1 - p; the scale is
+        # computed in the input's dtype, 1/(1-p) as PyTorch rounds it
+        keep = random_uniform(mask_shape, input.dtype, device=input.device) >= p
+        scale = dtype(1) / dtype(1 - p)
+    if inplace and not (input.requires_grad and is_grad_enabled()):
+        # nothing is recorded, so the input's array can take the result
+        input.data *= keep
+        input.data *= scale
+        return input
+    return Dropout.apply(input, keep=keep, scale=scale)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training);
+    the input itself when ``training=False`` or ``p=0``; zeros when ``p=1``.
+
+    ``inplace=True`` writes into the input when no graph is recorded (the input does not
+    require grad, or under ``no_grad``); with a graph it returns a new tensor, since
+    minidl has no version counters to make an in-place op on a recorded tensor safe.
+    """
+    check_tensor(input, 'dropout')
+    _check_p('dropout', p)
+    return _dropout('dropout', input, p, training, inplace, input.shape)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False):
+    """Channel dropout (Tompson et al., 2015): zero whole channels of an (N, C, H, W)
+    input with probability ``p`` and scale the rest by 1/(1-p).
+
+    Like PyTorch, a 3-D input is read as (N, C, L) (one mask value per (n, c)); other
+    ranks are accepted with PyTorch's deprecation warning.
+    """
+    op = 'dropout2d'
+    check_tensor(input, op)
+    _check_p(op, p)
+    if input.ndim < 2:
+        raise ValueError(f'{op}: expected an (N, C, H, W) input, got shape {tuple(input.shape)}')
+    if input.ndim not in (3, 4):
+        warnings.warn(f'{op}: received a {input.ndim}-D input; dropout2d is meant for 3-D or '
+                      f'4-D inputs (as in PyTorch, where other ranks are deprecated)',
+                      stacklevel=2)
+    mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    return _dropout(op, input, p, training, inplace, mask_shape)

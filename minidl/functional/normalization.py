@@ -1,0 +1,302 @@
+"""Normalisation layers: batch_norm and local_response_norm.
+
+Both normalise over the channel dimension (dimension 1), so they work on (N, C),
+(N, C, L), (N, C, H, W) and deeper inputs alike. The maths of batch norm's backward
+and of LRN's cross-channel term is worked through in docs/normalization.md.
+"""
+from ..autograd import Cost, Function
+from ..backend import get_array_module
+from ._util import check_tensor
+
+__all__ = ['batch_norm', 'local_response_norm']
+
+
+def _channel_shape(x):
+    """(1, C, 1, ...): the shape a per-channel vector broadcasts to against ``x``."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _reduce_axes(x):
+    """Every axis except the channel axis: the axes batch norm averages over."""
+    return (0,) + tuple(range(2, x.ndim))
+
+
+class BatchNorm(Function):
+    """y = x_hat * gamma + beta with x_hat = (x - mean) / sqrt(var + eps), per channel.
+
+    Training uses the batch's mean and biased variance, and moves the running
+    statistics (updated in place) towards the batch's; evaluation uses the running
+    statistics, which makes the operator a per-channel affine map.
+
+    Saved for backward. Training: x_hat (one array of the input's size) and, per
+    channel, inv_std and gamma. x_hat is chosen over (input, mean, inv_std): both cost
+    the same memory (the input of a batch norm is a convolution's output, which
+    nothing else keeps), but x_hat is what both gradients are written in, so backward
+    need not recompute it. Evaluation: the per-channel scale gamma * inv_std, and the
+    input with mean and inv_std only when gamma needs a gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, running_mean, running_var, weight, bias, training, momentum, eps):
+        xp = get_array_module(x)
+        shape = _channel_shape(x)
+        axes = _reduce_axes(x)
+        need_x, _, _, need_w, _ = ctx.needs_input_grad
+        ctx.training = training
+        ctx.affine = (weight is not None, bias is not None)
+        gamma = None if weight is None else weight.reshape(shape).astype(x.dtype, copy=False)
+        if training:
+            count = x.size // x.shape[1]              # values per channel
+            mean = x.mean(axis=axes, keepdims=True)
+            x_hat = x - mean                          # centred; normalised in place below
+            var = (x_hat * x_hat).mean(axis=axes, keepdims=True)   # biased, as in the paper
+            inv_std = 1 / xp.sqrt(var + eps)
+            x_hat *= inv_std
+            if running_mean is not None:
+                # PyTorch's convention: running <- (1 - momentum) running + momentum batch,
+                # with the unbiased variance n/(n-1) var for the running estimate
+                _move_towards(running_mean, mean.reshape(-1), momentum)
+                _move_towards(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
+            if gamma is not None:
+                out = x_hat * gamma
+            elif bias is not None or need_x or need_w:
+                out = x_hat.copy()  # the output must not share memory with the saved x_hat
+            else:
+                out = x_hat
+            if bias is not None:
+                out += bias.reshape(shape).astype(x.dtype, copy=False)
+            ctx.save_for_backward(x_hat if need_x or need_w else None,
+                                  inv_std if need_x else None, gamma if need_x else None)
+            return out
+
+        mean = running_mean.reshape(shape).astype(x.dtype)   # copies: the buffers may move
+        inv_std = 1 / xp.sqrt(running_var.reshape(shape).astype(x.dtype) + eps)
+        scale = inv_std if gamma is None else gamma * inv_std
+        shift = -mean * scale
+        if bias is not None:
+            shift += bias.reshape(shape).astype(x.dtype, copy=False)
+        ctx.save_for_backward(x if need_w else None, mean if need_w else None,
+                              inv_std if need_w else None, scale if need_x else None)
+        return x * scale + shift
+
+    @staticmethod
+    def backward(ctx, grad):
+        """Training, per channel over its m values: x_hat = (x - mu) s with
+        s = 1/sqrt(var + eps), y = gamma x_hat + beta. Then dbeta = sum g,
+        dgamma = sum g x_hat, and since dmu/dx_i = 1/m and d var/dx_i = 2 (x_i - mu)/m,
+            dx_i = gamma s (g_i - sum(g)/m - x_hat_i sum(g x_hat)/m)
+        (the mean removes the part of g along 1, the variance the part along x_hat):
+        the two sums dx needs are the two parameter gradients.
+        Evaluation, y = x (gamma s) + (beta - mu gamma s) with fixed mu, s:
+        dx = g gamma s, dgamma = sum g (x - mu) s, dbeta = sum g.
+        """
+        need_x, _, _, need_w, need_b = ctx.needs_input_grad
+        axes = _reduce_axes(grad)
+        grad_x = grad_w = grad_b = None
+        if ctx.training:
+            x_hat, inv_std, gamma = ctx.saved_tensors
+            count = grad.size // grad.shape[1]
+            if need_x or need_b:
+                sum_g = grad.sum(axis=axes, keepdims=True)
+            if need_x or need_w:
+                sum_g_xhat = (grad * x_hat).sum(axis=axes, keepdims=True)
+            if need_x:
+                k = inv_std if gamma is None else gamma * inv_std
+                grad_x = grad - sum_g / count
+                grad_x -= x_hat * (sum_g_xhat / count)
+                grad_x *= k
+            if need_w:
+                grad_w = sum_g_xhat.reshape(-1)
+            if need_b:
+                grad_b = sum_g.reshape(-1)
+            return grad_x, None, None, grad_w, grad_b
+
+        x, mean, inv_std, scale = ctx.saved_tensors
+        if need_x:
+            grad_x = grad * scale
+        if need_w:
+            grad_w = ((grad * (x - mean)).sum(axis=axes) * inv_std.reshape(-1))
+        if need_b:
+            grad_b = grad.sum(axis=axes)
+        return grad_x, None, None, grad_w, grad_b
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """FLOPs per element of the input (n elements, C channels; per-channel work such
+        as the square root and the running-stat update is left out, being C against n).
+
+        Training forward: mean 1, centre 1, square 1, variance sum 1, scale 1 (5), plus
+        1 for gamma and 1 for beta when given. Backward: the two sums sum(g) (1) and
+        sum(g x_hat) (2) are dbeta and dgamma, so they count as weight work when those
+        gradients are asked for and as input work otherwise; dx then adds 4 (two
+        subtractions, a product with x_hat, the scale).
+        Evaluation forward: 2 (x scale + shift). Backward: dx 1, dbeta 1, dgamma 3.
+        """
+        n = inputs[0].size
+        need_x, _, _, need_w, need_b = ctx.needs_input_grad
+        has_w, has_b = ctx.affine
+        if ctx.training:
+            forward = n * (5 + has_w + has_b)
+            weight = n * (2 * bool(need_w) + bool(need_b))
+            back_input = 0
+            if need_x:
+                back_input = n * (4 + 2 * (not need_w) + (not need_b))
+            return Cost(forward_flops=forward, backward_input_flops=back_input,
+                        backward_weight_flops=weight)
+        return Cost(forward_flops=2 * n, backward_input_flops=n * bool(need_x),
+                    backward_weight_flops=n * (3 * bool(need_w) + bool(need_b)))
+
+
+def _move_towards(running, batch_stat, momentum):
+    """running <- (1 - momentum) * running + momentum * batch_stat, in place."""
+    running *= 1 - momentum
+    running += momentum * batch_stat.astype(running.dtype, copy=False)
+
+
+def _check_channel_vector(op, name, vector, x):
+    if vector is None:
+        return
+    check_tensor(vector, op, name)
+    channels = x.shape[1]
+    if vector.ndim != 1 or vector.shape[0] != channels:
+        raise ValueError(f'{op}: input has {channels} channels (input {tuple(x.shape)}), '
+                         f'{name} has shape {tuple(vector.shape)}; expected ({channels},)')
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Batch normalisation over dimension 1 of an (N, C, ...) input (Ioffe & Szegedy, 2015).
+
+    ``training=True`` normalises with the batch's statistics (biased variance) and, when
+    ``running_mean``/``running_var`` are given, updates their ``.data`` in place:
+    ``running = (1 - momentum) * running + momentum * batch_stat``, the variance's batch
+    statistic being the unbiased one. ``training=False`` normalises with the running
+    statistics. ``momentum`` is a float here; ``momentum=None`` (a cumulative average) is
+    the module's business: ``nn.BatchNorm`` passes 1 / num_batches_tracked.
+    Note that PyTorch's momentum is the weight of the *new* batch: PyTorch's 0.1 is
+    Keras's momentum=0.9.
+    """
+    op = 'batch_norm'
+    check_tensor(input, op)
+    if input.ndim < 2:
+        raise ValueError(f'{op}: expected an input of 2 or more dimensions (N, C, ...), '
+                         f'got shape {tuple(input.shape)}')
+    if (running_mean is None) != (running_var is None):
+        raise ValueError(f'{op}: running_mean and running_var must be given together '
+                         f'(got {"running_var" if running_mean is None else "running_mean"} only)')
+    if not training and running_mean is None:
+        raise ValueError(f'{op}: running_mean and running_var are needed when training=False')
+    for name, vector in (('running_mean', running_mean), ('running_var', running_var),
+                         ('weight', weight), ('bias', bias)):
+        _check_channel_vector(op, name, vector, input)
+    if training:
+        if input.numel() // input.shape[1] == 1:
+            raise ValueError(f'{op}: Expected more than 1 value per channel when training, '
+                             f'got input size {tuple(input.shape)}')
+        if eps <= 0:
+            raise ValueError(f'{op}: eps must be positive during training, but got {eps}')
+        if momentum is None or not 0 <= momentum <= 1:
+            raise ValueError(f'{op}: momentum must be a float in [0, 1], got {momentum!r} '
+                             f'(momentum=None, a cumulative average, is handled by nn.BatchNorm)')
+    elif eps < 0:
+        raise ValueError(f'{op}: eps must be non-negative, but got {eps}')
+    return BatchNorm.apply(input, running_mean, running_var, weight, bias,
+                           training=bool(training), momentum=momentum, eps=eps)
+
+
+class LocalResponseNorm(Function):
+    """b_c = a_c / S_c^beta with S_c = k + alpha/size * sum_{c' in W(c)} a_{c'}^2,
+    W(c) = [c - size//2, c + (size-1)//2] clipped to the channels (zero padding).
+
+    Saved for backward: the input a and the denominator's base S (two arrays of the
+    input's size); S^beta is recomputed rather than kept.
+    """
+
+    @staticmethod
+    def forward(ctx, x, size, alpha, beta, k):
+        xp = get_array_module(x)
+        flat = x.reshape(x.shape[0], x.shape[1], -1)     # (N, C, everything else)
+        window_sum = _window_sum(xp, flat * flat, size // 2, (size - 1) // 2)
+        scale = window_sum
+        scale *= alpha / size
+        scale += k
+        out = flat / scale ** beta
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, scale.reshape(x.shape))
+        ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
+        return out.reshape(x.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """b_j = a_j S_j^-beta and dS_j/da_c = 2 alpha/size a_c when c is in W(j), so
+            db/da: dL/da_c = g_c S_c^-beta
+                           - 2 alpha beta/size a_c sum_{j: c in W(j)} g_j a_j S_j^(-beta-1).
+        The first is the direct term; the second, the cross-channel one, sums over the
+        outputs whose window holds c: j in [c - (size-1)//2, c + size//2], the mirror
+        of the forward window.
+        """
+        x, scale = ctx.saved_tensors
+        xp = get_array_module(grad)
+        size, alpha, beta = ctx.size, ctx.alpha, ctx.beta
+        shape = x.shape
+        a = x.reshape(shape[0], shape[1], -1)
+        s = scale.reshape(a.shape)
+        g = grad.reshape(a.shape)
+        s_beta = s ** beta
+        direct = g / s_beta
+        t = direct * a
+        t /= s                                          # g_j a_j S_j^(-beta-1)
+        cross = _window_sum(xp, t, (size - 1) // 2, size // 2)
+        cross *= a
+        cross *= 2 * alpha * beta / size
+        return (direct - cross).reshape(shape), None, None, None, None
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """Per element, forward: square 1, window sum size-1, alpha and k 2, power 1,
+        divide 1; backward: power 1, g/S^beta 1, times a and over S 2, window sum size-1,
+        times a and the constant 2, subtract 1."""
+        n = inputs[0].size
+        size = ctx.size
+        return Cost(forward_flops=n * (size + 4),
+                    backward_input_flops=n * (size + 6) if ctx.needs_input_grad[0] else 0)
+
+
+def _window_sum(xp, values, before, after):
+    """out[:, c] = sum of values[:, c - before : c + after + 1] along axis 1, zero padded.
+
+    One shifted slice per window offset (a loop over the window, never over pixels);
+    no cumulative sum, whose differences would cancel badly in float32.
+    """
+    channels = values.shape[1]
+    padded = xp.zeros((values.shape[0], channels + before + after) + values.shape[2:],
+                      dtype=values.dtype)
+    padded[:, before:before + channels] = values
+    out = padded[:, 0:channels].copy()
+    for offset in range(1, before + after + 1):
+        out += padded[:, offset:offset + channels]
+    return out
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """Local response normalisation across channels, PyTorch's definition:
+
+        b_c = a_c / (k + alpha/size * sum_{c'=c-size//2}^{c+(size-1)//2} a_{c'}^2)^beta
+
+    for (N, C, ...) inputs of 3 or more dimensions, zero padded across channels.
+
+    AlexNet (Krizhevsky et al., 2012) writes the same with alpha *not* divided by the
+    window size n, and uses k=2, n=5, alpha=1e-4, beta=0.75. With PyTorch's (and
+    minidl's) alpha_pytorch = n * alpha_paper, the paper's layer is
+    ``LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2)``.
+    """
+    op = 'local_response_norm'
+    check_tensor(input, op)
+    if input.ndim < 3:
+        raise ValueError(f'{op}: Expected 3D or higher dimensionality input (got {input.ndim} '
+                         f'dimensions, shape {tuple(input.shape)})')
+    if not isinstance(size, int) or size < 1:
+        raise ValueError(f'{op}: size must be a positive int, got {size!r}')
+    if input.numel() == 0:
+        return input
+    return LocalResponseNorm.apply(input, size, alpha, beta, k)

@@ -1,0 +1,294 @@
+"""batch_norm and local_response_norm: gradcheck, PyTorch parity, running statistics,
+errors, and what they save and cost."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+import minidl
+from minidl import autograd
+from minidl import functional as F
+from minidl.functional.normalization import BatchNorm
+from tests.parity import check_gradients, check_torch_parity, on_device, require_torch
+
+SETTINGS = settings(max_examples=20, deadline=None)
+
+
+def _tensor(array, requires_grad=False):
+    return minidl.tensor(on_device(array), requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------- batch_norm cases
+
+@st.composite
+def bn_cases(draw, ndims=(2, 3, 4), training=True):
+    """(shape, seed): a small (N, C, ...) shape; with more than one value per channel
+    when ``training``."""
+    ndim = draw(st.sampled_from(ndims))
+    n = draw(st.integers(1, 4))
+    c = draw(st.integers(1, 3))
+    spatial = tuple(draw(st.integers(1, 3)) for _ in range(ndim - 2))
+    if training:
+        assume(n * math.prod(spatial) > 1)
+    return (n, c) + spatial, draw(st.integers(0, 2 ** 31))
+
+
+def _bn_arrays(shape, seed):
+    """input, weight, bias, running_mean, running_var (variance positive)."""
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    return (rng.standard_normal(shape) * 2 + 0.5, rng.standard_normal(c), rng.standard_normal(c),
+            rng.standard_normal(c), rng.uniform(0.5, 2.0, c))
+
+
+@SETTINGS
+@given(case=bn_cases(ndims=(2, 4)), affine=st.booleans())
+def test_batch_norm_training_gradcheck(case, affine):
+    x, w, b, _, _ = _bn_arrays(*case)
+    if affine:
+        check_gradients(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                        [x, w, b])
+    else:
+        check_gradients(lambda x: F.batch_norm(x, None, None, training=True), [x])
+
+
+@SETTINGS
+@given(case=bn_cases(ndims=(2, 4), training=False), affine=st.booleans())
+def test_batch_norm_eval_gradcheck(case, affine):
+    x, w, b, rm, rv = _bn_arrays(*case)
+    running_mean, running_var = _tensor(rm), _tensor(rv)
+    if affine:
+        check_gradients(lambda x, w, b: F.batch_norm(x, running_mean, running_var, w, b),
+                        [x, w, b])
+    else:
+        check_gradients(lambda x: F.batch_norm(x, running_mean, running_var), [x])
+
+
+@SETTINGS
+@given(case=bn_cases(), affine=st.booleans(), eps=st.sampled_from([1e-5, 1e-3, 0.1]))
+def test_batch_norm_training_matches_torch(case, affine, eps):
+    torch = require_torch()
+    x, w, b, _, _ = _bn_arrays(*case)
+    if affine:
+        check_torch_parity(lambda x, w, b: F.batch_norm(x, None, None, w, b, True, eps=eps),
+                           lambda x, w, b: torch.nn.functional.batch_norm(x, None, None, w, b,
+                                                                          True, eps=eps),
+                           [x, w, b])
+    else:
+        check_torch_parity(lambda x: F.batch_norm(x, None, None, training=True, eps=eps),
+                           lambda x: torch.nn.functional.batch_norm(x, None, None, training=True,
+                                                                    eps=eps),
+                           [x])
+
+
+@SETTINGS
+@given(case=bn_cases(training=False), affine=st.booleans())
+def test_batch_norm_eval_matches_torch(case, affine):
+    """Evaluation uses the running statistics and leaves them (and the input) unchanged:
+    check_torch_parity checks every argument it passes is unmodified."""
+    torch = require_torch()
+    x, w, b, rm, rv = _bn_arrays(*case)
+    tbn = torch.nn.functional.batch_norm
+    if affine:
+        check_torch_parity(lambda x, rm, rv, w, b: F.batch_norm(x, rm, rv, w, b),
+                           lambda x, rm, rv, w, b: tbn(x, rm, rv, w, b),
+                           [x, rm, rv, w, b], requires_grad=[True, False, False, True, True])
+    else:
+        check_torch_parity(lambda x, rm, rv: F.batch_norm(x, rm, rv),
+                           lambda x, rm, rv: tbn(x, rm, rv),
+                           [x, rm, rv], requires_grad=[True, False, False])
+
+
+@pytest.mark.parametrize('training', [True, False])
+@pytest.mark.parametrize('needs', [(False, True, True), (True, False, False), (False, True, False)])
+def test_batch_norm_partial_gradients_match_torch(training, needs):
+    """Only some of input, weight, bias require grad: each backward branch alone."""
+    torch = require_torch()
+    x, w, b, rm, rv = _bn_arrays((3, 2, 2, 2), 7)
+
+    def ours(x, rm, rv, w, b):
+        return F.batch_norm(x, None, None, w, b, True) if training else F.batch_norm(x, rm, rv, w, b)
+
+    def theirs(x, rm, rv, w, b):
+        bn = torch.nn.functional.batch_norm
+        return bn(x, None, None, w, b, True) if training else bn(x, rm, rv, w, b)
+
+    check_torch_parity(ours, theirs, [x, rm, rv, w, b],
+                       requires_grad=[needs[0], False, False, needs[1], needs[2]])
+
+
+@SETTINGS
+@given(case=bn_cases(), momentum=st.sampled_from([0.1, 0.01, 0.5, 1.0, 0.0]),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_batch_norm_running_stats_match_torch(case, momentum, dtype):
+    """After several training calls the running mean and (unbiased) variance equal
+    PyTorch's, updated in place in the same buffers, in the buffers' dtype."""
+    torch = require_torch()
+    shape, seed = case
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    running_mean, running_var = _tensor(np.zeros(c, dtype)), _tensor(np.ones(c, dtype))
+    mean_buffer, var_buffer = running_mean.data, running_var.data
+    torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
+    torch_mean, torch_var = torch.zeros(c, dtype=torch_dtype), torch.ones(c, dtype=torch_dtype)
+    for _ in range(3):
+        x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+        F.batch_norm(_tensor(x), running_mean, running_var, training=True, momentum=momentum)
+        torch.nn.functional.batch_norm(torch.from_numpy(x), torch_mean, torch_var,
+                                       training=True, momentum=momentum)
+    assert running_mean.data is mean_buffer and running_var.data is var_buffer
+    assert running_mean.dtype == dtype and running_var.dtype == dtype
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(running_mean.numpy(), torch_mean.numpy(), **tol)
+    np.testing.assert_allclose(running_var.numpy(), torch_var.numpy(), **tol)
+
+
+def test_batch_norm_training_output_is_standardised():
+    """With weight 1 and bias 0, each channel of the output has mean 0 and biased
+    variance 1 / (1 + eps / var); float32 stays float32."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((6, 3, 4, 4)) * 5 + 2).astype(np.float32)
+    y = F.batch_norm(_tensor(x), None, None, training=True, eps=1e-5)
+    assert y.dtype == np.float32
+    out = y.numpy()
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-5)
+    var = x.astype(np.float64).var(axis=(0, 2, 3))
+    np.testing.assert_allclose(out.astype(np.float64).var(axis=(0, 2, 3)), var / (var + 1e-5),
+                               rtol=1e-4)
+
+
+def test_batch_norm_running_mean_length_error_names_shapes():
+    x = _tensor(np.zeros((2, 3, 4, 4), np.float32))
+    with pytest.raises(ValueError, match=r'batch_norm: input has 3 channels \(input \(2, 3, 4, 4\)\), '
+                                         r'running_mean has shape \(4,\)'):
+        F.batch_norm(x, _tensor(np.zeros(4, np.float32)), _tensor(np.ones(4, np.float32)))
+    with pytest.raises(ValueError, match=r'weight has shape \(2,\); expected \(3,\)'):
+        F.batch_norm(x, None, None, _tensor(np.ones(2, np.float32)), training=True)
+
+
+@pytest.mark.parametrize('shape', [(1, 3), (1, 3, 1), (1, 2, 1, 1)])
+def test_batch_norm_one_value_per_channel_in_training_raises(shape):
+    x = _tensor(np.zeros(shape, np.float32))
+    with pytest.raises(ValueError, match=r'Expected more than 1 value per channel when training, '
+                                         r'got input size ' + re_shape(shape)):
+        F.batch_norm(x, None, None, training=True)
+    # evaluation with a single value is fine
+    c = shape[1]
+    F.batch_norm(x, _tensor(np.zeros(c, np.float32)), _tensor(np.ones(c, np.float32)))
+
+
+def re_shape(shape):
+    return str(tuple(shape)).replace('(', r'\(').replace(')', r'\)')
+
+
+def test_batch_norm_bad_arguments_raise():
+    x = _tensor(np.zeros((2, 3), np.float32))
+    rm, rv = _tensor(np.zeros(3, np.float32)), _tensor(np.ones(3, np.float32))
+    with pytest.raises(ValueError, match='running_mean and running_var are needed when training=False'):
+        F.batch_norm(x, None, None)
+    with pytest.raises(ValueError, match='must be given together'):
+        F.batch_norm(x, rm, None, training=True)
+    with pytest.raises(ValueError, match='nn.BatchNorm'):
+        F.batch_norm(x, rm, rv, training=True, momentum=None)
+    with pytest.raises(ValueError, match='eps must be positive'):
+        F.batch_norm(x, rm, rv, training=True, eps=0.0)
+    with pytest.raises(ValueError, match=r'2 or more dimensions.*\(3,\)'):
+        F.batch_norm(_tensor(np.zeros(3, np.float32)), rm, rv)
+
+
+def _recorded(fn):
+    """Run fn and return (function, ctx, inputs, outputs) of the last operator applied."""
+    seen = []
+    hook = lambda cls, ctx, inputs, outputs: seen.append((cls, ctx, inputs, outputs))
+    autograd._apply_hooks.append(hook)
+    try:
+        fn()
+    finally:
+        autograd._apply_hooks.remove(hook)
+    return seen[-1]
+
+
+@pytest.mark.parametrize('training', [True, False])
+def test_batch_norm_saves_one_input_sized_array_and_costs(training):
+    n, c = 4 * 3 * 5 * 5, 3
+    x = _tensor(np.random.default_rng(0).standard_normal((4, 3, 5, 5)).astype(np.float32), True)
+    w, b = _tensor(np.ones(c, np.float32), True), _tensor(np.zeros(c, np.float32), True)
+    rm, rv = _tensor(np.zeros(c, np.float32)), _tensor(np.ones(c, np.float32))
+    cls, ctx, inputs, outputs = _recorded(lambda: F.batch_norm(x, rm, rv, w, b, training))
+    assert cls is BatchNorm
+    saved = sum(a.nbytes for a in ctx.saved_arrays())
+    # training: x_hat + inv_std + gamma; evaluation: x + mean + inv_std + scale
+    assert saved == 4 * n + 4 * c * (2 if training else 3)
+    cost = cls.cost(ctx, inputs, outputs)
+    if training:
+        assert (cost.forward_flops, cost.backward_input_flops, cost.backward_weight_flops) == \
+            (7 * n, 4 * n, 3 * n)
+    else:
+        assert (cost.forward_flops, cost.backward_input_flops, cost.backward_weight_flops) == \
+            (2 * n, n, 4 * n)
+
+
+# ---------------------------------------------------------------- local_response_norm
+
+@st.composite
+def lrn_cases(draw):
+    ndim = draw(st.sampled_from([3, 4, 4, 5]))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 6))) + tuple(
+        draw(st.integers(1, 3)) for _ in range(ndim - 2))
+    config = dict(size=draw(st.integers(1, 6)),
+                  alpha=draw(st.sampled_from([1e-4, 0.1, 0.5, 2.0])),
+                  beta=draw(st.sampled_from([0.5, 0.75, 1.0, 1.5])),
+                  k=draw(st.sampled_from([0.5, 1.0, 2.0])))
+    return shape, config, draw(st.integers(0, 2 ** 31))
+
+
+@SETTINGS
+@given(case=lrn_cases())
+def test_local_response_norm_gradcheck(case):
+    shape, config, seed = case
+    x = np.random.default_rng(seed).standard_normal(shape)
+    check_gradients(F.local_response_norm, [x], **config)
+
+
+@SETTINGS
+@given(case=lrn_cases())
+def test_local_response_norm_matches_torch(case):
+    torch = require_torch()
+    shape, config, seed = case
+    x = np.random.default_rng(seed).standard_normal(shape) * 2
+    check_torch_parity(F.local_response_norm, torch.nn.functional.local_response_norm, [x],
+                       **config)
+
+
+def _alexnet_paper_lrn(a, n=5, k=2.0, alpha=1e-4, beta=0.75):
+    """Krizhevsky et al. 2012, section 3.3, written out with loops:
+    b_i = a_i / (k + alpha * sum_{j=max(0, i-n/2)}^{min(N-1, i+n/2)} a_j^2)^beta."""
+    channels = a.shape[1]
+    b = np.empty_like(a)
+    for i in range(channels):
+        lo, hi = max(0, i - n // 2), min(channels - 1, i + n // 2)
+        b[:, i] = a[:, i] / (k + alpha * (a[:, lo:hi + 1] ** 2).sum(axis=1)) ** beta
+    return b
+
+
+def test_local_response_norm_reproduces_alexnet_paper_constants():
+    """The paper's k=2, n=5, alpha=1e-4, beta=0.75 are PyTorch's size=5, alpha=5e-4
+    (alpha times n), beta=0.75, k=2."""
+    x = np.random.default_rng(0).standard_normal((2, 9, 3, 3)) * 30  # large: alpha matters
+    ours = F.local_response_norm(_tensor(x), 5, alpha=5e-4, beta=0.75, k=2.0).numpy()
+    paper = _alexnet_paper_lrn(x)
+    np.testing.assert_allclose(ours, paper, rtol=1e-12)
+    unscaled = F.local_response_norm(_tensor(x), 5, alpha=1e-4, beta=0.75, k=2.0).numpy()
+    assert not np.allclose(unscaled, paper, rtol=1e-3)
+
+
+def test_local_response_norm_float32_and_errors():
+    x = _tensor(np.ones((1, 4, 2, 2), np.float32))
+    assert F.local_response_norm(x, 3).dtype == np.float32
+    with pytest.raises(ValueError, match=r'local_response_norm: Expected 3D or higher.*\(4, 2\)'):
+        F.local_response_norm(_tensor(np.ones((4, 2), np.float32)), 3)
+    with pytest.raises(ValueError, match='size must be a positive int'):
+        F.local_response_norm(x, 0)
+    empty = _tensor(np.ones((0, 4, 2, 2), np.float32))
+    assert F.local_response_norm(empty, 3) is empty
