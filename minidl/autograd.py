@@ -89,16 +89,22 @@ class Cost:
     the backward pass is split into the work for the gradients of data inputs
     (``backward_input_flops``) and of parameters (``backward_weight_flops``).
     Bytes saved for backward are measured from the context, not declared.
+    ``transient_bytes`` is the largest scratch buffer the operator allocates and frees
+    within its forward or its backward (im2col's column matrix), for the profiler's
+    memory prediction; scratch buffers do not coexist, so adding two costs keeps the
+    larger.
     """
     macs: int = 0
     forward_flops: int = 0
     backward_input_flops: int = 0
     backward_weight_flops: int = 0
+    transient_bytes: int = 0
 
     def __add__(self, other):
         return Cost(self.macs + other.macs, self.forward_flops + other.forward_flops,
                     self.backward_input_flops + other.backward_input_flops,
-                    self.backward_weight_flops + other.backward_weight_flops)
+                    self.backward_weight_flops + other.backward_weight_flops,
+                    max(self.transient_bytes, other.transient_bytes))
 
 
 # ---------------------------------------------------------------- Function and its context

@@ -1,0 +1,268 @@
+"""2-D convolution by im2col: one copy of the input into columns, then one GEMM per group.
+
+For an input x of shape (N, C, H, W) and a weight w of shape (Cout, C/groups, kh, kw),
+
+    out[n, o, y, x] = b[o] + sum_{c, i, j} w[o, c, i, j]
+                                  * xpad[n, g*Cg + c, y*sh + i*dh, x*sw + j*dw]
+
+(g the group of output channel o, Cg = C/groups). im2col turns this into a matrix
+product: the padded input is *viewed* through strides as an array of shape
+(C, kh, kw, N, Hout, Wout) - no data moves - and copied once into the column matrix
+
+    cols[(c, i, j), (n, y, x)] = xpad[n, c, y*sh + i*dh, x*sw + j*dw]
+
+of shape (C*kh*kw, N*Hout*Wout). Group g owns rows g*K .. (g+1)*K (K = Cg*kh*kw), so
+
+    out_g = w_g (Cout/groups, K)  @  cols_g (K, N*Hout*Wout)
+
+is one batched matmul over the groups (one big GEMM when groups == 1). Both operands
+are contiguous row-major matrices, which is what BLAS wants. The result (Cout, N, ...)
+is transposed to (N, Cout, ...) while the bias is added, in one pass.
+docs/im2col.md draws all of this for a 4x4 input.
+"""
+from ..autograd import Cost, Function
+from ..backend import get_array_module
+from ._util import check_tensor, pair
+
+__all__ = ['conv2d', 'conv_output_size']
+
+
+def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1):
+    """Output length of a convolution (or pooling window) along one dimension:
+
+        floor((input + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1
+
+    Works on ints, or on pairs (returns a pair), e.g. conv_output_size((224, 224), 7, 2, 3)
+    == (112, 112).
+    """
+    args = (input_size, kernel_size, stride, padding, dilation)
+    if all(isinstance(a, int) for a in args):
+        return (input_size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
+    pairs = [pair(a, name, 'conv_output_size') for a, name in
+             zip(args, ('input_size', 'kernel_size', 'stride', 'padding', 'dilation'))]
+    return tuple(conv_output_size(*(p[d] for p in pairs)) for d in range(2))
+
+
+def _as_strided(xp, array, shape, strides):
+    """A view of ``array`` with the given shape and byte strides (NumPy or CuPy)."""
+    return xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
+
+
+def _pad(x, padding):
+    """x with ``padding`` zero rows/columns on each side (x itself when there are none)."""
+    ph, pw = padding
+    if ph == 0 and pw == 0:
+        return x
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
+    out[:, :, ph:ph + h, pw:pw + w] = x
+    return out
+
+
+def im2col(x, kernel, stride, padding, dilation, out_size):
+    """The column matrix (C*kh*kw, N*Hout*Wout) of x: rows ordered (c, i, j), columns (n, y, x)."""
+    xp = get_array_module(x)
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
+    n, c = x.shape[:2]
+    xpad = _pad(x, padding)
+    s_n, s_c, s_h, s_w = xpad.strides
+    # windows[c, i, j, n, y, x] = xpad[n, c, y*sh + i*dh, x*sw + j*dw]  (a view: no copy)
+    windows = _as_strided(xp, xpad, (c, kh, kw, n, ho, wo),
+                          (s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w))
+    cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
+    cols[...] = windows  # the one copy
+    return cols.reshape(c * kh * kw, n * ho * wo)
+
+
+def col2im(dcols, input_shape, kernel, stride, padding, dilation, out_size):
+    """The adjoint of im2col: add every column entry back to the input pixel it came from.
+
+    ``dcols`` has shape (C, kh, kw, N, Hout, Wout). Kernel offset (i, j) read the pixels
+    xpad[:, :, i*dh + y*sh, j*dw + x*sw] for all (y, x): a strided slice. So col2im is one
+    slice-add per kernel offset (kh*kw of them) into a zeroed padded buffer, then the
+    padding is cropped. The buffer is laid out (C, N, Hp, Wp) like dcols, so every add
+    runs over matching layouts; one final transpose makes it (N, C, H, W).
+    """
+    xp = get_array_module(dcols)
+    n, c, h, w = input_shape
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = kernel, stride, padding, dilation, out_size
+    buf = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=dcols.dtype)
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+        for j in range(kw):
+            buf[:, :, rows, j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, i, j]
+    return xp.ascontiguousarray(buf[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
+
+
+class Conv2d(Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        c_out, c_group, kh, kw = weight.shape
+        ho, wo = (conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
+                  conv_output_size(w, kw, stride[1], padding[1], dilation[1]))
+        ctx.shape = (x.shape, weight.shape)
+        ctx.conf = ((kh, kw), stride, padding, dilation, (ho, wo))
+        ctx.groups = groups
+        need_x, need_w = ctx.needs_input_grad[:2]
+        w_groups = weight.reshape(groups, c_out // groups, c_group * kh * kw)
+        ctx.pointwise = (kh, kw) == (1, 1) and stride == (1, 1) and padding == (0, 0)
+
+        if ctx.pointwise:
+            # a 1x1 convolution is already a matrix product: out[n] = w @ x[n] per group
+            x_groups = x.reshape(n, groups, c_group, h * w)
+            out = xp.matmul(w_groups, x_groups).reshape(n, c_out, h, w)
+            if bias is not None:
+                out += bias.reshape(1, c_out, 1, 1)
+            ctx.save_for_backward(x if need_w else None, weight if need_x else None)
+            return out
+
+        cols = im2col(x, (kh, kw), stride, padding, dilation, (ho, wo))
+        k = c_group * kh * kw
+        out_groups = xp.matmul(w_groups, cols.reshape(groups, k, n * ho * wo))
+        by_channel = out_groups.reshape(c_out, n, ho, wo).transpose(1, 0, 2, 3)
+        out = xp.empty((n, c_out, ho, wo), dtype=x.dtype)
+        if bias is None:
+            out[...] = by_channel
+        else:  # transpose and bias in one pass
+            xp.add(by_channel, bias.reshape(1, c_out, 1, 1), out=out)
+        # the weight gradient needs the columns, the input gradient needs the weight
+        ctx.save_for_backward(cols if need_w else None, weight if need_x else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """out = W cols + b (per group), so with G = dL/dout laid out (Cout, N*Hout*Wout):
+            dL/dW    = G @ cols^T            (the saved columns are reused)
+            dL/dcols = W^T @ G,   dL/dx = col2im(dL/dcols)   (im2col's adjoint)
+            dL/db    = sum of G over n, y, x
+        col2im adds each column entry back where im2col copied it from; an input pixel
+        seen by several windows collects the sum of their gradients."""
+        saved, weight = ctx.saved_tensors
+        xp = get_array_module(grad)
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x_shape, w_shape = ctx.shape
+        n, c, h, w = x_shape
+        c_out, c_group, kh, kw = w_shape
+        groups = ctx.groups
+        kernel, stride, padding, dilation, (ho, wo) = ctx.conf
+        k = c_group * kh * kw
+        grad_x = grad_w = grad_b = None
+        if need_b:
+            grad_b = grad.sum(axis=(0, 2, 3))
+
+        if ctx.pointwise:
+            g = grad.reshape(n, groups, c_out // groups, h * w)
+            if need_w:
+                x_groups = saved.reshape(n, groups, c_group, h * w)
+                grad_w = xp.matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w_shape)
+            if need_x:
+                w_t = weight.reshape(groups, c_out // groups, k).transpose(0, 2, 1)
+                grad_x = xp.matmul(w_t, g).reshape(x_shape)
+            return grad_x, grad_w, grad_b
+
+        # G: (groups, Cout/groups, N*Hout*Wout), contiguous, matching the columns
+        g = xp.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, c_out // groups,
+                                                                      n * ho * wo)
+        if need_w:
+            cols = saved.reshape(groups, k, n * ho * wo)
+            grad_w = xp.matmul(g, cols.transpose(0, 2, 1)).reshape(w_shape)
+        if need_x:
+            w_t = weight.reshape(groups, c_out // groups, k).transpose(0, 2, 1)
+            if c_out == groups:  # depthwise: each product is an outer product, a broadcast
+                dcols = (w_t * g).reshape(c, kh, kw, n, ho, wo)
+            else:
+                dcols = xp.matmul(w_t, g).reshape(c, kh, kw, n, ho, wo)
+            grad_x = col2im(dcols, x_shape, kernel, stride, padding, dilation, (ho, wo))
+        return grad_x, grad_w, grad_b
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """MACs = N*Cout*Hout*Wout * (Cin/groups)*kh*kw: each output element is a dot
+        product over its group's channels and the kernel. A FLOP is a multiply or an add:
+        forward 2*MACs (+1 per output for the bias); backward 2*MACs for dL/dx (W^T G)
+        and 2*MACs for dL/dW (G cols^T), each counted only when that gradient is needed,
+        plus one add per output element for dL/db."""
+        x, weight, bias = inputs[:3]
+        out = outputs[0]
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        macs = int(out.size) * (int(weight.size) // int(weight.shape[0]))
+        return Cost(macs=macs,
+                    forward_flops=2 * macs + (int(out.size) if bias is not None else 0),
+                    backward_input_flops=2 * macs if need_x else 0,
+                    backward_weight_flops=(2 * macs if need_w else 0)
+                    + (int(out.size) if need_b else 0))
+
+
+def _positive_pair(value, name, op, minimum=1):
+    p = pair(value, name, op)
+    if any(v < minimum for v in p):
+        raise ValueError(f'{op}: {name} must be >= {minimum}, got {value!r}')
+    return p
+
+
+def _same_padding(kernel, dilation, stride):
+    if stride != (1, 1):
+        raise ValueError(f"conv2d: padding='same' needs stride 1, got stride {stride}")
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    if any(t % 2 for t in total):
+        raise ValueError(f"conv2d: padding='same' with kernel {kernel} and dilation {dilation} "
+                         f"needs uneven padding, which minidl does not support; pad explicitly")
+    return tuple(t // 2 for t in total)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation, as in PyTorch) of ``input`` (N, C, H, W) with
+    ``weight`` (Cout, C/groups, kh, kw). ``stride``, ``padding``, ``dilation``: int or pair;
+    ``padding`` may also be 'valid' (no padding) or 'same' (stride 1, symmetric padding).
+    ``groups`` splits the channels into independent convolutions (groups == C with
+    Cout a multiple of C is a depthwise convolution)."""
+    op = 'conv2d'
+    check_tensor(input, op)
+    check_tensor(weight, op, 'weight')
+    if input.ndim != 4:
+        raise ValueError(f'{op}: expected a 4-D input (N, C, H, W), got shape {input.shape}')
+    if weight.ndim != 4:
+        raise ValueError(f'{op}: expected a 4-D weight (Cout, Cin/groups, kh, kw), '
+                         f'got shape {weight.shape}')
+    if input.dtype != weight.dtype:
+        raise TypeError(f'{op}: input is {input.dtype} but weight is {weight.dtype} '
+                        f'(input {input.shape}, weight {weight.shape})')
+    if not isinstance(groups, int) or groups < 1:
+        raise ValueError(f'{op}: groups must be a positive int, got {groups!r}')
+    n, c, h, w = input.shape
+    c_out, c_group, kh, kw = weight.shape
+    if c % groups:
+        raise ValueError(f'{op}: groups={groups} does not divide the input\'s {c} channels '
+                         f'(input {input.shape})')
+    if c_out % groups:
+        raise ValueError(f'{op}: groups={groups} does not divide the weight\'s {c_out} output '
+                         f'channels (weight {weight.shape})')
+    if c != c_group * groups:
+        raise ValueError(f'{op}: input has {c} channels, weight expects {c_group * groups} '
+                         f'(weight {weight.shape}, groups={groups})')
+    if bias is not None:
+        check_tensor(bias, op, 'bias')
+        if bias.shape != (c_out,):
+            raise ValueError(f'{op}: bias must have shape ({c_out},) for weight {weight.shape}, '
+                             f'got {bias.shape}')
+        if bias.dtype != input.dtype:
+            raise TypeError(f'{op}: bias is {bias.dtype} but input is {input.dtype}')
+    stride = _positive_pair(stride, 'stride', op)
+    dilation = _positive_pair(dilation, 'dilation', op)
+    if padding == 'valid':
+        padding = (0, 0)
+    elif padding == 'same':
+        padding = _same_padding((kh, kw), dilation, stride)
+    else:
+        padding = _positive_pair(padding, 'padding', op, minimum=0)
+    span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
+    padded = (h + 2 * padding[0], w + 2 * padding[1])
+    if span[0] > padded[0] or span[1] > padded[1]:
+        raise ValueError(f'{op}: kernel ({kh}, {kw}) spans {span} with dilation {dilation}, '
+                         f'larger than the padded input {padded} (input {input.shape}, '
+                         f'padding {padding})')
+    return Conv2d.apply(input, weight, bias, stride=stride, padding=padding,
+                        dilation=dilation, groups=groups)

@@ -1,0 +1,417 @@
+"""Pooling: max_pool2d, avg_pool2d, adaptive_avg_pool2d, adaptive_max_pool2d.
+
+A pooling window at output (y, x) covers the padded-input pixels
+(y*sh + i*dh, x*sw + j*dw) for kernel offsets (i, j). For one fixed offset those pixels,
+over all outputs, form a strided slice of the padded input, so a pooling forward is
+kh*kw whole-array passes (a running max or a running sum), one per kernel offset -
+never a loop over pixels. The inputs are 4-D (N, C, H, W); unbatched 3-D inputs are
+refused (as conv2d does), with a hint to add the batch dimension.
+
+Output size along one dimension (PyTorch's rule):
+    out = floor_or_ceil((H + 2p - d*(k - 1) - 1) / s) + 1
+and with ceil_mode, a last window that would start in the right padding is dropped:
+    if (out - 1) * s >= H + p: out -= 1
+so every window holds at least one input pixel (or left padding).
+"""
+import numpy as np
+
+from ..autograd import Cost, Function
+from ..backend import get_array_module
+from ._util import check_tensor, pair
+
+__all__ = ['max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'adaptive_max_pool2d',
+           'pool_output_size']
+
+
+def pool_output_size(size, kernel, stride, padding, dilation=1, ceil_mode=False):
+    """Output length of a pooling window along one dimension (PyTorch's formula)."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def _padded(x, padding, extent, fill):
+    """x inside a buffer filled with ``fill``: ``padding`` rows/columns before it and
+    enough after it for every window (``extent`` = rows, columns the windows reach)."""
+    n, c, h, w = x.shape
+    (ph, pw), (eh, ew) = padding, extent
+    hb, wb = max(eh, h + ph), max(ew, w + pw)
+    if (ph, pw) == (0, 0) and (hb, wb) == (h, w):
+        return x
+    xp = get_array_module(x)
+    buf = xp.full((n, c, hb, wb), fill, dtype=x.dtype)
+    buf[:, :, ph:ph + h, pw:pw + w] = x
+    return buf
+
+
+def _window_slice(buf, i, j, conf):
+    """The pixels kernel offset (i, j) sees in every window: a strided view of ``buf``."""
+    (sh, sw), (dh, dw), (ho, wo) = conf['stride'], conf['dilation'], conf['out']
+    return buf[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw]
+
+
+def _scatter_add(xp, target, index, values):
+    """target[index] += values, adding repeated indices up (np.add.at / cupyx.scatter_add)."""
+    if xp is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)
+
+
+# ---------------------------------------------------------------- max_pool2d
+
+class MaxPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, dilation, out_size, return_indices):
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
+        conf = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out_size)
+        extent = ((ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1)
+        buf = _padded(x, padding, extent, -np.inf)
+        # running max over the kernel offsets; ``arg`` = offset k = i*kw + j of the max.
+        # Strict '>' keeps the first max on ties; a NaN always wins (PyTorch's CPU rule).
+        best = _window_slice(buf, 0, 0, conf).copy()
+        arg = xp.zeros(best.shape, dtype=np.uint8 if kh * kw <= 256 else np.int32)
+        for k in range(1, kh * kw):
+            seen = _window_slice(buf, k // kw, k % kw, conf)
+            better = seen > best
+            better |= xp.isnan(seen)
+            xp.copyto(best, seen, where=better)
+            xp.copyto(arg, k, where=better)
+        ctx.conf = conf
+        ctx.shape = x.shape
+        ctx.buffer_shape = buf.shape[2:]
+        ctx.save_for_backward(arg)
+        if not return_indices:
+            return best
+        # PyTorch's indices: flat positions y*W + x in the unpadded input plane
+        k = arg.astype(np.int64)
+        rows = (xp.arange(ho, dtype=np.int64) * sh - padding[0]).reshape(ho, 1) + (k // kw) * dh
+        cols = (xp.arange(wo, dtype=np.int64) * sw - padding[1]) + (k % kw) * dw
+        return best, rows * w + cols
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices=None):
+        """y = x[m] with m the position of the window's max, so dy/dx = 1 at m and 0
+        elsewhere: each output gradient is routed to its argmax. Windows overlap when
+        stride < kernel, so one pixel may collect several gradients: a scatter-ADD of the
+        upstream gradients at the saved flat positions (into the padded plane, whose
+        padding is then cropped away)."""
+        (arg,) = ctx.saved_tensors
+        xp = get_array_module(grad)
+        conf = ctx.conf
+        n, c, h, w = ctx.shape
+        hb, wb = ctx.buffer_shape
+        (kh, kw), (sh, sw), (dh, dw), (ho, wo) = (conf['kernel'], conf['stride'],
+                                                  conf['dilation'], conf['out'])
+        (ph, pw) = conf['padding']
+        # flat position in the padded plane: window origin + offset of the chosen pixel
+        origin = (xp.arange(ho) * (sh * wb)).reshape(ho, 1) + xp.arange(wo) * sw
+        offsets = xp.asarray([(k // kw) * dh * wb + (k % kw) * dw for k in range(kh * kw)])
+        planes = (xp.arange(n * c) * (hb * wb)).reshape(n, c, 1, 1)
+        index = (planes + origin + offsets[arg]).reshape(-1)
+        dx = xp.zeros(n * c * hb * wb, dtype=grad.dtype)
+        if sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1:
+            dx[index] = grad.reshape(-1)  # windows do not overlap: every index is distinct
+        else:
+            _scatter_add(xp, dx, index, grad.reshape(-1))
+        dx = dx.reshape(n, c, hb, wb)
+        if (hb, wb) != (h, w):
+            dx = xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
+        return (dx,) + (None,) * 6
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """One comparison per window element forward; one add per output backward."""
+        kh, kw = ctx.conf['kernel']
+        size = int(outputs[0].size)
+        return Cost(forward_flops=size * kh * kw,
+                    backward_input_flops=size if ctx.needs_input_grad[0] else 0)
+
+
+# ---------------------------------------------------------------- avg_pool2d
+
+def _avg_divisor(size, kernel, stride, padding, out, count_include_pad):
+    """Per-output window sizes along one dimension, PyTorch's formula: the window
+    [start, end) is clipped to the padded input (ceil_mode's extra window may stick out
+    of it); with count_include_pad it counts padding, otherwise only input pixels."""
+    start = np.arange(out) * stride - padding
+    end = np.minimum(start + kernel, size + padding)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, size) - np.maximum(start, 0)
+
+
+class AvgPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, out_size, divisor):
+        xp = get_array_module(x)
+        (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_size
+        conf = dict(kernel=kernel, stride=stride, padding=padding, dilation=(1, 1), out=out_size)
+        extent = ((ho - 1) * sh + kh, (wo - 1) * sw + kw)
+        buf = _padded(x, padding, extent, 0)
+        total = _window_slice(buf, 0, 0, conf).copy()
+        for k in range(1, kh * kw):
+            total += _window_slice(buf, k // kw, k % kw, conf)
+        if not isinstance(divisor, (int, float)):
+            divisor = xp.asarray(divisor, dtype=x.dtype)
+        total /= divisor
+        ctx.conf, ctx.shape, ctx.buffer_shape = conf, x.shape, buf.shape[2:]
+        ctx.divisor = divisor
+        return total
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = (1/D) sum_{window} x, so dy/dx = 1/D for each pixel of the window: the
+        gradient g/D is added to every window pixel - kh*kw strided slice-adds into the
+        zero-padded plane (overlapping windows add up), then the padding is cropped."""
+        xp = get_array_module(grad)
+        conf = ctx.conf
+        n, c, h, w = ctx.shape
+        (kh, kw), (ph, pw) = conf['kernel'], conf['padding']
+        share = grad / ctx.divisor
+        dx = xp.zeros((n, c) + tuple(ctx.buffer_shape), dtype=grad.dtype)
+        for k in range(kh * kw):
+            _window_slice(dx, k // kw, k % kw, conf)[...] += share
+        if dx.shape[2:] != (h, w):
+            dx = xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
+        return (dx,) + (None,) * 5
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """Forward: kh*kw - 1 adds and 1 divide per output = kh*kw FLOPs per output.
+        Backward: 1 divide and kh*kw adds per output."""
+        kh, kw = ctx.conf['kernel']
+        size = int(outputs[0].size)
+        return Cost(forward_flops=size * kh * kw,
+                    backward_input_flops=size * (kh * kw + 1) if ctx.needs_input_grad[0] else 0)
+
+
+# ---------------------------------------------------------------- adaptive pooling
+
+def _adaptive_windows(size, out):
+    """PyTorch's adaptive windows: [floor(i*size/out), ceil((i+1)*size/out)), i < out."""
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)
+
+
+def _averaging_matrix(size, out, dtype):
+    """A (out, size) matrix whose row i averages window i: 1/len on [start, end)."""
+    start, end = _adaptive_windows(size, out)
+    pos = np.arange(size)
+    inside = (pos >= start[:, None]) & (pos < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+class AdaptiveAvgPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, out_size):
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        oh, ow = out_size
+        ctx.shape, ctx.out = x.shape, out_size
+        if (oh, ow) == (1, 1):
+            ctx.mode = 'global'  # the global mean (ResNet's head)
+            return x.mean(axis=(2, 3), keepdims=True)
+        if h % oh == 0 and w % ow == 0:
+            ctx.mode = 'tiles'   # equal, non-overlapping windows: reshape and average
+            return x.reshape(n, c, oh, h // oh, ow, w // ow).mean(axis=(3, 5))
+        # general windows (they may overlap and differ in size): averaging is separable,
+        # out = A_h @ x @ A_w^T with A's rows averaging each window
+        ctx.mode = 'matrix'
+        a_h = xp.asarray(_averaging_matrix(h, oh, x.dtype))
+        a_w = xp.asarray(_averaging_matrix(w, ow, x.dtype))
+        ctx.a_h, ctx.a_w = a_h, a_w  # attributes, so the profiler counts their bytes
+        return xp.matmul(a_h, xp.matmul(x, a_w.T))
+
+    @staticmethod
+    def backward(ctx, grad):
+        """Each output is the mean of its window: dy/dx = 1/|window| on the window.
+        global: dL/dx = g / (H*W) everywhere. tiles: g / (kh*kw) spread over each tile.
+        matrix: y = A_h x A_w^T is linear, so dL/dx = A_h^T G A_w."""
+        xp = get_array_module(grad)
+        n, c, h, w = ctx.shape
+        oh, ow = ctx.out
+        if ctx.mode == 'global':
+            dx = xp.empty(ctx.shape, dtype=grad.dtype)
+            dx[...] = grad / (h * w)
+        elif ctx.mode == 'tiles':
+            kh, kw = h // oh, w // ow
+            dx = xp.empty((n, c, oh, kh, ow, kw), dtype=grad.dtype)
+            dx[...] = (grad / (kh * kw)).reshape(n, c, oh, 1, ow, 1)
+            dx = dx.reshape(ctx.shape)
+        else:
+            a_h, a_w = ctx.a_h, ctx.a_w
+            dx = xp.matmul(a_h.T, xp.matmul(grad, a_w))
+        return dx, None
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """Each output adds its window's elements and divides once: sum of window sizes
+        FLOPs forward (= N*C*sum_i len_i * sum_j len_j); backward the same count."""
+        n, c, h, w = ctx.shape
+        oh, ow = ctx.out
+        sh, eh = _adaptive_windows(h, oh)
+        sw, ew = _adaptive_windows(w, ow)
+        flops = n * c * int((eh - sh).sum()) * int((ew - sw).sum())
+        return Cost(forward_flops=flops,
+                    backward_input_flops=flops if ctx.needs_input_grad[0] else 0)
+
+
+class AdaptiveMaxPool2d(Function):
+    @staticmethod
+    def forward(ctx, x, out_size, return_indices):
+        xp = get_array_module(x)
+        n, c, h, w = x.shape
+        oh, ow = out_size
+        # pixel rows of each window, padded to the longest window by repeating its last
+        # row (a repeat comes after the original, so the first max is still a real one)
+        rows, cols = [], []
+        for size, out, picks in ((h, oh, rows), (w, ow, cols)):
+            start, end = _adaptive_windows(size, out)
+            longest = int((end - start).max())
+            picks.append(np.minimum(start[:, None] + np.arange(longest), end[:, None] - 1))
+        rows, cols = xp.asarray(rows[0]), xp.asarray(cols[0])
+        kh, kw = rows.shape[1], cols.shape[1]
+        # windows[n, c, y, x, i, j] = x[n, c, rows[y, i], cols[x, j]]  (a gather, one copy)
+        windows = x[:, :, rows[:, None, :, None], cols[None, :, None, :]]
+        flat = windows.reshape(n, c, oh, ow, kh * kw)
+        arg = flat.argmax(axis=-1)  # first max in row-major window order, as PyTorch
+        best = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+        index = rows[xp.arange(oh)[:, None], arg // kw] * w + cols[xp.arange(ow), arg % kw]
+        index = index.astype(np.int64)
+        ctx.shape = x.shape
+        ctx.save_for_backward(index)
+        return (best, index) if return_indices else best
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices=None):
+        """y = x[m] (m the window's argmax): each output gradient is scatter-added to its
+        argmax pixel; adaptive windows may overlap, so repeated pixels add up."""
+        (index,) = ctx.saved_tensors
+        xp = get_array_module(grad)
+        n, c, h, w = ctx.shape
+        flat = (index + (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)).reshape(-1)
+        dx = xp.zeros(n * c * h * w, dtype=grad.dtype)
+        _scatter_add(xp, dx, flat, grad.reshape(-1))
+        return dx.reshape(ctx.shape), None, None
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """One comparison per window element forward; one add per output backward."""
+        n, c, h, w = ctx.shape
+        oh, ow = outputs[0].shape[2:]
+        sh, eh = _adaptive_windows(h, oh)
+        sw, ew = _adaptive_windows(w, ow)
+        size = int(outputs[0].size)
+        return Cost(forward_flops=n * c * int((eh - sh).sum()) * int((ew - sw).sum()),
+                    backward_input_flops=size if ctx.needs_input_grad[0] else 0)
+
+
+# ---------------------------------------------------------------- the public functions
+
+def _check_input(input, op):
+    check_tensor(input, op)
+    if input.ndim != 4:
+        hint = ' (add the batch dimension: input.unsqueeze(0))' if input.ndim == 3 else ''
+        raise ValueError(f'{op}: expected a 4-D input (N, C, H, W), got shape {input.shape}{hint}')
+    if input.dtype.kind != 'f':
+        raise TypeError(f'{op}: expected a floating-point input, got {input.dtype}')
+
+
+def _pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode):
+    """Checked (kernel, stride, padding, dilation, output size) pairs."""
+    kernel = pair(kernel_size, 'kernel_size', op)
+    no_stride = stride is None or stride == [] or stride == ()  # PyTorch: default to kernel
+    stride = kernel if no_stride else pair(stride, 'stride', op)
+    padding = pair(padding, 'padding', op)
+    dilation = pair(dilation, 'dilation', op)
+    for name, value, low in (('kernel_size', kernel, 1), ('stride', stride, 1),
+                             ('padding', padding, 0), ('dilation', dilation, 1)):
+        if min(value) < low:
+            raise ValueError(f'{op}: {name} must be >= {low}, got {value}')
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    if any(p > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f'{op}: padding should be at most half of the kernel size, '
+                         f'got padding {padding}, kernel_size {kernel}, dilation {dilation}')
+    h, w = input.shape[2:]
+    out = (pool_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode),
+           pool_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode))
+    if min(out) < 1:
+        raise ValueError(f'{op}: kernel {kernel} (spanning {span}) is larger than the padded '
+                         f'input ({h + 2 * padding[0]}, {w + 2 * padding[1]}) '
+                         f'(input {input.shape}, padding {padding}): output size {out}')
+    return kernel, stride, padding, dilation, out
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """The max of each kernel_size window (stride defaults to kernel_size; padding counts
+    as -inf). With ``return_indices`` also returns the int64 flat index y*W + x of each
+    max in its (unpadded) input plane, as PyTorch does (for max_unpool2d)."""
+    op = 'max_pool2d'
+    _check_input(input, op)
+    geometry = _pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode)
+    return MaxPool2d.apply(input, *geometry, bool(return_indices))
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """The mean of each kernel_size window (stride defaults to kernel_size; padding is 0).
+
+    Divisor (PyTorch's rule): ``divisor_override`` when given; else the window's size
+    clipped to the padded input (ceil_mode's last window may stick out of it) when
+    ``count_include_pad``; else the number of input pixels in the window."""
+    op = 'avg_pool2d'
+    _check_input(input, op)
+    kernel, stride, padding, _, out = _pool_geometry(op, input, kernel_size, stride, padding,
+                                                     1, ceil_mode)
+    if divisor_override is not None:
+        if not isinstance(divisor_override, int) or divisor_override <= 0:
+            raise ValueError(f'{op}: divisor_override must be a positive int, '
+                             f'got {divisor_override!r}')
+        divisor = divisor_override
+    else:
+        h, w = input.shape[2:]
+        per_row = _avg_divisor(h, kernel[0], stride[0], padding[0], out[0], count_include_pad)
+        per_col = _avg_divisor(w, kernel[1], stride[1], padding[1], out[1], count_include_pad)
+        if per_row.min() == per_row.max() and per_col.min() == per_col.max():
+            divisor = int(per_row[0] * per_col[0])  # one number for every window
+        else:
+            divisor = np.outer(per_row, per_col)    # (Hout, Wout)
+    return AvgPool2d.apply(input, kernel, stride, padding, out, divisor)
+
+
+def _adaptive_size(op, input, output_size):
+    if isinstance(output_size, int) or output_size is None:
+        output_size = (output_size, output_size)
+    output_size = tuple(output_size)
+    if len(output_size) == 1:
+        output_size = output_size * 2
+    if len(output_size) != 2:
+        raise ValueError(f'{op}: output_size must be an int or a pair, got {output_size!r}')
+    out = tuple(size if o is None else o for o, size in zip(output_size, input.shape[2:]))
+    if not all(isinstance(o, int) and o >= 1 for o in out):
+        raise ValueError(f'{op}: output_size must be positive ints (or None), got {output_size!r}')
+    return out
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed output size: output (i, j) averages rows
+    [floor(i*H/oh), ceil((i+1)*H/oh)) and the same for columns. A None entry keeps that
+    input size; output_size 1 is the global average."""
+    op = 'adaptive_avg_pool2d'
+    _check_input(input, op)
+    return AdaptiveAvgPool2d.apply(input, _adaptive_size(op, input, output_size))
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed output size over adaptive_avg_pool2d's windows."""
+    op = 'adaptive_max_pool2d'
+    _check_input(input, op)
+    return AdaptiveMaxPool2d.apply(input, _adaptive_size(op, input, output_size),
+                                   bool(return_indices))
