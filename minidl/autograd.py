@@ -199,6 +199,9 @@ class Function:
         ctx = Context(tuple(needs))
         out = cls.forward(ctx, *arrays, **kwargs)
         outputs = out if isinstance(out, tuple) else (out,)
+        if not all(map(is_array, outputs)):  # NumPy turns 0-d results into scalars
+            xp = get_array_module(*arrays)
+            outputs = tuple(o if is_array(o) else xp.asarray(o) for o in outputs)
         if _apply_hooks:
             for hook in tuple(_apply_hooks):
                 hook(cls, ctx, arrays, outputs)
@@ -261,11 +264,17 @@ def _check_gradient(node, index, grad):
                            f'{tuple(grad.shape)} for input {index}, whose shape is {tuple(shape)}')
 
 
-def _accumulate_leaf(tensor, grad):
+def _accumulate_leaf(tensor, grad, handed_out):
+    """Add ``grad`` into ``tensor.grad``. A first gradient is stored as it is unless it
+    is a view or was already handed to another leaf (Add gives both inputs the same
+    array): then it is copied, so no two ``.grad`` share memory."""
     from .tensor import Tensor
     if grad.dtype != tensor.data.dtype:
         grad = grad.astype(tensor.data.dtype)
     if tensor.grad is None:
+        if id(grad) in handed_out or not grad.flags.owndata:
+            grad = grad.copy()
+        handed_out.add(id(grad))
         tensor.grad = Tensor(grad)
     else:
         tensor.grad = Tensor(tensor.grad.data + grad)
@@ -294,8 +303,9 @@ def run_backward(tensor, gradient=None, retain_graph=False):
             raise RuntimeError(f'backward: gradient has shape {tuple(grad.shape)}, '
                                f'the tensor has shape {tuple(tensor.shape)}')
     root = tensor.grad_fn
+    handed_out = set()  # ids of arrays stored as a leaf's .grad during this walk
     if root is None:  # a leaf
-        _accumulate_leaf(tensor, grad)
+        _accumulate_leaf(tensor, grad if gradient is None else grad.copy(), handed_out)
         return
 
     dependencies = _graph_dependencies(root)
@@ -341,7 +351,7 @@ def run_backward(tensor, gradient=None, retain_graph=False):
                     ready.append(child)
             elif grad is not None:
                 _check_gradient(node, index, grad)
-                _accumulate_leaf(edge, grad)
+                _accumulate_leaf(edge, grad, handed_out)
 
 
 def _fill_retained(node, grads):

@@ -1,0 +1,258 @@
+"""Loss functions: cross_entropy (log-softmax and NLL fused), nll_loss, mse_loss.
+
+Class-index losses take an input of shape (N, C) or (N, C, d1, ...) (or (C,) for one
+sample) and an integer target of shape (N,) or (N, d1, ...). With ``reduction='mean'``
+the losses are divided by the total weight of the counted targets, as in PyTorch:
+sum_i w[t_i] over targets that are not ``ignore_index`` (their number without weights).
+"""
+from ..autograd import Cost, Function
+from ..backend import get_array_module
+from ._util import check_tensor, raw, shape_of, sum_to_shape
+
+__all__ = ['cross_entropy', 'nll_loss', 'mse_loss']
+
+_REDUCTIONS = ('mean', 'sum', 'none')
+
+
+def _class_axis(x):
+    return 1 if x.ndim > 1 else 0
+
+
+def _along_class_axis(values, axis, ndim):
+    """A (C,) vector shaped to broadcast along the class axis of an ndim-array."""
+    return values.reshape([-1 if i == axis else 1 for i in range(ndim)])
+
+
+def _target_weights(x, target, weight, ignore_index):
+    """The safe target (ignored entries replaced by class 0), and the weight w[t_i] of
+    each target, 0 where it is ignored."""
+    xp = get_array_module(x)
+    counted = target != ignore_index
+    safe_target = xp.where(counted, target, 0)
+    if weight is None:
+        return safe_target, counted, counted.astype(x.dtype)
+    return safe_target, counted, weight.astype(x.dtype, copy=False)[safe_target] * counted
+
+
+def _reduce(losses, target_weights, reduction):
+    xp = get_array_module(losses)
+    if reduction == 'none':
+        return xp.asarray(losses)  # a 0-d result of NumPy arithmetic is a scalar, not an array
+    total = losses.sum()
+    if reduction == 'mean':
+        with _quiet(xp):  # every target ignored: 0/0 = nan, as in PyTorch
+            total = total / target_weights.sum()
+    return xp.asarray(total, dtype=losses.dtype)
+
+
+def _upstream_scale(ctx, grad):
+    """dL/d(loss_i) for each element: the incoming gradient, divided by the total
+    weight for 'mean'."""
+    if ctx.reduction == 'mean':
+        with _quiet(get_array_module(grad)):  # total weight 0: nan, like the forward
+            return grad / ctx.total_weight
+    return grad
+
+
+class CrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
+        xp = get_array_module(x)
+        axis = _class_axis(x)
+        classes = x.shape[axis]
+        shifted = x - x.max(axis=axis, keepdims=True)  # e^(x - max) never overflows
+        exp = xp.exp(shifted)
+        sum_exp = exp.sum(axis=axis, keepdims=True)
+        log_probs = shifted - xp.log(sum_exp)
+        safe_target, counted, target_weight = _target_weights(x, target, weight, ignore_index)
+        index = xp.expand_dims(safe_target, axis)
+        picked = xp.take_along_axis(log_probs, index, axis=axis).squeeze(axis)
+        losses = -target_weight * picked
+        if label_smoothing:
+            if weight is not None:
+                weighted = log_probs * _along_class_axis(weight.astype(x.dtype, copy=False),
+                                                         axis, x.ndim)
+            else:
+                weighted = log_probs
+            smooth = -weighted.sum(axis=axis) * counted
+            losses = (1 - label_smoothing) * losses + (label_smoothing / classes) * smooth
+        exp /= sum_exp  # now the softmax, all that backward needs of the input side
+        ctx.save_for_backward(exp, index, target_weight,
+                              counted if label_smoothing else None,
+                              weight if label_smoothing else None)
+        ctx.axis, ctx.reduction, ctx.smoothing = axis, reduction, label_smoothing
+        ctx.total_weight = target_weight.sum() if reduction == 'mean' else None
+        return _reduce(losses, target_weight, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """With p = softmax(x), log p_k = x_k - log sum_j e^x_j, so
+        d log p_k / dx_c = [k = c] - p_c. For loss_i = -w_t log p_t:
+            dloss_i/dx_c = w_t (p_c - [c = t]),      which is (p - onehot)/N for 'mean'.
+        Label smoothing e adds (e/C) * (-sum_k w_k log p_k), whose derivative is
+            (e/C) (W p_c - w_c),  W = sum_k w_k   (C p_c - 1 without weights)."""
+        probs, index, target_weight, counted, weight = ctx.saved_tensors
+        xp = get_array_module(grad)
+        axis, eps = ctx.axis, ctx.smoothing
+        classes = probs.shape[axis]
+        scale = _upstream_scale(ctx, grad)
+        coefficient = xp.expand_dims((1 - eps) * scale * target_weight, axis)
+        positions = _along_class_axis(xp.arange(classes), axis, probs.ndim)
+        grad_x = coefficient * (probs - (positions == index))
+        if eps:
+            smooth = xp.expand_dims((eps / classes) * scale * counted, axis)
+            if weight is None:
+                grad_x += smooth * (classes * probs - 1)
+            else:
+                weight = weight.astype(probs.dtype, copy=False)
+                grad_x += smooth * (weight.sum() * probs - _along_class_axis(weight, axis, probs.ndim))
+        return grad_x.astype(probs.dtype, copy=False), None, None, None, None, None
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        n = inputs[0].size  # max, subtract, exp, sum, log, normalise; backward 3 per element
+        return Cost(forward_flops=6 * n,
+                    backward_input_flops=3 * n if ctx.needs_input_grad[0] else 0)
+
+
+class NLLLoss(Function):
+    @staticmethod
+    def forward(ctx, log_probs, target, weight, ignore_index, reduction):
+        xp = get_array_module(log_probs)
+        axis = _class_axis(log_probs)
+        safe_target, _, target_weight = _target_weights(log_probs, target, weight, ignore_index)
+        index = xp.expand_dims(safe_target, axis)
+        picked = xp.take_along_axis(log_probs, index, axis=axis).squeeze(axis)
+        ctx.save_for_backward(index, target_weight)
+        ctx.shape, ctx.axis, ctx.reduction = log_probs.shape, axis, reduction
+        ctx.total_weight = target_weight.sum() if reduction == 'mean' else None
+        return _reduce(-target_weight * picked, target_weight, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """loss_i = -w_t x_{i,t}: dloss_i/dx_{i,c} = -w_t at c = t, 0 elsewhere."""
+        index, target_weight = ctx.saved_tensors
+        xp = get_array_module(grad)
+        scale = _upstream_scale(ctx, grad)
+        positions = _along_class_axis(xp.arange(ctx.shape[ctx.axis]), ctx.axis, len(ctx.shape))
+        picked_grad = xp.expand_dims(-scale * target_weight, ctx.axis).astype(grad.dtype)
+        grad_x = xp.where(positions == index, picked_grad, xp.zeros((), dtype=grad.dtype))
+        return grad_x, None, None, None, None
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        n = inputs[1].size  # one weighted pick per target
+        return Cost(forward_flops=2 * n,
+                    backward_input_flops=inputs[0].size if ctx.needs_input_grad[0] else 0)
+
+
+class MSELoss(Function):
+    @staticmethod
+    def forward(ctx, x, y, reduction):
+        xp = get_array_module(x, y)
+        difference = x - y
+        ctx.save_for_backward(difference)
+        ctx.shapes, ctx.reduction = (shape_of(x), shape_of(y)), reduction
+        squares = difference * difference
+        if reduction == 'none':
+            return xp.asarray(squares)
+        total = squares.sum() if reduction == 'sum' else squares.mean()
+        return xp.asarray(total, dtype=squares.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """loss = (x - y)^2 per element: dloss/dx = 2 (x - y) = -dloss/dy, divided by the
+        number of elements for 'mean'; summed back over broadcast dimensions."""
+        (difference,) = ctx.saved_tensors
+        scale = grad * (2 / difference.size if ctx.reduction == 'mean' else 2)
+        grad_x = difference * scale
+        shape_x, shape_y = ctx.shapes
+        return (sum_to_shape(grad_x, shape_x) if ctx.needs_input_grad[0] else None,
+                -sum_to_shape(grad_x, shape_y) if ctx.needs_input_grad[1] else None, None)
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        n = max(getattr(a, 'size', 1) for a in inputs[:2])
+        grads = sum(1 for need in ctx.needs_input_grad if need)
+        return Cost(forward_flops=3 * n, backward_input_flops=2 * n * grads)
+
+
+def _quiet(xp):
+    import numpy as np
+    return np.errstate(invalid='ignore', divide='ignore') if xp is np else _Null()
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+# ---------------------------------------------------------------- the public functions
+
+def _check_reduction(op, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _check_class_inputs(op, input, target, weight, ignore_index):
+    """Shapes, dtypes and class range of a class-index loss; returns the class count."""
+    check_tensor(input, op)
+    check_tensor(target, op, 'target')
+    if input.dtype.kind != 'f':
+        raise TypeError(f'{op}: input must be floating point, got {input.dtype}')
+    if target.dtype.kind not in 'iu':
+        raise TypeError(f'{op}: target must hold class indices (an integer tensor), got '
+                        f'{target.dtype} of shape {target.shape}; class-probability targets '
+                        f'are not supported')
+    if input.ndim == 0:
+        raise ValueError(f'{op}: input must have a class dimension, got shape {input.shape}')
+    axis = 1 if input.ndim > 1 else 0
+    classes = input.shape[axis]
+    expected = input.shape[:axis] + input.shape[axis + 1:]
+    if target.shape != expected:
+        raise ValueError(f'{op}: input of shape {input.shape} needs a target of shape '
+                         f'{expected}, got {target.shape}')
+    if weight is not None:
+        check_tensor(weight, op, 'weight')
+        if weight.shape != (classes,):
+            raise ValueError(f'{op}: weight must have shape ({classes},), one per class, '
+                             f'got {weight.shape}')
+    t = target.data
+    outside = (t != ignore_index) & ((t < 0) | (t >= classes))
+    if bool(outside.any()):
+        bad = int(t[outside].reshape(-1)[0])
+        raise IndexError(f'{op}: target {bad} is out of range for {classes} classes')
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction='mean',
+                  label_smoothing=0.0):
+    """log_softmax over the class dimension followed by nll_loss, in one stable step."""
+    _check_reduction('cross_entropy', reduction)
+    _check_class_inputs('cross_entropy', input, target, weight, ignore_index)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f'cross_entropy: label_smoothing must be in [0, 1], got '
+                         f'{label_smoothing}')
+    return CrossEntropy.apply(input, target, raw(weight), ignore_index, reduction,
+                              float(label_smoothing))
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction='mean'):
+    """Negative log-likelihood of log-probabilities ``input`` at the target classes."""
+    _check_reduction('nll_loss', reduction)
+    _check_class_inputs('nll_loss', input, target, weight, ignore_index)
+    return NLLLoss.apply(input, target, raw(weight), ignore_index, reduction)
+
+
+def mse_loss(input, target, reduction='mean'):
+    """Mean (or sum, or each) of the squared differences (broadcasting as PyTorch)."""
+    _check_reduction('mse_loss', reduction)
+    check_tensor(input, 'mse_loss')
+    check_tensor(target, 'mse_loss', 'target')
+    for x, y in zip(reversed(input.shape), reversed(target.shape)):
+        if x != y and x != 1 and y != 1:
+            raise ValueError(f'mse_loss: input of shape {input.shape} and target of shape '
+                             f'{target.shape} cannot be broadcast together')
+    return MSELoss.apply(input, target, reduction)

@@ -1,0 +1,304 @@
+"""Reductions: sum, mean, max, min, var, std, argmax, argmin.
+
+``dim`` is an int, a tuple of ints (negative ones count from the end) or None for
+every dimension. Each backward broadcasts the output gradient back over the reduced
+dimensions, so it first restores them as size-1 axes (``_keepdim_shape``).
+"""
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from ..autograd import Cost, Function
+from ..backend import get_array_module
+from ..tensor import Tensor
+from ._util import check_tensor, normalize_dim
+from .elementwise import maximum, minimum
+
+__all__ = ['sum', 'mean', 'max', 'min', 'var', 'std', 'argmax', 'argmin']
+
+# torch.return_types.max / .min: a tuple that also has .values and .indices
+max_result = namedtuple('max', ['values', 'indices'])
+min_result = namedtuple('min', ['values', 'indices'])
+
+
+def _reduced_dims(dim, ndim, op):
+    """``dim`` as a sorted tuple of non-negative axes; None or () means every axis."""
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (int, np.integer)):
+        dim = (int(dim),)
+    dims = tuple(normalize_dim(int(d), ndim, op) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise ValueError(f'{op}: dimension listed twice in dim={tuple(dim)}')
+    if ndim == 0:  # a 0-d tensor accepts dim 0 or -1 and has nothing to reduce
+        return ()
+    return tuple(sorted(dims)) if dims else tuple(range(ndim))
+
+
+def _keepdim_shape(shape, dims):
+    """The output shape with the reduced axes kept as size 1."""
+    return tuple(1 if i in dims else n for i, n in enumerate(shape))
+
+
+def _count(shape, dims):
+    n = 1
+    for d in dims:
+        n *= shape[d]
+    return n
+
+
+def _spread(grad, shape, dims):
+    """The output gradient broadcast back to the input's ``shape`` (a fresh array)."""
+    xp = get_array_module(grad)
+    return xp.broadcast_to(grad.reshape(_keepdim_shape(shape, dims)), shape).copy()
+
+
+def _reduction_cost(flops_per_element):
+    """Cost of reading every input element ``flops_per_element`` times forward; the
+    backward writes one value per input element."""
+    def cost(ctx, inputs, outputs):
+        n = inputs[0].size
+        return Cost(forward_flops=flops_per_element * n,
+                    backward_input_flops=n if ctx.needs_input_grad[0] else 0)
+    return staticmethod(cost)
+
+
+class Sum(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.shape, ctx.dims = x.shape, dims
+        return get_array_module(x).asarray(x.sum(axis=dims, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = sum_i x_i over the reduced axes: dy/dx_i = 1, so every input element
+        receives the gradient of the output it was summed into."""
+        return _spread(grad, ctx.shape, ctx.dims), None, None
+
+    cost = _reduction_cost(1)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.shape, ctx.dims = x.shape, dims
+        return get_array_module(x).asarray(x.mean(axis=dims, keepdims=keepdim))
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = (1/n) sum_i x_i: dy/dx_i = 1/n, n the number of elements reduced."""
+        n = _count(ctx.shape, ctx.dims)
+        return _spread(grad / n if n else grad, ctx.shape, ctx.dims), None, None
+
+    cost = _reduction_cost(1)
+
+
+class MaxAll(Function):
+    """max()/min() of every element, a 0-d result."""
+
+    @staticmethod
+    def forward(ctx, x, is_max):
+        xp = get_array_module(x)
+        out = xp.asarray(x.max() if is_max else x.min())
+        ctx.save_for_backward(x == out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = max_i x_i: dy/dx_i = 1 for the maximal element. When k elements tie,
+        each gets 1/k (PyTorch's choice: the mean of the one-sided derivatives)."""
+        (hits,) = ctx.saved_tensors
+        share = grad / hits.sum()
+        return (hits * share).astype(grad.dtype, copy=False), None
+
+    cost = _reduction_cost(1)
+
+
+class MaxDim(Function):
+    """max(dim)/min(dim): the values and the index of the first extremum."""
+
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, is_max):
+        xp = get_array_module(x)
+        source = x.reshape(1) if x.ndim == 0 else x
+        pick = xp.argmax if is_max else xp.argmin
+        indices = xp.expand_dims(pick(source, axis=dim), dim)
+        values = xp.take_along_axis(source, indices, axis=dim)
+        ctx.shape, ctx.dim = x.shape, dim
+        ctx.save_for_backward(indices)
+        if not keepdim or x.ndim == 0:
+            out_shape = tuple(n for i, n in enumerate(x.shape) if i != dim)
+            values, indices = values.reshape(out_shape), indices.reshape(out_shape)
+        return values, indices.astype(np.int64, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices):
+        """y = x[argmax]: dy/dx_i = 1 at the returned index, 0 elsewhere. A one-hot
+        mask compares each position along ``dim`` with the saved index."""
+        (indices,) = ctx.saved_tensors
+        xp = get_array_module(grad)
+        shape, dim = ctx.shape or (1,), ctx.dim
+        positions = xp.arange(shape[dim]).reshape([-1 if i == dim else 1
+                                                   for i in range(len(shape))])
+        grad = grad.reshape(indices.shape)
+        zero = xp.zeros((), dtype=grad.dtype)
+        return xp.where(positions == indices, grad, zero).reshape(ctx.shape), None, None, None
+
+    cost = _reduction_cost(1)
+
+
+class Var(Function):
+    @staticmethod
+    def forward(ctx, x, dims, correction, keepdim, take_sqrt):
+        xp = get_array_module(x)
+        n = _count(x.shape, dims)
+        centred = x - x.mean(axis=dims, keepdims=True)
+        denominator = builtins.max(n - correction, 0)
+        with _quiet(xp):  # n <= correction gives inf or nan, as in PyTorch
+            out = xp.asarray((centred * centred).sum(axis=dims, keepdims=True) / denominator)
+            if take_sqrt:
+                out = xp.sqrt(out)
+        ctx.save_for_backward(centred, out if take_sqrt else None)
+        ctx.denominator, ctx.dims, ctx.take_sqrt = denominator, dims, take_sqrt
+        if not keepdim:
+            out = out.reshape(tuple(s for i, s in enumerate(x.shape) if i not in dims))
+        return xp.asarray(out)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """v = sum_i (x_i - m)^2 / (n - c) with m the mean: dv/dx_i = 2 (x_i - m) / (n - c)
+        (the term through m vanishes because sum_i (x_i - m) = 0).
+        s = sqrt(v): ds/dx_i = dv/dx_i / (2 s) = (x_i - m) / ((n - c) s)."""
+        centred, std = ctx.saved_tensors
+        xp = get_array_module(grad)
+        grad = grad.reshape(_keepdim_shape(centred.shape, ctx.dims))
+        with _quiet(xp):
+            if ctx.take_sqrt:
+                scale = grad / (ctx.denominator * std)
+            else:
+                scale = grad * (2 / ctx.denominator) if ctx.denominator else grad / 0
+            return (centred * scale).astype(grad.dtype, copy=False), None, None, None, None
+
+    cost = _reduction_cost(4)
+
+
+class ArgExtremum(Function):
+    @staticmethod
+    def forward(ctx, x, dim, keepdim, is_max):
+        xp = get_array_module(x)
+        pick = xp.argmax if is_max else xp.argmin
+        if dim is None:
+            out = xp.asarray(pick(x))
+            if keepdim:
+                out = out.reshape((1,) * x.ndim)
+        elif x.ndim == 0:
+            out = xp.zeros((), dtype=np.int64)
+        else:
+            out = xp.asarray(pick(x, axis=dim))
+            if keepdim:
+                out = xp.expand_dims(out, dim)
+        return out.astype(np.int64, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """An index is piecewise constant in x: no gradient flows."""
+        return None, None, None, None
+
+    cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=i[0].size))
+
+
+def _quiet(xp):
+    return np.errstate(divide='ignore', invalid='ignore') if xp is np else _Null()
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+
+# ---------------------------------------------------------------- the public functions
+
+def sum(input, dim=None, keepdim=False):
+    check_tensor(input, 'sum')
+    return Sum.apply(input, _reduced_dims(dim, input.ndim, 'sum'), keepdim)
+
+
+def mean(input, dim=None, keepdim=False):
+    check_tensor(input, 'mean')
+    if input.dtype.kind not in 'fc':
+        raise TypeError(f'mean: input dtype must be floating point, got {input.dtype} '
+                        f'(convert with .float())')
+    return Mean.apply(input, _reduced_dims(dim, input.ndim, 'mean'), keepdim)
+
+
+def _extremum(op, is_max, input, dim, keepdim):
+    check_tensor(input, op)
+    if isinstance(dim, Tensor):  # max(input, other): the elementwise maximum, as in PyTorch
+        return (maximum if is_max else minimum)(input, dim)
+    if dim is None:
+        if input.numel() == 0:
+            raise RuntimeError(f'{op}: the input is empty (shape {input.shape}); specify dim')
+        return MaxAll.apply(input, is_max)
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f'{op}: dim must be an int, got {dim!r} (use amax/amin for several)')
+    d = normalize_dim(int(dim), input.ndim, op)
+    if input.ndim and input.shape[d] == 0:
+        raise IndexError(f'{op}: cannot reduce dimension {d} of size 0 (shape {input.shape})')
+    values, indices = MaxDim.apply(input, d, keepdim, is_max)
+    return (max_result if is_max else min_result)(values, indices)
+
+
+def max(input, dim=None, keepdim=False):
+    """The largest element; with ``dim``, (values, indices) of the largest along it;
+    with a tensor in place of ``dim``, the elementwise maximum."""
+    return _extremum('max', True, input, dim, keepdim)
+
+
+def min(input, dim=None, keepdim=False):
+    """The smallest element; with ``dim``, (values, indices) of the smallest along it;
+    with a tensor in place of ``dim``, the elementwise minimum."""
+    return _extremum('min', False, input, dim, keepdim)
+
+
+def _variance(op, take_sqrt, input, dim, unbiased, keepdim, correction):
+    check_tensor(input, op)
+    if input.dtype.kind not in 'fc':
+        raise TypeError(f'{op}: input dtype must be floating point, got {input.dtype}')
+    if correction is None:
+        correction = 1 if unbiased else 0
+    return Var.apply(input, _reduced_dims(dim, input.ndim, op), correction, keepdim, take_sqrt)
+
+
+def var(input, dim=None, unbiased=True, keepdim=False, correction=None):
+    """Variance over ``dim``, dividing by n - correction (correction=1 unless
+    unbiased=False, as in PyTorch)."""
+    return _variance('var', False, input, dim, unbiased, keepdim, correction)
+
+
+def std(input, dim=None, unbiased=True, keepdim=False, correction=None):
+    """Standard deviation: the square root of ``var`` with the same arguments."""
+    return _variance('std', True, input, dim, unbiased, keepdim, correction)
+
+
+def _arg(op, is_max, input, dim, keepdim):
+    check_tensor(input, op)
+    if input.numel() == 0:
+        raise RuntimeError(f'{op}: the input is empty (shape {input.shape})')
+    if dim is not None:
+        dim = normalize_dim(int(dim), input.ndim, op)
+    return ArgExtremum.apply(input, dim, keepdim, is_max)
+
+
+def argmax(input, dim=None, keepdim=False):
+    """Index of the largest element (of the flattened input when dim is None)."""
+    return _arg('argmax', True, input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim=False):
+    """Index of the smallest element (of the flattened input when dim is None)."""
+    return _arg('argmin', False, input, dim, keepdim)

@@ -1,0 +1,87 @@
+"""Activations: gradcheck in float64, PyTorch parity, stability on large logits."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import minidl
+import minidl.functional as F
+from tests.parity import check_gradients, check_torch_parity, on_device, require_torch
+
+FAST = settings(max_examples=25, deadline=None)
+shapes = st.lists(st.integers(1, 5), min_size=1, max_size=3)
+
+
+def _draw(shape, seed):
+    x = np.random.default_rng(seed).standard_normal(shape)
+    return np.where(np.abs(x) < 0.01, 0.05, x)  # relu's kink at 0
+
+
+# name: (ours, theirs(torch, t))
+POINTWISE = {
+    'relu': (F.relu, lambda torch, t: t.relu()),
+    'leaky_relu': (F.leaky_relu, lambda torch, t: torch.nn.functional.leaky_relu(t)),
+    'leaky_relu_0.2': (lambda t: F.leaky_relu(t, negative_slope=0.2),
+                       lambda torch, t: torch.nn.functional.leaky_relu(t, 0.2)),
+    'sigmoid': (F.sigmoid, lambda torch, t: t.sigmoid()),
+    'tanh': (F.tanh, lambda torch, t: t.tanh()),
+}
+
+
+@pytest.mark.parametrize('name', sorted(POINTWISE))
+@FAST
+@given(shape=shapes, seed=st.integers(0, 2**16))
+def test_pointwise(name, shape, seed):
+    torch = require_torch()
+    ours, theirs = POINTWISE[name]
+    x = _draw(shape, seed)
+    check_gradients(ours, [x])
+    check_torch_parity(ours, lambda t: theirs(torch, t), [x])
+
+
+@pytest.mark.parametrize('name', ['softmax', 'log_softmax'])
+@FAST
+@given(shape=shapes, seed=st.integers(0, 2**16), data=st.data())
+def test_softmax_family(name, shape, seed, data):
+    torch = require_torch()
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    x = _draw(shape, seed) * 3
+    ours = lambda t: getattr(F, name)(t, dim)  # noqa: E731
+    theirs = lambda t: getattr(torch, name)(t, dim)  # noqa: E731
+    check_gradients(ours, [x])
+    check_torch_parity(ours, theirs, [x])
+
+
+def test_methods_and_non_contiguous_input():
+    torch = require_torch()
+    x = np.random.default_rng(3).standard_normal((5, 4)).T
+    check_torch_parity(lambda t: t.softmax(0), lambda t: t.softmax(0), [x])
+    check_torch_parity(lambda t: t.log_softmax(-1), lambda t: t.log_softmax(-1), [x])
+    check_torch_parity(lambda t: t.relu() + t.sigmoid() * t.tanh(),
+                       lambda t: t.relu() + t.sigmoid() * t.tanh(), [x])
+
+
+@pytest.mark.parametrize('name', ['softmax', 'log_softmax', 'sigmoid', 'tanh'])
+def test_large_logits_stay_finite(name):
+    torch = require_torch()
+    x = np.array([[1e4, -1e4, 0.0, 5e3], [-1e4, -1e4 + 1, -2e4, 3.0]])
+    args = (1,) if 'softmax' in name else ()
+    ours = lambda t: getattr(F, name)(t, *args)  # noqa: E731
+    theirs = lambda t: getattr(torch, name)(t, *args)  # noqa: E731
+    check_torch_parity(ours, theirs, [x])
+    for dtype in (np.float32, np.float64):
+        t = minidl.tensor(on_device(x.astype(dtype)), requires_grad=True)
+        out = ours(t)
+        out.sum().backward()
+        assert out.dtype == dtype
+        assert np.all(np.isfinite(out.numpy())) and np.all(np.isfinite(t.grad.numpy()))
+
+
+def test_softmax_rows_sum_to_one():
+    x = minidl.tensor(on_device(np.random.default_rng(0).standard_normal((3, 4, 2))))
+    np.testing.assert_allclose(F.softmax(x, 1).sum(1).numpy(), np.ones((3, 2)))
+
+
+def test_softmax_dim_out_of_range():
+    x = minidl.tensor(on_device(np.zeros((2, 3))))
+    with pytest.raises(IndexError, match='softmax: dimension 2 is out of range'):
+        F.softmax(x, 2)

@@ -1,0 +1,158 @@
+"""Elementwise operators: gradcheck in float64 and PyTorch parity, with broadcasting."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
+
+import minidl
+import minidl.functional as F
+from tests.parity import check_gradients, check_torch_parity, on_device, require_torch
+
+FAST = settings(max_examples=25, deadline=None)
+pairs = mutually_broadcastable_shapes(num_shapes=2, min_dims=1, max_dims=3, min_side=1, max_side=4)
+
+
+def _draw(shape, seed, low=None):
+    values = np.random.default_rng(seed).standard_normal(shape)
+    if low is not None:  # keep away from a singular point (0 for log, sqrt, div)
+        values = np.abs(values) + low
+    return values
+
+
+BINARY = {
+    'add': (F.add, 'add', None),
+    'sub': (F.sub, 'sub', None),
+    'mul': (F.mul, 'mul', None),
+    'div': (F.div, 'div', 0.5),
+    'maximum': (F.maximum, 'maximum', None),
+    'minimum': (F.minimum, 'minimum', None),
+}
+
+
+@pytest.mark.parametrize('name', sorted(BINARY))
+@FAST
+@given(shapes=pairs, seed=st.integers(0, 2**16))
+def test_binary_broadcasting(name, shapes, seed):
+    torch = require_torch()
+    ours, theirs, low = BINARY[name]
+    (sa, sb), _ = shapes
+    a, b = _draw(sa, seed), _draw(sb, seed + 1, low)
+    check_gradients(ours, [a, b])
+    check_torch_parity(ours, getattr(torch, theirs), [a, b])
+
+
+@FAST
+@given(shapes=pairs, seed=st.integers(0, 2**16))
+def test_pow_broadcasting(shapes, seed):
+    torch = require_torch()
+    (sa, sb), _ = shapes
+    a, b = _draw(sa, seed, low=0.5), _draw(sb, seed + 1)
+    check_gradients(F.pow, [a, b])
+    check_torch_parity(F.pow, torch.pow, [a, b])
+
+
+@FAST
+@given(shapes=mutually_broadcastable_shapes(num_shapes=3, min_dims=1, max_dims=3, max_side=4),
+       seed=st.integers(0, 2**16))
+def test_where_broadcasting(shapes, seed):
+    torch = require_torch()
+    (sc, sa, sb), _ = shapes
+    condition = np.random.default_rng(seed).random(sc) > 0.5
+    a, b = _draw(sa, seed + 1), _draw(sb, seed + 2)
+
+    def ours(x, y):
+        return F.where(minidl.tensor(on_device(condition)), x, y)
+
+    def theirs(x, y):
+        return torch.where(torch.tensor(condition, device=x.device), x, y)
+
+    check_gradients(ours, [a, b])
+    check_torch_parity(ours, theirs, [a, b])
+
+
+UNARY = {
+    'neg': (F.neg, lambda t: -t, None),
+    'exp': (F.exp, lambda t: t.exp(), None),
+    'log': (F.log, lambda t: t.log(), 0.3),
+    'sqrt': (F.sqrt, lambda t: t.sqrt(), 0.3),
+    'abs': (F.abs, lambda t: t.abs(), None),
+    'clamp': (lambda t: F.clamp(t, -0.5, 0.7), lambda t: t.clamp(-0.5, 0.7), None),
+    'clamp_min': (lambda t: F.clamp(t, min=0.1), lambda t: t.clamp(min=0.1), None),
+    'clamp_max': (lambda t: t.clamp(max=0.1), lambda t: t.clamp(max=0.1), None),
+}
+
+
+@pytest.mark.parametrize('name', sorted(UNARY))
+@FAST
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3), seed=st.integers(0, 2**16))
+def test_unary(name, shape, seed):
+    require_torch()
+    ours, theirs, low = UNARY[name]
+    x = _draw(shape, seed, low)
+    # keep samples away from the kinks (0 for abs; -0.5, 0.1, 0.7 for clamp), where
+    # central differences straddle two slopes
+    for kink in (0.0, -0.5, 0.1, 0.7):
+        x = np.where(np.abs(x - kink) < 0.02, kink + 0.05, x)
+    check_gradients(ours, [x])
+    check_torch_parity(ours, theirs, [x])
+
+
+def test_non_contiguous_inputs():
+    torch = require_torch()
+    a = np.random.default_rng(0).standard_normal((4, 3)).T  # a transposed (F-ordered) view
+    b = np.random.default_rng(1).standard_normal((3, 1))
+    assert not a.flags['C_CONTIGUOUS']
+    for name in ('add', 'mul', 'maximum'):
+        ours, theirs, _ = BINARY[name]
+        check_torch_parity(ours, getattr(torch, theirs), [a, b])
+    check_gradients(F.div, [a, np.abs(b) + 1])
+
+
+def test_python_scalars_keep_float32():
+    torch = require_torch()
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    check_torch_parity(lambda t: (2.0 - t) * 3 / 4.0 + 1, lambda t: (2.0 - t) * 3 / 4.0 + 1, [x])
+    check_torch_parity(lambda t: 2.0 ** t + t ** 2, lambda t: 2.0 ** t + t ** 2, [x])
+    t = minidl.tensor(on_device(x.astype(np.float32)))
+    for out in (t + 1.5, 1.5 * t, t / 3, t - np.float32(1), t ** 2):
+        assert out.dtype == np.float32
+
+
+def test_add_sub_alpha():
+    torch = require_torch()
+    a, b = np.random.default_rng(0).standard_normal((2, 2, 3))
+    check_torch_parity(lambda x, y: F.add(x, y, alpha=2.5), lambda x, y: torch.add(x, y, alpha=2.5), [a, b])
+    check_torch_parity(lambda x, y: F.sub(x, y, alpha=-3), lambda x, y: torch.sub(x, y, alpha=-3), [a, b])
+
+
+def test_maximum_minimum_split_ties_like_pytorch():
+    torch = require_torch()
+    a = np.array([1.0, 2.0, 3.0, -1.0])
+    b = np.array([1.0, 0.0, 3.0, 5.0])
+    check_torch_parity(F.maximum, torch.maximum, [a, b])
+    check_torch_parity(F.minimum, torch.minimum, [a, b])
+
+
+def test_abs_gradient_is_zero_at_zero():
+    torch = require_torch()
+    check_torch_parity(F.abs, torch.abs, [np.array([-1.0, 0.0, 2.0])])
+
+
+def test_broadcast_mismatch_names_the_op_and_shapes():
+    a = minidl.tensor(on_device(np.zeros((2, 3))))
+    b = minidl.tensor(on_device(np.zeros((4,))))
+    for op in ('add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'):
+        with pytest.raises(ValueError, match=rf'{op}: shapes \(2, 3\) and \(4,\) cannot be broadcast'):
+            getattr(F, op)(a, b)
+    with pytest.raises(ValueError, match=r'add: shapes \(2, 3\) and \(4,\)'):
+        a + b
+
+
+def test_clamp_needs_a_bound():
+    with pytest.raises(ValueError, match='clamp'):
+        F.clamp(minidl.tensor(on_device(np.zeros(2))))
+
+
+def test_two_non_tensors_rejected():
+    with pytest.raises(TypeError, match='add'):
+        F.add(1.0, 2.0)

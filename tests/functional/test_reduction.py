@@ -1,0 +1,188 @@
+"""Reductions: gradcheck in float64 and PyTorch parity over drawn shapes and dims."""
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+
+import minidl
+import minidl.functional as F
+from tests.parity import check_gradients, check_torch_parity, on_device, require_torch
+
+FAST = settings(max_examples=25, deadline=None)
+
+
+@st.composite
+def shape_and_dim(draw, tuple_dims=True):
+    """A shape (sizes 1-4, up to 3 dims) and a dim: None, an int or a tuple of ints,
+    possibly negative."""
+    shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3))
+    n = len(shape)
+    axis = st.integers(-n, n - 1)
+    options = [st.none(), axis]
+    if tuple_dims:
+        options.append(st.lists(axis, min_size=1, max_size=n, unique_by=lambda d: d % n)
+                       .map(tuple))
+    return tuple(shape), draw(st.one_of(*options))
+
+
+def _torch_dim(dim, ndim):
+    return tuple(range(ndim)) if dim is None else dim
+
+
+def _draw(shape, seed):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+@pytest.mark.parametrize('name', ['sum', 'mean'])
+@FAST
+@given(case=shape_and_dim(), keepdim=st.booleans(), seed=st.integers(0, 2**16))
+def test_sum_mean(name, case, keepdim, seed):
+    torch = require_torch()
+    shape, dim = case
+    x = _draw(shape, seed)
+    ours = lambda t: getattr(F, name)(t, dim, keepdim)  # noqa: E731
+    theirs = lambda t: getattr(torch, name)(t, _torch_dim(dim, len(shape)), keepdim)  # noqa: E731
+    check_gradients(ours, [x])
+    check_torch_parity(ours, theirs, [x])
+
+
+@pytest.mark.parametrize('name', ['var', 'std'])
+@FAST
+@given(case=shape_and_dim(), keepdim=st.booleans(), unbiased=st.booleans(),
+       correction=st.sampled_from([None, 0, 1, 2]), seed=st.integers(0, 2**16))
+def test_var_std(name, case, keepdim, unbiased, correction, seed):
+    torch = require_torch()
+    shape, dim = case
+    x = _draw(shape, seed)
+    n = int(np.prod([shape[d] for d in ([dim] if isinstance(dim, int) else
+                                        range(len(shape)) if dim is None else dim)]))
+    used = correction if correction is not None else int(unbiased)
+    assume(n - used > 0 and not (name == 'std' and n == 1))  # no 0/0, no sqrt at 0
+    ours = lambda t: getattr(t, name)(dim, unbiased, keepdim, correction=correction)  # noqa: E731
+    if correction is None:
+        theirs = lambda t: getattr(torch, name)(t, dim, unbiased=unbiased, keepdim=keepdim)  # noqa: E731
+    else:
+        theirs = lambda t: getattr(torch, name)(t, dim, correction=correction, keepdim=keepdim)  # noqa: E731
+    check_gradients(ours, [x])
+    check_torch_parity(ours, theirs, [x])
+
+
+def test_var_of_one_element_is_nan_like_pytorch():
+    torch = require_torch()
+    x = np.array([[1.5], [2.0]])
+    ours = F.var(minidl.tensor(on_device(x)), 1).numpy()
+    with pytest.warns(UserWarning, match='degrees of freedom'):
+        theirs = torch.tensor(x).var(1).numpy()
+    np.testing.assert_array_equal(ours, theirs)  # both nan
+    np.testing.assert_array_equal(F.var(minidl.tensor(on_device(x)), 1, unbiased=False).numpy(), [0, 0])
+
+
+@pytest.mark.parametrize('name', ['max', 'min'])
+@FAST
+@given(case=shape_and_dim(tuple_dims=False), keepdim=st.booleans(), seed=st.integers(0, 2**16))
+def test_max_min(name, case, keepdim, seed):
+    torch = require_torch()
+    shape, dim = case
+    x = _draw(shape, seed)
+    if dim is None:
+        ours = lambda t: getattr(F, name)(t)  # noqa: E731
+        theirs = lambda t: getattr(torch, name)(t)  # noqa: E731
+    else:
+        ours = lambda t: getattr(F, name)(t, dim, keepdim)  # noqa: E731
+        theirs = lambda t: getattr(torch, name)(t, dim, keepdim)  # noqa: E731
+    check_gradients(ours, [x])
+    check_torch_parity(ours, theirs, [x])
+
+
+@pytest.mark.parametrize('name', ['max', 'min'])
+def test_ties_like_pytorch(name):
+    """Without dim the gradient is shared among tied extrema; with dim it goes to the
+    first one, whose index is returned."""
+    torch = require_torch()
+    x = np.array([[3.0, 1.0, 3.0, 3.0], [-2.0, -2.0, 0.0, -2.0]])
+    check_torch_parity(lambda t: getattr(t, name)(), lambda t: getattr(t, name)(), [x])
+    for dim in (0, 1):
+        check_torch_parity(lambda t: getattr(t, name)(dim), lambda t: getattr(t, name)(dim), [x])
+
+
+def test_max_with_dim_returns_values_and_indices():
+    x = minidl.tensor(on_device(np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 7.0]])))
+    result = x.max(1)
+    assert isinstance(result, tuple) and len(result) == 2
+    np.testing.assert_array_equal(result.values.numpy(), [5, 7])
+    np.testing.assert_array_equal(result.indices.numpy(), [1, 0])
+    values, indices = F.min(x, 0, keepdim=True)
+    assert values.shape == (1, 3) and indices.dtype == np.int64
+    np.testing.assert_array_equal(indices.numpy(), [[0, 1, 0]])
+
+
+@pytest.mark.parametrize('name', ['argmax', 'argmin'])
+@FAST
+@given(case=shape_and_dim(tuple_dims=False), keepdim=st.booleans(), seed=st.integers(0, 2**16))
+def test_argmax_argmin(name, case, keepdim, seed):
+    torch = require_torch()
+    shape, dim = case
+    x = np.round(_draw(shape, seed))  # rounding makes ties: both pick the first
+    ours = getattr(F, name)(minidl.tensor(on_device(x)), dim, keepdim)
+    theirs = getattr(torch, name)(torch.tensor(x), dim, keepdim)
+    assert ours.dtype == np.int64 and not ours.requires_grad
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_non_contiguous_input_and_dtype():
+    torch = require_torch()
+    x = _draw((5, 3, 2), 0).transpose(2, 0, 1)
+    assert not x.flags['C_CONTIGUOUS']
+    check_torch_parity(lambda t: t.sum((0, 2)), lambda t: t.sum((0, 2)), [x])
+    check_torch_parity(lambda t: t.mean(-1, True), lambda t: t.mean(-1, True), [x])
+    check_torch_parity(lambda t: t.std(1), lambda t: t.std(1), [x])
+    check_torch_parity(lambda t: t.max(1), lambda t: t.max(1), [x])
+    t = minidl.tensor(on_device(x.astype(np.float32)), requires_grad=True)
+    for out in (t.sum(), t.mean(0), t.var(), t.std((0, 1)), t.max(), t.min(2).values):
+        assert out.dtype == np.float32
+        out.sum().backward()
+        assert t.grad.dtype == np.float32
+
+
+def test_sum_of_everything_is_a_0d_array():
+    t = minidl.tensor(on_device(np.ones((2, 3))), requires_grad=True)
+    total = t.sum()
+    assert total.shape == () and total.item() == 6.0
+    total.backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.ones((2, 3)))
+
+
+def test_integer_sum_and_mean_errors():
+    ints = minidl.tensor(on_device(np.arange(6).reshape(2, 3)))
+    assert ints.sum().item() == 15 and ints.sum(0).dtype == np.int64
+    with pytest.raises(TypeError, match='mean: input dtype must be floating point'):
+        ints.mean()
+
+
+def test_bad_dims_name_the_op():
+    x = minidl.tensor(on_device(np.zeros((2, 3))))
+    with pytest.raises(IndexError, match='sum: dimension 2 is out of range'):
+        x.sum(2)
+    with pytest.raises(ValueError, match='mean: dimension listed twice'):
+        x.mean((1, -1))
+    with pytest.raises(TypeError, match='max: dim must be an int'):
+        x.max((0, 1))
+
+
+def test_zero_dimensional_input():
+    torch = require_torch()
+    x = np.array(1.5)
+    for ours, theirs in [(lambda t: t.sum(), lambda t: t.sum()),
+                         (lambda t: F.sum(t, 0, True), lambda t: torch.sum(t, 0, True)),
+                         (lambda t: t.mean(-1), lambda t: t.mean(-1)),
+                         (lambda t: t.max(), lambda t: t.max()),
+                         (lambda t: t.min(0), lambda t: t.min(0)),
+                         (lambda t: t.var(correction=0), lambda t: t.var(correction=0))]:
+        check_torch_parity(ours, theirs, [x])
+    assert F.argmax(minidl.tensor(on_device(x)), 0).item() == 0
+
+
+def test_max_min_of_two_tensors_is_elementwise():
+    torch = require_torch()
+    a, b = _draw((2, 3), 0), _draw((3,), 1)
+    check_torch_parity(F.max, torch.max, [a, b])
+    check_torch_parity(lambda x, y: x.min(y), lambda x, y: x.min(y), [a, b])
