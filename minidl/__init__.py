@@ -18,6 +18,7 @@ from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clam
                          min, var, std, argmax, argmin)
 from .gradcheck import gradcheck, GradcheckError
 from . import viz
+from . import nn, optim
 
 __version__ = '0.1.0'
 float = float32

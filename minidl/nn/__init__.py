@@ -1,0 +1,19 @@
+"""Neural network layers with PyTorch's names (``import minidl.nn as nn``)."""
+from . import functional, init
+from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .containers import ModuleDict, ModuleList, Sequential
+from .conv import Conv2d
+from .dropout import Dropout, Dropout2d
+from .linear import Flatten, Identity, Linear, Unflatten
+from .loss import CrossEntropyLoss, MSELoss, NLLLoss
+from .module import Module, RemovableHandle
+from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
+from .parameter import Parameter
+from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
+
+__all__ = ['Module', 'Parameter', 'Sequential', 'ModuleList', 'ModuleDict', 'Conv2d', 'Linear',
+           'Identity', 'Flatten', 'Unflatten', 'BatchNorm1d', 'BatchNorm2d',
+           'LocalResponseNorm', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d',
+           'AdaptiveMaxPool2d', 'Dropout', 'Dropout2d', 'ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh',
+           'Softmax', 'LogSoftmax', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'init',
+           'functional', 'RemovableHandle']

@@ -1,0 +1,112 @@
+"""BatchNorm1d, BatchNorm2d and LocalResponseNorm."""
+import numpy as np
+
+from .. import functional as F
+from ..tensor import Tensor, ones, zeros
+from . import init
+from .module import Module
+from .parameter import Parameter
+
+
+class _BatchNorm(Module):
+    """Normalises each channel with the batch statistics (training) or the running ones
+    (eval), then scales by ``weight`` and shifts by ``bias``.
+
+    ``momentum`` weights the newest batch in the running statistics (PyTorch's
+    convention: 0.1, i.e. Keras's 0.9); ``momentum=None`` keeps a cumulative average
+    (factor 1 / num_batches_tracked). ``track_running_stats=False`` always normalises
+    with the batch statistics.
+    """
+    expected_dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, device=None, dtype=None, bias=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.use_bias = bias
+        if affine:
+            self.weight = Parameter(ones(num_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter('weight', None)
+        if affine and bias:
+            self.bias = Parameter(zeros(num_features, dtype=dtype, device=device))
+        else:
+            self.register_parameter('bias', None)
+        if track_running_stats:
+            self.register_buffer('running_mean', zeros(num_features, dtype=dtype, device=device))
+            self.register_buffer('running_var', ones(num_features, dtype=dtype, device=device))
+            self.register_buffer('num_batches_tracked',
+                                 Tensor(np.zeros((), dtype=np.int64)))
+        else:
+            self.register_buffer('running_mean', None)
+            self.register_buffer('running_var', None)
+            self.register_buffer('num_batches_tracked', None)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input):
+        name = type(self).__name__
+        if input.ndim not in self.expected_dims:
+            raise ValueError(f'{name}: expected a {" or ".join(f"{d}-D" for d in self.expected_dims)} '
+                             f'input, got shape {input.shape}')
+        if input.shape[1] != self.num_features:
+            raise ValueError(f'{name}: input has {input.shape[1]} channels, the layer was built '
+                             f'for {self.num_features} (input {input.shape})')
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:  # cumulative moving average
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        # batch statistics while training, or always when no running statistics are kept
+        use_batch_stats = self.training or self.running_mean is None
+        # the running statistics are updated in training and read in eval
+        pass_running = not self.training or self.track_running_stats
+        return F.batch_norm(input,
+                            self.running_mean if pass_running else None,
+                            self.running_var if pass_running else None,
+                            self.weight, self.bias, use_batch_stats, momentum, self.eps)
+
+    def extra_repr(self):
+        return (f'{self.num_features}, eps={self.eps}, momentum={self.momentum}, '
+                f'affine={self.affine}, bias={self.use_bias}, '
+                f'track_running_stats={self.track_running_stats}')
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L) inputs."""
+    expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W) inputs, one mean and variance per channel."""
+    expected_dims = (4,)
+
+
+class LocalResponseNorm(Module):
+    """b_c = a_c / (k + alpha/size * sum of a^2 over ``size`` neighbouring channels)^beta.
+
+    The AlexNet paper's constants (k=2, n=5, alpha=1e-4, beta=0.75, alpha not divided
+    by n) are ``LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2)`` here, as in PyTorch.
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self):
+        return f'{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}'
