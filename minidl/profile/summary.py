@@ -1,0 +1,422 @@
+"""Model summaries: parameters, multiply-adds, FLOPs and bytes saved for backward, per layer.
+
+    from minidl.profile import summary
+    s = summary(model, (1, 3, 224, 224), backward=True)
+    print(s)                      # a table in the spirit of torchinfo's
+    s.total_macs, s.saved_bytes   # the totals
+
+How the counting works. Nothing is guessed from module types: every operator call
+reports its own ``Function.cost`` through the autograd apply hook, and the cost goes to
+the innermost module running at that moment. A stack of module paths, pushed by a
+forward pre-hook and popped by a forward hook on every module, says which that is.
+So the operators a container's own ``forward`` runs (a residual add, a concatenation,
+a flatten) land on the container's row, and a module's row holds only its *own*
+parameters and operators: the columns add up to the totals.
+
+Bytes saved for backward are measured, not declared: the arrays each recorded node's
+context keeps (``ctx.saved_arrays()``), counted once per underlying memory block
+(the base of a view, or the CuPy allocation) across the whole graph, with the
+parameters excluded (they exist without any graph), as PyTorch's published figure is.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import autograd
+from ..autograd import Cost
+from ..backend import Device, is_array
+from ..tensor import Tensor, randn
+
+CONVENTIONS = ('MACs of conv + linear are what torchvision and the papers print as FLOPs; '
+               'FLOPs = 2 x MACs plus elementwise work')
+
+
+# ---------------------------------------------------------------- memory identity of arrays
+
+def storage_of(array):
+    """(key, nbytes) of the memory block behind ``array``: views of one block share a key.
+
+    NumPy: follow ``.base`` (views, reshapes, the wrapper ``as_strided`` leaves) down to
+    the array that owns the data; CuPy: the allocation the array points into.
+    """
+    mem = getattr(getattr(array, 'data', None), 'mem', None)
+    if mem is not None:  # a CuPy array: array.data is a MemoryPointer into mem
+        return ('cuda', int(mem.ptr)), int(mem.size)
+    owner, base = array, array.base
+    while base is not None:
+        if isinstance(base, np.ndarray):
+            owner = base
+        base = getattr(base, 'base', None)
+    return ('cpu', owner.__array_interface__['data'][0]), int(owner.nbytes)
+
+
+def _array_of(value):
+    if isinstance(value, Tensor):
+        return value.data
+    return value if is_array(value) else None
+
+
+# ---------------------------------------------------------------- rows and the summary
+
+@dataclass
+class LayerRow:
+    """One module: its own parameters and the cost of the operators its forward ran itself."""
+    path: str                       # '' for the model itself
+    type: str
+    depth: int                      # 0 for the model, 1 for its children, ...
+    calls: int = 0                  # times its forward ran (0: never, e.g. an unused aux head)
+    output_shape: object = None     # tuple, or a list of tuples for several outputs
+    params: int = 0
+    trainable_params: int = 0
+    macs: int = 0
+    forward_flops: int = 0
+    backward_input_flops: int = 0
+    backward_weight_flops: int = 0
+    saved_bytes: int = 0
+    transient_bytes: int = 0        # the largest scratch buffer of one of its operators
+
+    @property
+    def backward_flops(self):
+        return self.backward_input_flops + self.backward_weight_flops
+
+    def add_cost(self, cost):
+        self.macs += cost.macs
+        self.forward_flops += cost.forward_flops
+        self.backward_input_flops += cost.backward_input_flops
+        self.backward_weight_flops += cost.backward_weight_flops
+        self.transient_bytes = max(self.transient_bytes, cost.transient_bytes)
+
+
+@dataclass
+class ModelSummary:
+    """What ``summary`` found. Totals are attributes; ``str()`` is the table."""
+    model_name: str
+    input_shapes: list
+    rows: list
+    total_params: int
+    trainable_params: int
+    param_bytes: int
+    total_macs: int
+    forward_flops: int
+    backward_input_flops: int
+    backward_weight_flops: int
+    saved_bytes: int
+    transient_bytes: int
+    input_bytes: int
+    input_saved: bool               # whether an operator saved the input itself
+    backward: bool                  # whether a graph was recorded and backward run
+    memory: object = None           # a MemoryReport when memory=True
+    notes: list = field(default_factory=list)
+    ops: list = field(default_factory=list)             # OpRecords (backward=True)
+    storage_bytes: dict = field(default_factory=dict)   # saved storage key -> bytes
+
+    @property
+    def backward_flops(self):
+        return self.backward_input_flops + self.backward_weight_flops
+
+    def row(self, path):
+        """The row of the module at ``path`` ('' is the model)."""
+        for r in self.rows:
+            if r.path == path:
+                return r
+        raise KeyError(f'summary: no module at path {path!r}')
+
+    def __str__(self):
+        from .table import format_summary
+        return format_summary(self)
+
+    __repr__ = __str__
+
+
+# ---------------------------------------------------------------- the tracer
+
+@dataclass
+class OpRecord:
+    """One recorded operator call, for the memory timeline: what its node keeps (storage
+    keys), the bytes of its outputs, of the gradients its backward returns for data
+    inputs and for parameters, and its scratch bytes."""
+    path: str
+    function: str
+    saved_keys: tuple
+    output_bytes: int
+    input_grad_bytes: int
+    param_grad_bytes: int
+    transient_bytes: int
+
+
+class CostTracer:
+    """Attributes every operator's cost to the innermost module running.
+
+    Use as a context manager around one forward pass::
+
+        with CostTracer(model) as tracer:
+            out = model(x)
+        tracer.rows
+    """
+
+    def __init__(self, model, exclude_arrays=()):
+        self.model = model
+        self.stack = []
+        self.rows = {}
+        self.modules = {}
+        self.handles = []
+        self.storage_bytes = {}  # storage key -> bytes, for every array a node saved
+        self.ops = []            # one OpRecord per recorded operator call, in order
+        # parameter and buffer memory is never counted as saved activations
+        self.excluded = {storage_of(a)[0] for a in exclude_arrays}
+        self._keep = []  # saved arrays stay referenced so that no address is reused mid-pass
+        for path, module in model.named_modules():
+            self.modules[path] = module
+            self.rows[path] = LayerRow(path, type(module).__name__,
+                                       0 if path == '' else path.count('.') + 1)
+            self.handles.append(module.register_forward_pre_hook(self._pre_hook(path)))
+            self.handles.append(module.register_forward_hook(self._post_hook(path)))
+
+    def _pre_hook(self, path):
+        def hook(module, inputs):
+            self.stack.append(path)
+        return hook
+
+    def _post_hook(self, path):
+        def hook(module, inputs, output):
+            if self.stack and self.stack[-1] == path:
+                self.stack.pop()
+            row = self.rows[path]
+            row.calls += 1
+            row.output_shape = output_shapes(output)
+        return hook
+
+    def on_apply(self, function, ctx, inputs, outputs):
+        row = self.rows[self.stack[-1] if self.stack else '']
+        cost = function.cost(ctx, inputs, outputs)
+        if not cost.transient_bytes:
+            cost.transient_bytes = fallback_transient_bytes(function, ctx, inputs, outputs)
+        recorded = any(ctx.needs_input_grad) and autograd.is_grad_enabled()
+        if not recorded:  # no node: nothing to run backward, nothing kept
+            cost = Cost(cost.macs, cost.forward_flops, transient_bytes=cost.transient_bytes)
+        row.add_cost(cost)
+        if not recorded:
+            return
+        keys = []
+        for array in ctx.saved_arrays():
+            key, nbytes = storage_of(array)
+            if key in self.excluded:
+                continue
+            keys.append(key)
+            if key not in self.storage_bytes:
+                self.storage_bytes[key] = nbytes
+                self._keep.append(array)
+                row.saved_bytes += nbytes
+        grad_in = param_grad = 0
+        for x, need in zip(inputs, ctx.needs_input_grad):
+            if need and is_array(x):
+                if storage_of(x)[0] in self.excluded:
+                    param_grad += int(x.nbytes)
+                else:
+                    grad_in += int(x.nbytes)
+        self.ops.append(OpRecord(row.path, function.__name__, tuple(keys),
+                                 sum(int(o.nbytes) for o in outputs if is_array(o)),
+                                 grad_in, param_grad, cost.transient_bytes))
+
+    @property
+    def saved_keys(self):
+        return set(self.storage_bytes)
+
+    def __enter__(self):
+        autograd._apply_hooks.append(self.on_apply)
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self):
+        if self.on_apply in autograd._apply_hooks:
+            autograd._apply_hooks.remove(self.on_apply)
+        for handle in self.handles:
+            handle.remove()
+        self.handles = []
+        self._keep = []
+
+
+def fallback_transient_bytes(function, ctx, inputs, outputs):
+    """Scratch bytes of operators whose cost rule leaves ``transient_bytes`` at 0.
+
+    Convolution by im2col (minidl.functional.conv), at its busiest, in backward: the
+    column-gradient matrix dL/dcols (C*kh*kw, N*Hout*Wout), the zeroed padded buffer
+    col2im adds into, and a contiguous copy of the output gradient. A 1x1, stride-1,
+    unpadded convolution multiplies the input directly: its scratch is the per-image
+    weight gradients (N copies of the weight) summed into dL/dW. Everything else: 0.
+    """
+    if function.__name__ != 'Conv2d':
+        return 0
+    x, weight, out = inputs[0], inputs[1], outputs[0]
+    n, c, h, w = x.shape
+    kh, kw = weight.shape[2:]
+    need_w = ctx.needs_input_grad[1]
+    if getattr(ctx, 'pointwise', False):
+        return int(n * weight.nbytes) if need_w else 0
+    padding = getattr(ctx, 'conf', (None, None, (0, 0)))[2]
+    cols = c * kh * kw * n * out.shape[2] * out.shape[3] * x.itemsize
+    padded = n * c * (h + 2 * padding[0]) * (w + 2 * padding[1]) * x.itemsize
+    return int(cols + padded + out.nbytes)
+
+
+def output_shapes(output):
+    """Shape of a module's output: a tuple, or a list of them for several outputs."""
+    if isinstance(output, Tensor):
+        return tuple(output.shape)
+    if isinstance(output, (tuple, list)):
+        shapes = [output_shapes(o) for o in output if o is not None]
+        return shapes[0] if len(shapes) == 1 else shapes
+    if isinstance(output, dict):
+        return output_shapes(list(output.values()))
+    return None
+
+
+def output_tensors(output):
+    """The floating-point tensors in a model's output (a tensor, tuple, namedtuple, dict)."""
+    if isinstance(output, Tensor):
+        return [output] if output.dtype.kind == 'f' else []
+    if isinstance(output, (tuple, list)):
+        return [t for o in output for t in output_tensors(o)]
+    if isinstance(output, dict):
+        return output_tensors(list(output.values()))
+    return []
+
+
+# ---------------------------------------------------------------- summary()
+
+def _input_shapes(input_size, batch_dim):
+    """A list of input shapes from a shape or a list of shapes; ``batch_dim`` inserts 1."""
+    if all(isinstance(s, (int, np.integer)) for s in input_size):
+        shapes = [tuple(int(s) for s in input_size)]
+    else:
+        shapes = [tuple(int(d) for d in s) for s in input_size]
+    if batch_dim is not None:
+        shapes = [s[:batch_dim] + (1,) + s[batch_dim:] for s in shapes]
+    return shapes
+
+
+def _unique_parameters(model):
+    seen, params = set(), []
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            params.append(p)
+    return params
+
+
+def _own_parameters(module):
+    try:
+        own = list(module.parameters(recurse=False))
+    except TypeError:  # a Module without the recurse argument
+        own = list(getattr(module, '_parameters', {}).values())
+    return [p for p in own if p is not None]
+
+
+def _model_arrays(model):
+    """Every parameter and buffer array of the model (excluded from saved bytes)."""
+    arrays = [p.data for p in model.parameters()]
+    buffers = getattr(model, 'buffers', None)
+    if buffers is not None:
+        arrays += [a for a in (_array_of(b) for b in buffers()) if a is not None]
+    return arrays
+
+
+def summary(model, input_size, device='cpu', backward=False, memory=False, dtype='float32',
+            batch_dim=None, depth=None):
+    """Run ``model`` once on random inputs and count, per module, what it costs.
+
+    ``input_size``: the input's shape, e.g. (1, 3, 224, 224), or a list of shapes for a
+    model with several inputs; with ``batch_dim`` the shapes leave out the batch and a
+    batch of 1 is inserted at that position. The model runs in its current mode
+    (train or eval) on ``device``; inputs are random normal of ``dtype`` and do not
+    require grad.
+
+    backward=False: one forward pass under no_grad: parameters, output shapes, MACs
+    and forward FLOPs. backward=True: the forward pass records the graph, then one
+    backward pass runs on the sum of all outputs; this adds the backward FLOPs (split
+    into input- and weight-gradient work, from the cost rules, where ``needs_input_grad``
+    says a gradient is wanted: none for the model input) and the bytes saved for
+    backward. memory=True (implies backward): also predicts the peak memory of one SGD
+    training step and measures it (see ``minidl.profile.memory``); the model's state is
+    restored afterwards.
+
+    ``depth``: fold the rows deeper than this into their ancestor at that depth.
+    """
+    backward = backward or memory
+    device = Device(device)
+    if hasattr(model, 'to'):
+        model.to(str(device))
+    shapes = _input_shapes(input_size, batch_dim)
+    inputs = [randn(*s, dtype=np.dtype(dtype), device=device) for s in shapes]
+
+    params = _unique_parameters(model)
+    tracer = CostTracer(model, exclude_arrays=_model_arrays(model))
+    try:
+        with tracer, autograd.set_grad_enabled(backward):
+            output = model(*inputs)
+    finally:
+        tracer.close()
+    input_keys = {storage_of(x.data)[0] for x in inputs}
+    input_saved = bool(input_keys & tracer.saved_keys)
+    if backward:
+        outs = [t for t in output_tensors(output) if t.requires_grad]
+        if outs:
+            loss = outs[0].sum()
+            for t in outs[1:]:
+                loss = loss + t.sum()
+            loss.backward()
+            for p in params:
+                p.grad = None  # the summary leaves no gradients behind
+    del output
+
+    rows = []
+    for path, row in tracer.rows.items():
+        own = _own_parameters(tracer.modules[path])
+        row.params = sum(int(p.data.size) for p in own)
+        row.trainable_params = sum(int(p.data.size) for p in own if p.requires_grad)
+        rows.append(row)
+    if depth is not None:
+        rows = fold_rows(rows, depth)
+
+    result = ModelSummary(
+        model_name=type(model).__name__,
+        input_shapes=shapes,
+        rows=rows,
+        total_params=sum(int(p.data.size) for p in params),
+        trainable_params=sum(int(p.data.size) for p in params if p.requires_grad),
+        param_bytes=sum(int(p.data.nbytes) for p in params),
+        total_macs=sum(r.macs for r in rows),
+        forward_flops=sum(r.forward_flops for r in rows),
+        backward_input_flops=sum(r.backward_input_flops for r in rows),
+        backward_weight_flops=sum(r.backward_weight_flops for r in rows),
+        saved_bytes=sum(r.saved_bytes for r in rows),
+        transient_bytes=max((r.transient_bytes for r in rows), default=0),
+        input_bytes=sum(int(x.data.nbytes) for x in inputs),
+        input_saved=input_saved,
+        backward=backward,
+        ops=tracer.ops,
+        storage_bytes=tracer.storage_bytes)
+    if memory:
+        from .memory import memory_report
+        result.memory = memory_report(model, result, shapes, dtype, device)
+    return result
+
+
+def fold_rows(rows, depth):
+    """Rows no deeper than ``depth``; a deeper row's counts go to its ancestor at ``depth``."""
+    kept = {}
+    for row in rows:
+        if row.depth <= depth:
+            kept[row.path] = row
+            continue
+        ancestor = '.'.join(row.path.split('.')[:depth])
+        target = kept[ancestor]
+        target.params += row.params
+        target.trainable_params += row.trainable_params
+        target.add_cost(Cost(row.macs, row.forward_flops, row.backward_input_flops,
+                             row.backward_weight_flops, row.transient_bytes))
+        target.saved_bytes += row.saved_bytes
+    return list(kept.values())

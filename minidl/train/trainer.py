@@ -1,0 +1,406 @@
+"""Training loop: ``fit`` a classifier, ``evaluate`` it, log, checkpoint and resume.
+
+    model = models.lenet5_bn(num_classes=10)
+    opt = optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    result = fit(model, train_loader, test_loader, epochs=10, optimizer=opt, out='runs/a')
+
+Each epoch shows a tqdm bar (loss, images/s), then prints one line with the train and
+test loss and accuracy (top-1, and top-5 when there are more than 5 classes). With
+``out`` it also keeps, in that folder:
+
+- ``metrics.csv``: ``epoch,train_loss,train_acc,test_loss,test_acc`` (accuracies as
+  fractions), plus ``test_top5`` when there are more than 5 classes;
+- ``curves.png``: loss and accuracy against the epoch;
+- ``checkpoint.pkl``: everything needed to go on (model, optimizer, scheduler, the
+  random generators, the loaders' positions, the metrics so far, the config), written
+  atomically after every epoch; the one before it is kept as ``checkpoint.prev.pkl``.
+
+``fit(..., resume=True)`` continues from ``out/checkpoint.pkl`` and gives exactly the
+losses an uninterrupted run with the same seed gives: every random draw of a run
+(dropout, shuffling, augmentation) comes from generators whose state the checkpoint
+holds.
+"""
+import io
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import backend
+from ..autograd import no_grad
+from ..backend import Device, get_array_module, get_rng_state, manual_seed, set_rng_state
+from ..functional import cross_entropy
+from ..models.googlenet import GoogLeNetOutputs, googlenet_loss
+from .checkpoint import atomic_write, load_checkpoint, previous_path, save_checkpoint
+from .transfer import frozen_batchnorm_eval
+
+__all__ = ['fit', 'evaluate', 'FitResult', 'TrainingDiverged', 'LabelError', 'DeviceError',
+           'resolve_device', 'classification_loss', 'write_metrics_csv', 'plot_curves',
+           'CHECKPOINT_NAME', 'METRICS_NAME', 'CURVES_NAME', 'COLUMNS']
+
+CHECKPOINT_NAME = 'checkpoint.pkl'
+METRICS_NAME = 'metrics.csv'
+CURVES_NAME = 'curves.png'
+COLUMNS = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc')
+TOP5_COLUMN = 'test_top5'
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+class LabelError(ValueError):
+    """A label is outside the classes the model predicts."""
+
+
+class DeviceError(RuntimeError):
+    """The device asked for cannot be used here (e.g. 'cuda' without a GPU or CuPy)."""
+
+
+def resolve_device(device):
+    """``Device(device)``, checked to be usable now: ``DeviceError`` says why not."""
+    try:
+        device = Device(device)
+    except (TypeError, ValueError) as err:
+        raise DeviceError(str(err)) from None
+    if device.type == 'cuda':
+        try:
+            backend.array_module_for(device)
+        except RuntimeError as err:
+            raise DeviceError(str(err)) from None
+    return device
+
+
+def logits_of(output):
+    """The class scores of a model's output (GoogLeNet's training outputs carry aux heads)."""
+    if isinstance(output, GoogLeNetOutputs):
+        return output.logits
+    if isinstance(output, (tuple, list)):
+        return output[0]
+    return output
+
+
+def classification_loss(output, target):
+    """Cross-entropy; for GoogLeNet in training mode, with its auxiliary heads (weight 0.3)."""
+    if isinstance(output, GoogLeNetOutputs):
+        return googlenet_loss(output, target)
+    return cross_entropy(output, target)
+
+
+def _check_labels(labels, num_classes, where):
+    xp = get_array_module(labels)
+    low, high = int(xp.min(labels)), int(xp.max(labels))
+    if low < 0 or high >= num_classes:
+        bad = low if low < 0 else high
+        raise LabelError(f'{where}: label {bad} is out of range for the model, which outputs '
+                         f'{num_classes} classes (labels must be 0..{num_classes - 1}); build '
+                         f'the model with num_classes={max(high + 1, num_classes)} or check '
+                         f'the dataset\'s labels')
+
+
+def _correct(logits, labels, k):
+    """How many rows of ``logits`` have ``labels`` among their top ``k`` scores."""
+    xp = get_array_module(logits)
+    if k == 1:
+        return int((logits.argmax(axis=1) == labels).sum())
+    top = xp.argpartition(-logits, k - 1, axis=1)[:, :k]
+    return int((top == labels[:, None]).any(axis=1).sum())
+
+
+def _model_device(model):
+    for p in model.parameters():
+        return p.device
+    return backend.CPU
+
+
+def evaluate(model, loader, loss_fn=None, device=None):
+    """Loss and accuracy of ``model`` over ``loader`` in eval mode, without a graph.
+
+    Returns a dict: ``loss`` (mean per image), ``acc`` (top-1 fraction), ``top5`` (the
+    top-5 fraction, None with 5 classes or fewer) and ``count`` (images). The model's
+    train/eval mode is restored afterwards.
+    """
+    loss_fn = loss_fn or classification_loss
+    device = _model_device(model) if device is None else Device(device)
+    was_training = model.training
+    model.eval()
+    loss_sum, count, correct, correct5, classes = 0.0, 0, 0, 0, 0
+    try:
+        with no_grad():
+            for step, (images, labels) in enumerate(loader, start=1):
+                images, labels = images.to(device), labels.to(device)
+                output = model(images)
+                logits = logits_of(output)
+                classes = logits.shape[1]
+                _check_labels(labels.data, classes, f'evaluate: step {step}')
+                n = len(labels)
+                loss_sum += float(loss_fn(output, labels).item()) * n
+                correct += _correct(logits.data, labels.data, 1)
+                if classes > 5:
+                    correct5 += _correct(logits.data, labels.data, 5)
+                count += n
+    finally:
+        model.train(was_training)
+    if count == 0:
+        raise ValueError('evaluate: the loader yielded no batches')
+    return {'loss': loss_sum / count, 'acc': correct / count,
+            'top5': correct5 / count if classes > 5 else None, 'count': count}
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` did: the metrics rows (one dict per epoch, resumed ones included),
+    the best test accuracy and its epoch, the seconds this call took, and where the
+    checkpoint is."""
+    metrics: list = field(default_factory=list)
+    best_test_acc: float = None
+    best_epoch: int = None
+    seconds: float = 0.0
+    checkpoint: str = None
+
+    @property
+    def final(self):
+        return self.metrics[-1] if self.metrics else None
+
+
+def _best(metrics):
+    scored = [row for row in metrics if row.get('test_acc') is not None]
+    if not scored:
+        return None, None
+    best = max(scored, key=lambda row: row['test_acc'])
+    return best['test_acc'], best['epoch']
+
+
+def write_metrics_csv(path, metrics):
+    """``metrics.csv`` from the rows, atomically; ``test_top5`` appended when present."""
+    columns = list(COLUMNS)
+    if any(row.get(TOP5_COLUMN) is not None for row in metrics):
+        columns.append(TOP5_COLUMN)
+    lines = [','.join(columns)]
+    for row in metrics:
+        cells = []
+        for name in columns:
+            value = row.get(name)
+            cells.append('' if value is None else repr(value) if isinstance(value, float)
+                         else str(value))
+        lines.append(','.join(cells))
+    text = '\n'.join(lines) + '\n'
+    atomic_write(path, lambda f: f.write(text.encode('utf-8')))
+
+
+def plot_curves(path, metrics, title=None):
+    """Loss and accuracy against the epoch, as a PNG (matplotlib's Agg canvas: no display)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    epochs = [row['epoch'] for row in metrics]
+    figure = Figure(figsize=(10, 4))
+    FigureCanvasAgg(figure)
+    loss_axes, acc_axes = figure.subplots(1, 2)
+    for axes, key, label in ((loss_axes, 'loss', 'loss'), (acc_axes, 'acc', 'accuracy')):
+        for split, style in (('train', '-o'), ('test', '-s')):
+            values = [row.get(f'{split}_{key}') for row in metrics]
+            if any(v is not None for v in values):
+                axes.plot(epochs, [np.nan if v is None else v for v in values], style,
+                          markersize=3, label=split)
+        axes.set_xlabel('epoch')
+        axes.set_ylabel(label)
+        axes.grid(alpha=0.3)
+    top5 = [row.get(TOP5_COLUMN) for row in metrics]
+    if any(v is not None for v in top5):
+        acc_axes.plot(epochs, [np.nan if v is None else v for v in top5], '--', label='test top-5')
+    loss_axes.legend()
+    acc_axes.legend()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format='png', dpi=100)
+    atomic_write(path, lambda f: f.write(buffer.getvalue()))
+
+
+def _percent(value):
+    return '-' if value is None else f'{100 * value:.2f}%'
+
+
+def format_epoch(row, epochs):
+    """One line per epoch: 'epoch  3/20  train loss 0.1234 acc 96.52%  test ...'."""
+    width = len(str(epochs))
+    text = (f"epoch {row['epoch']:>{width}}/{epochs}  train loss {row['train_loss']:.4f} "
+            f"acc {_percent(row['train_acc'])}")
+    if row.get('test_loss') is not None:
+        text += f"  test loss {row['test_loss']:.4f} acc {_percent(row['test_acc'])}"
+        if row.get(TOP5_COLUMN) is not None:
+            text += f" top-5 {_percent(row[TOP5_COLUMN])}"
+    return text + f"  lr {row['lr']:.4g}  {row['images_per_s']:.0f} img/s  {row['seconds']:.1f}s"
+
+
+def _current_lr(optimizer):
+    return float(optimizer.param_groups[0]['lr'])
+
+
+def _loader_state(loader):
+    return loader.state_dict() if loader is not None and hasattr(loader, 'state_dict') else None
+
+
+def _restore_loader(loader, state):
+    if loader is not None and state is not None and hasattr(loader, 'load_state_dict'):
+        loader.load_state_dict(state)
+
+
+def _train_epoch(model, loader, optimizer, loss_fn, device, epoch, epochs, progress,
+                 last_good):
+    model.train()
+    frozen_batchnorm_eval(model)
+    loss_sum, count, correct = 0.0, 0, 0
+    start = time.perf_counter()
+    first_step = _loader_state(loader)['batches_done'] if hasattr(loader, 'state_dict') else 0
+    from tqdm import tqdm
+    bar = tqdm(total=len(loader), initial=first_step, desc=f'epoch {epoch}/{epochs}',
+               unit='batch', leave=False, disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)
+    try:
+        for step, (images, labels) in enumerate(loader, start=first_step + 1):
+            images, labels = images.to(device), labels.to(device)
+            output = model(images)
+            logits = logits_of(output)
+            _check_labels(labels.data, logits.shape[1], f'epoch {epoch}, step {step}')
+            loss = loss_fn(output, labels)
+            value = float(loss.item())
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f'the loss became {value} at epoch {epoch}, step {step} (of {len(loader)}); '
+                    f'training stopped. {last_good} Try a smaller learning rate.')
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            n = len(labels)
+            count += n
+            loss_sum += value * n
+            correct += _correct(logits.data, labels.data, 1)
+            bar.update(1)
+            bar.set_postfix({'loss': f'{loss_sum / count:.4f}',
+                             'img/s': f'{count / max(time.perf_counter() - start, 1e-9):.0f}'},
+                            refresh=False)
+    finally:
+        bar.close()
+    if count == 0:
+        raise ValueError(f'fit: the training loader yielded no batches in epoch {epoch}')
+    seconds = time.perf_counter() - start
+    return {'train_loss': loss_sum / count, 'train_acc': correct / count,
+            'images_per_s': count / max(seconds, 1e-9), 'seconds': seconds}
+
+
+def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=None,
+        loss_fn=None, device='cpu', out=None, resume=False, progress=True, seed=None,
+        config=None, log=print):
+    """Train ``model`` for ``epochs`` epochs (counted from the start of the run, resumed ones
+    included) and return a ``FitResult``.
+
+    Arguments:
+        train_loader, test_loader: iterables of (images, labels) batches; minidl
+            DataLoaders' positions are saved in checkpoints.
+        optimizer, scheduler: a minidl optimizer and (optionally) a learning-rate
+            schedule, stepped once per epoch.
+        loss_fn: ``loss_fn(output, labels)``; default cross-entropy (GoogLeNet's
+            auxiliary heads included in training mode).
+        device: 'cpu' or 'cuda[:N]'; the model is moved there.
+        out: folder for metrics.csv, curves.png and checkpoint.pkl (None: keep nothing).
+        resume: True continues from out/checkpoint.pkl when it exists; a path continues
+            from that checkpoint file.
+        progress: show a tqdm bar per epoch.
+        seed: seed minidl's and NumPy's generators when the run starts (not on resume:
+            the checkpoint's generator states are restored instead).
+        config: a dict saved in the checkpoint (the CLI keeps the model, dataset and
+            hyper-parameters there, for ``minidl evaluate``).
+        log: where the per-epoch lines go (``print``; None for silence).
+
+    Raises TrainingDiverged when the loss becomes NaN or infinite (naming the epoch and
+    step; the last checkpoint is kept), LabelError for labels outside the model's classes,
+    DeviceError when the device is unusable, CheckpointError for a bad checkpoint.
+    """
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f'fit: epochs must be a non-negative integer, got {epochs!r}')
+    log = log or (lambda *args, **kwargs: None)
+    loss_fn = loss_fn or classification_loss
+    device = resolve_device(device)
+    model.to(device)
+    checkpoint_path = os.path.join(out, CHECKPOINT_NAME) if out is not None else None
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+
+    metrics, start_epoch = [], 0
+    resume_from = None
+    if resume:
+        resume_from = resume if isinstance(resume, (str, os.PathLike)) else checkpoint_path
+        if resume_from is None:
+            raise ValueError('fit: resume=True needs out= (the folder holding checkpoint.pkl)')
+        if resume is True and not os.path.exists(resume_from):
+            log(f'no checkpoint at {resume_from}: starting from scratch')
+            resume_from = None
+    if resume_from is not None:
+        state = load_checkpoint(resume_from)
+        model.load_state_dict(state['model'])
+        optimizer.load_state_dict(state['optimizer'])
+        if scheduler is not None and state.get('scheduler') is not None:
+            scheduler.load_state_dict(state['scheduler'])
+        set_rng_state(state['rng']['minidl'])
+        np.random.set_state(state['rng']['numpy'])
+        _restore_loader(train_loader, state['loader']['train'])
+        _restore_loader(test_loader, state['loader']['test'])
+        metrics, start_epoch = list(state['metrics']), int(state['epoch'])
+        log(f'resumed from {resume_from} after epoch {start_epoch}')
+    elif seed is not None:
+        manual_seed(seed)
+        np.random.seed(seed)
+
+    def last_good_note():
+        if checkpoint_path and os.path.exists(checkpoint_path):
+            done = metrics[-1]['epoch'] if metrics else 0
+            return f'The last good checkpoint (epoch {done}) is kept in {checkpoint_path}.'
+        return 'No checkpoint was written yet.'
+
+    started = time.perf_counter()
+    for epoch in range(start_epoch + 1, epochs + 1):
+        lr = _current_lr(optimizer)
+        row = {'epoch': epoch}
+        row.update(_train_epoch(model, train_loader, optimizer, loss_fn, device, epoch, epochs,
+                                progress, last_good_note()))
+        row['test_loss'] = row['test_acc'] = row[TOP5_COLUMN] = None
+        if test_loader is not None:
+            result = evaluate(model, test_loader, loss_fn, device)
+            row['test_loss'], row['test_acc'], row[TOP5_COLUMN] = (
+                result['loss'], result['acc'], result['top5'])
+        row['lr'] = lr
+        if scheduler is not None:
+            scheduler.step()
+        metrics.append(row)
+        if out is not None:
+            save_checkpoint(checkpoint_path, {
+                'epoch': epoch,
+                'model': model.state_dict(),
+                'optimizer': optimizer.state_dict(),
+                'scheduler': scheduler.state_dict() if scheduler is not None else None,
+                'rng': {'minidl': get_rng_state(), 'numpy': np.random.get_state()},
+                'loader': {'train': _loader_state(train_loader),
+                           'test': _loader_state(test_loader)},
+                'metrics': metrics,
+                'config': dict(config or {}),
+                'model_class': type(model).__name__,
+            })
+            write_metrics_csv(os.path.join(out, METRICS_NAME), metrics)
+            plot_curves(os.path.join(out, CURVES_NAME), metrics,
+                        title=(config or {}).get('title'))
+        log(format_epoch(row, epochs))
+
+    best_acc, best_epoch = _best(metrics)
+    return FitResult(metrics=metrics, best_test_acc=best_acc, best_epoch=best_epoch,
+                     seconds=time.perf_counter() - started, checkpoint=checkpoint_path)
+
+
+def previous_checkpoint(out):
+    """The last-good checkpoint kept beside ``out/checkpoint.pkl``."""
+    return previous_path(os.path.join(out, CHECKPOINT_NAME))

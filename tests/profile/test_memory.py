@@ -1,0 +1,72 @@
+"""Predicted against measured peak memory of one training step (CPU, tracemalloc)."""
+import types
+
+import numpy as np
+import pytest
+
+import minidl
+import minidl.nn as nn
+from minidl import models
+from minidl.models.resnet import BasicBlock, ResNet
+from minidl.profile import summary
+from minidl.profile.memory import MemoryReport, measure_training_peak, predict_peak
+
+pytestmark = pytest.mark.cpu_only
+
+
+def _check_prediction(model, input_size):
+    s = summary(model, input_size, memory=True)
+    m = s.memory
+    assert m.tool == 'tracemalloc'
+    trainable = sum(p.data.nbytes for p in model.parameters() if p.requires_grad)
+    assert m.param_bytes == s.param_bytes and m.grad_bytes == m.momentum_bytes == trainable
+    assert m.saved_bytes == s.saved_bytes > 0
+    assert m.measured_peak_bytes == pytest.approx(m.predicted_peak_bytes, rel=0.10), str(s)
+    assert 'measured / predicted' in str(s)
+    return s
+
+
+def test_lenet5_batch_64():
+    _check_prediction(models.lenet5(num_classes=10), (64, 1, 28, 28))
+
+
+def test_small_resnet_at_32x32():
+    model = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10, small_input=True)
+    _check_prediction(model, (4, 3, 32, 32))
+
+
+def test_measurement_restores_the_model():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(4 * 6 * 6, 5))
+    before = {k: np.array(v, copy=True) for k, v in model.state_dict().items()}
+    x = minidl.randn(8, 3, 8, 8)
+    target = minidl.randint(0, 5, (8,))
+    peak, tool = measure_training_peak(model, [x], target)
+    assert tool == 'tracemalloc'
+    params = sum(p.data.nbytes for p in model.parameters())
+    assert peak > 3 * params + x.data.nbytes          # weights, gradients, momentum, input
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(np.asarray(value), before[key], err_msg=key)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_report_arithmetic():
+    r = MemoryReport(param_bytes=100, grad_bytes=100, momentum_bytes=100, input_bytes=10,
+                     saved_bytes=500, transient_bytes=190, predicted_peak_bytes=1000,
+                     measured_peak_bytes=900, tool='t')
+    assert r.sum_of_terms_bytes == 1000
+    assert r.ratio == 0.9
+
+
+def test_predicted_peak_of_a_chain_by_hand():
+    # two operators in a chain: the first keeps A (40 B), the second keeps A and B (60 B)
+    from minidl.profile.summary import OpRecord
+    ops = [OpRecord('0', 'F', ('A',), 40, 0, 8, 100), OpRecord('1', 'G', ('A', 'B'), 20, 40, 0, 0)]
+    s = types.SimpleNamespace(ops=ops, storage_bytes={'A': 40, 'B': 60}, param_bytes=8)
+    base = 8 + 8 + 0                           # parameters + momentum + input
+    # backward of G: A and B held, its output gradient (20) and input gradient (40)
+    at_g = base + 100 + 20 + 40
+    # backward of F: only A held (B went with G), its gradients (40 + 8) and scratch 100
+    at_f = base + 40 + 40 + 8 + 100
+    assert predict_peak(s, momentum_bytes=8, input_bytes=0, largest_param_bytes=8) == \
+        max(at_g, at_f)

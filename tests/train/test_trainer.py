@@ -1,0 +1,181 @@
+"""fit and evaluate: metrics files, exact resume, divergence, bad labels, devices."""
+import csv
+import os
+
+import numpy as np
+import pytest
+
+import minidl
+from minidl import nn
+from minidl.data import DataLoader, TensorDataset
+from minidl.optim import SGD
+from minidl.train import (DeviceError, LabelError, TrainingDiverged, classification_loss,
+                          evaluate, fit, load_checkpoint, previous_path)
+
+pytestmark = pytest.mark.cpu_only
+
+
+def read_csv(path):
+    with open(path, newline='') as f:
+        return list(csv.reader(f))
+
+
+def test_fit_writes_metrics_curves_and_checkpoints(tmp_path, make_run):
+    run = make_run()
+    result = fit(run.model, run.train_loader, run.test_loader, epochs=2, out=str(tmp_path),
+                 **run.kwargs())
+    rows = read_csv(tmp_path / 'metrics.csv')
+    assert rows[0] == ['epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc', 'test_top5']
+    assert [r[0] for r in rows[1:]] == ['1', '2']
+    for row, metrics in zip(rows[1:], result.metrics):
+        assert float(row[1]) == metrics['train_loss']
+        assert 0.0 <= float(row[2]) <= 1.0 and 0.0 <= float(row[4]) <= 1.0
+        assert float(row[4]) <= float(row[5]) <= 1.0  # top-5 >= top-1
+    assert (tmp_path / 'curves.png').read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+    state = load_checkpoint(tmp_path / 'checkpoint.pkl')
+    assert state['epoch'] == 2 and len(state['metrics']) == 2
+    assert set(state) >= {'model', 'optimizer', 'scheduler', 'rng', 'loader', 'config'}
+    assert load_checkpoint(previous_path(tmp_path / 'checkpoint.pkl'))['epoch'] == 1
+    assert result.best_test_acc == max(m['test_acc'] for m in result.metrics)
+    # the model learns something in two epochs
+    assert result.metrics[-1]['train_loss'] < result.metrics[0]['train_loss']
+
+
+def test_top5_column_only_with_more_than_five_classes(tmp_path):
+    rng = np.random.default_rng(0)
+    data = TensorDataset(rng.standard_normal((40, 6)).astype(np.float32),
+                         rng.integers(0, 3, 40))
+    model = nn.Linear(6, 3)
+    fit(model, DataLoader(data, batch_size=8, seed=0), DataLoader(data, batch_size=20),
+        epochs=1, optimizer=SGD(model.parameters(), lr=0.1), out=str(tmp_path),
+        progress=False, log=None)
+    assert read_csv(tmp_path / 'metrics.csv')[0] == ['epoch', 'train_loss', 'train_acc',
+                                                     'test_loss', 'test_acc']
+
+
+def test_without_test_loader_the_test_cells_are_empty(tmp_path, make_run):
+    run = make_run()
+    fit(run.model, run.train_loader, None, epochs=1, out=str(tmp_path), **run.kwargs())
+    assert read_csv(tmp_path / 'metrics.csv')[1][3:] == ['', '']
+
+
+def _losses(metrics):
+    return [(m['epoch'], m['train_loss'], m['train_acc'], m['test_loss'], m['test_acc'])
+            for m in metrics]
+
+
+class Interrupt:
+    """A loss that raises KeyboardInterrupt on its ``at``-th training call (a Ctrl-C)."""
+
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, output, target):
+        if output.requires_grad:  # a training step, not evaluation
+            self.calls += 1
+            if self.calls == self.at:
+                raise KeyboardInterrupt
+        return classification_loss(output, target)
+
+
+def test_resume_after_interruption_gives_exactly_the_uninterrupted_losses(tmp_path, make_run):
+    whole = make_run(seed=3)
+    reference = fit(whole.model, whole.train_loader, whole.test_loader, epochs=4, seed=3,
+                    out=str(tmp_path / 'whole'), **whole.kwargs())
+
+    out = str(tmp_path / 'cut')
+    first = make_run(seed=3)
+    with pytest.raises(KeyboardInterrupt):  # stopped in the middle of epoch 3 (8 steps each)
+        fit(first.model, first.train_loader, first.test_loader, epochs=4, seed=3, out=out,
+            **first.kwargs(loss_fn=Interrupt(at=2 * 8 + 5)))
+    assert load_checkpoint(os.path.join(out, 'checkpoint.pkl'))['epoch'] == 2
+
+    # a new process would build everything afresh, with other random weights
+    second = make_run(seed=99)
+    resumed = fit(second.model, second.train_loader, second.test_loader, epochs=4, seed=99,
+                  out=out, resume=True, **second.kwargs())
+    assert _losses(resumed.metrics) == _losses(reference.metrics)
+    final, expected = second.model.state_dict(), whole.model.state_dict()
+    for key in expected:
+        np.testing.assert_array_equal(np.asarray(final[key]), np.asarray(expected[key]))
+    assert read_csv(os.path.join(out, 'metrics.csv')) == \
+        read_csv(tmp_path / 'whole' / 'metrics.csv')
+
+
+def test_resume_without_checkpoint_starts_from_scratch(tmp_path, make_run):
+    run = make_run()
+    notes = []
+    result = fit(run.model, run.train_loader, epochs=1, out=str(tmp_path), resume=True,
+                 **{**run.kwargs(), 'log': notes.append})
+    assert len(result.metrics) == 1 and 'starting from scratch' in notes[0]
+
+
+class NanAt:
+    def __init__(self, at):
+        self.at, self.calls = at, 0
+
+    def __call__(self, output, target):
+        loss = classification_loss(output, target)
+        if output.requires_grad:
+            self.calls += 1
+            if self.calls == self.at:
+                return loss * float('nan')
+        return loss
+
+
+def test_nan_loss_stops_naming_epoch_and_step_and_keeps_the_checkpoint(tmp_path, make_run):
+    run = make_run()
+    with pytest.raises(TrainingDiverged, match=r'nan at epoch 2, step 3 \(of 8\)') as info:
+        fit(run.model, run.train_loader, run.test_loader, epochs=3, out=str(tmp_path),
+            **run.kwargs(loss_fn=NanAt(at=8 + 3)))
+    assert 'checkpoint (epoch 1)' in str(info.value)
+    state = load_checkpoint(tmp_path / 'checkpoint.pkl')
+    assert state['epoch'] == 1
+    assert all(np.isfinite(np.asarray(v)).all() for v in state['model'].values())
+
+
+def test_labels_out_of_range_for_the_model(make_run):
+    rng = np.random.default_rng(0)
+    data = TensorDataset(rng.standard_normal((16, 4)).astype(np.float32),
+                         np.array([0, 1, 2, 12] * 4))
+    model = nn.Linear(4, 10)
+    with pytest.raises(LabelError, match=r'label 12 .* 10 classes .*num_classes=13'):
+        fit(model, DataLoader(data, batch_size=8), epochs=1,
+            optimizer=SGD(model.parameters(), lr=0.1), progress=False, log=None)
+    with pytest.raises(LabelError, match='evaluate: step 1: label 12'):
+        evaluate(model, DataLoader(data, batch_size=16))
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(make_run):
+    if minidl.cuda_is_available():
+        pytest.skip('a GPU is present')
+    run = make_run()
+    with pytest.raises(DeviceError, match="cuda"):
+        fit(run.model, run.train_loader, epochs=1, device='cuda', **run.kwargs())
+    with pytest.raises(DeviceError, match="unknown device 'tpu'"):
+        fit(run.model, run.train_loader, epochs=1, device='tpu', **run.kwargs())
+
+
+def test_evaluate_counts_and_restores_the_mode(make_run):
+    run = make_run()
+    run.model.train()
+    result = evaluate(run.model, run.test_loader)
+    assert run.model.training
+    run.model.eval()
+    images = minidl.tensor(np.concatenate([b[0].numpy() for b in run.test_loader]))
+    labels = np.concatenate([b[1].numpy() for b in run.test_loader])
+    with minidl.no_grad():
+        logits = run.model(images).numpy()
+    assert result['count'] == 128
+    assert result['acc'] == np.mean(logits.argmax(1) == labels)
+    top5 = np.argsort(-logits, axis=1)[:, :5]
+    assert result['top5'] == np.mean((top5 == labels[:, None]).any(1))
+    assert result['loss'] == pytest.approx(
+        float(minidl.functional.cross_entropy(minidl.tensor(logits), minidl.tensor(labels))),
+        rel=1e-5)
+
+
+def test_epochs_must_be_a_count(make_run):
+    run = make_run()
+    with pytest.raises(ValueError, match='epochs'):
+        fit(run.model, run.train_loader, epochs=-1, **run.kwargs())
