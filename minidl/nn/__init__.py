@@ -1,4 +1,9 @@
-"""Neural network layers with PyTorch's names (``import minidl.nn as nn``)."""
+"""Neural network layers with PyTorch's names (``import minidl.nn as nn``).
+
+``Module`` (module.py) is the base class: parameters, buffers, sub-modules, hooks,
+state_dict, train/eval, to(device). Layers come one family per file; ``init`` has the
+initialisers and ``functional`` the operators (the same as ``minidl.functional``).
+"""
 from . import functional, init
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .containers import ModuleDict, ModuleList, Sequential
@@ -6,14 +11,16 @@ from .conv import Conv2d
 from .dropout import Dropout, Dropout2d
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
-from .module import Module, RemovableHandle
-from .normalization import BatchNorm1d, BatchNorm2d, LocalResponseNorm
+from .module import (Module, RemovableHandle, register_module_forward_hook,
+                     register_module_forward_pre_hook)
+from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LocalResponseNorm
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 
 __all__ = ['Module', 'Parameter', 'Sequential', 'ModuleList', 'ModuleDict', 'Conv2d', 'Linear',
-           'Identity', 'Flatten', 'Unflatten', 'BatchNorm1d', 'BatchNorm2d',
+           'Identity', 'Flatten', 'Unflatten', 'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
            'LocalResponseNorm', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d',
            'AdaptiveMaxPool2d', 'Dropout', 'Dropout2d', 'ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh',
            'Softmax', 'LogSoftmax', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'init',
-           'functional', 'RemovableHandle']
+           'functional', 'RemovableHandle', 'register_module_forward_hook',
+           'register_module_forward_pre_hook']

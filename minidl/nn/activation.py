@@ -1,12 +1,19 @@
 """Activation layers: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax."""
+import warnings
+
 from .. import functional as F
 from .module import Module
 
+__all__ = ['ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh', 'Softmax', 'LogSoftmax']
+
 
 class ReLU(Module):
+    """max(x, 0). ``inplace`` is accepted for PyTorch compatibility; minidl always
+    returns a new tensor (it has no version counters to make in-place ops safe)."""
+
     def __init__(self, inplace=False):
         super().__init__()
-        self.inplace = inplace  # accepted for compatibility; minidl never writes in place
+        self.inplace = inplace
 
     def forward(self, input):
         return F.relu(input)
@@ -16,6 +23,8 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
+    """x for x > 0, negative_slope * x otherwise."""
+
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()
         self.negative_slope, self.inplace = negative_slope, inplace
@@ -37,18 +46,39 @@ class Tanh(Module):
         return F.tanh(input)
 
 
+def _legacy_softmax_dim(name, ndim):
+    """PyTorch's choice when no dim is given (deprecated there too): 0 for 0-, 1- and
+    3-D inputs, else 1."""
+    warnings.warn(f'Implicit dimension choice for {name} has been deprecated. Change the call '
+                  f'to include dim=X as an argument.', stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
 class Softmax(Module):
+    """exp(x_i) / sum_j exp(x_j) along ``dim``."""
+
     def __init__(self, dim=None):
         super().__init__()
         self.dim = dim
 
     def forward(self, input):
-        return F.softmax(input, self.dim if self.dim is not None else -1)
+        dim = self.dim if self.dim is not None else _legacy_softmax_dim('softmax', input.ndim)
+        return F.softmax(input, dim)
 
     def extra_repr(self):
         return f'dim={self.dim}'
 
 
-class LogSoftmax(Softmax):
+class LogSoftmax(Module):
+    """log(softmax(x)) along ``dim``, computed stably."""
+
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
     def forward(self, input):
-        return F.log_softmax(input, self.dim if self.dim is not None else -1)
+        dim = self.dim if self.dim is not None else _legacy_softmax_dim('log_softmax', input.ndim)
+        return F.log_softmax(input, dim)
+
+    def extra_repr(self):
+        return f'dim={self.dim}'

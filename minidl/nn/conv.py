@@ -25,7 +25,16 @@ class Conv2d(Module):
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = pair(kernel_size, 'kernel_size', 'Conv2d')
         self.stride = pair(stride, 'stride', 'Conv2d')
-        self.padding = padding if isinstance(padding, str) else pair(padding, 'padding', 'Conv2d')
+        if isinstance(padding, str):
+            if padding not in ('same', 'valid'):
+                raise ValueError(f"Conv2d: invalid padding string {padding!r}, should be one "
+                                 f"of {{'valid', 'same'}}")
+            if padding == 'same' and self.stride != (1, 1):
+                raise ValueError(f"Conv2d: padding='same' is not supported for strided "
+                                 f"convolutions (stride {self.stride})")
+            self.padding = padding
+        else:
+            self.padding = pair(padding, 'padding', 'Conv2d')
         self.dilation = pair(dilation, 'dilation', 'Conv2d')
         self.groups = groups
         self.padding_mode = padding_mode
@@ -54,7 +63,7 @@ class Conv2d(Module):
         s = (f'{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, '
              f'stride={self.stride}')
         if self.padding != (0, 0):
-            s += f', padding={self.padding!r}' if isinstance(self.padding, str) else f', padding={self.padding}'
+            s += f', padding={self.padding}'
         if self.dilation != (1, 1):
             s += f', dilation={self.dilation}'
         if self.groups != 1:

@@ -27,9 +27,9 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
-        self.bias = (Parameter(empty(out_features, dtype=dtype, device=device)) if bias
-                     else None)
-        if not bias:
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dtype, device=device))
+        else:
             self.register_parameter('bias', None)
         self.reset_parameters()
 
@@ -42,9 +42,6 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        if input.shape[-1:] != (self.in_features,):
-            raise ValueError(f'Linear: expected input with {self.in_features} features in its '
-                             f'last dimension, got shape {input.shape}')
         return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self):

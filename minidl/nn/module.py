@@ -122,7 +122,6 @@ class Module:
     """Base class of layers and models (``torch.nn.Module``'s semantics)."""
 
     training: bool
-    _version = 1
 
     def __init__(self):
         object.__setattr__(self, 'training', True)
@@ -142,15 +141,18 @@ class Module:
         stack = _call_stack()
         stack.append(self)
         try:
-            for hook in (*_global_forward_pre_hooks.values(), *self._forward_pre_hooks.values()):
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
+            if _global_forward_pre_hooks or self._forward_pre_hooks:
+                for hook in (*_global_forward_pre_hooks.values(),
+                             *self._forward_pre_hooks.values()):
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
             output = self.forward(*args, **kwargs)
-            for hook in (*_global_forward_hooks.values(), *self._forward_hooks.values()):
-                result = hook(self, args, output)
-                if result is not None:
-                    output = result
+            if _global_forward_hooks or self._forward_hooks:
+                for hook in (*_global_forward_hooks.values(), *self._forward_hooks.values()):
+                    result = hook(self, args, output)
+                    if result is not None:
+                        output = result
             return output
         except Exception as error:
             if getattr(error, '_minidl_module', None) is None:
@@ -202,7 +204,7 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 raise AttributeError('cannot assign parameters before Module.__init__() call')
-            self._forget(name)
+            self._forget(name, keep='_parameters')
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -214,7 +216,7 @@ class Module:
             if isinstance(value, Module):
                 if modules is None:
                     raise AttributeError('cannot assign module before Module.__init__() call')
-                self._forget(name)
+                self._forget(name, keep='_modules')
                 modules[name] = value
             elif modules is not None and name in modules:
                 if value is not None:
@@ -231,11 +233,13 @@ class Module:
                 else:
                     object.__setattr__(self, name, value)
 
-    def _forget(self, name):
-        """Drop ``name`` from every registry, before it is registered anew."""
+    def _forget(self, name, keep):
+        """Drop ``name`` from the instance and from every registry but ``keep`` (where
+        it is about to be set again, keeping its place in the order)."""
         self.__dict__.pop(name, None)
         for registry in ('_parameters', '_buffers', '_modules'):
-            self.__dict__[registry].pop(name, None)
+            if registry != keep:
+                self.__dict__[registry].pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def __getattr__(self, name):

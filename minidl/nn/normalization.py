@@ -1,8 +1,8 @@
-"""BatchNorm1d, BatchNorm2d and LocalResponseNorm."""
+"""BatchNorm1d, BatchNorm2d, BatchNorm3d and LocalResponseNorm."""
 import numpy as np
 
 from .. import functional as F
-from ..tensor import Tensor, ones, zeros
+from ..tensor import ones, zeros
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -20,7 +20,7 @@ class _BatchNorm(Module):
     expected_dims = ()
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
-                 track_running_stats=True, device=None, dtype=None, bias=True):
+                 track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -37,7 +37,7 @@ class _BatchNorm(Module):
             self.register_buffer('running_mean', zeros(num_features, dtype=dtype, device=device))
             self.register_buffer('running_var', ones(num_features, dtype=dtype, device=device))
             self.register_buffer('num_batches_tracked',
-                                 Tensor(np.zeros((), dtype=np.int64)))
+                                 zeros((), dtype=np.int64, device=device))
         else:
             self.register_buffer('running_mean', None)
             self.register_buffer('running_var', None)
@@ -56,13 +56,22 @@ class _BatchNorm(Module):
         if self.bias is not None:
             init.zeros_(self.bias)
 
+    def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
+                              error_msgs):
+        # checkpoints from before PyTorch 0.4.1 have no num_batches_tracked: start at 0
+        key = prefix + 'num_batches_tracked'
+        if self.track_running_stats and key not in state_dict:
+            state_dict[key] = np.zeros((), dtype=np.int64)
+        super()._load_from_state_dict(state_dict, prefix, missing_keys, unexpected_keys,
+                                      error_msgs)
+
     def forward(self, input):
-        name = type(self).__name__
+        # the message gets the layer's path and type in front (Module.__call__)
         if input.ndim not in self.expected_dims:
-            raise ValueError(f'{name}: expected a {" or ".join(f"{d}-D" for d in self.expected_dims)} '
+            raise ValueError(f'expected a {" or ".join(f"{d}-D" for d in self.expected_dims)} '
                              f'input, got shape {input.shape}')
         if input.shape[1] != self.num_features:
-            raise ValueError(f'{name}: input has {input.shape[1]} channels, the layer was built '
+            raise ValueError(f'input has {input.shape[1]} channels, the layer was built '
                              f'for {self.num_features} (input {input.shape})')
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -80,7 +89,7 @@ class _BatchNorm(Module):
 
     def extra_repr(self):
         return (f'{self.num_features}, eps={self.eps}, momentum={self.momentum}, '
-                f'affine={self.affine}, bias={self.use_bias}, '
+                f'affine={self.affine}, bias={self.bias is not None}, '
                 f'track_running_stats={self.track_running_stats}')
 
 
@@ -92,6 +101,11 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Batch norm over (N, C, H, W) inputs, one mean and variance per channel."""
     expected_dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm over (N, C, D, H, W) inputs."""
+    expected_dims = (5,)
 
 
 class LocalResponseNorm(Module):

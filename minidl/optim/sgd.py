@@ -1,50 +1,66 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
-from ..autograd import no_grad
-from .optimizer import Optimizer, required
+from ..autograd import enable_grad
+from .optimizer import Optimizer
+
+__all__ = ['SGD']
 
 
 class SGD(Optimizer):
     """PyTorch's SGD, step for step. For each parameter p with gradient g:
 
+        g = -g                                        (with maximize)
         g = g + weight_decay * p                      (L2 penalty added to the gradient)
         b = g                      at the first step, then
         b = momentum * b + (1 - dampening) * g        (the momentum buffer)
         g = g + momentum * b       with nesterov, else g = b
-        p = p - lr * g             (p + lr * g with maximize)
+        p = p - lr * g
 
-    The update runs in place on the parameter arrays; no graph is recorded.
+    The update runs in place on the parameter arrays (the Parameter objects stay the
+    same); no graph is recorded. The momentum buffer, an array like p, is
+    ``optimizer.state[p]['momentum_buffer']``.
     """
 
-    def __init__(self, params, lr=required, momentum=0, dampening=0, weight_decay=0,
+    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
                  nesterov=False, maximize=False):
-        if lr is not required and lr < 0.0:
-            raise ValueError(f'SGD: invalid learning rate: {lr}')
+        if lr < 0.0:
+            raise ValueError(f'SGD: Invalid learning rate: {lr}')
         if momentum < 0.0:
-            raise ValueError(f'SGD: invalid momentum value: {momentum}')
+            raise ValueError(f'SGD: Invalid momentum value: {momentum}')
         if weight_decay < 0.0:
-            raise ValueError(f'SGD: invalid weight_decay value: {weight_decay}')
+            raise ValueError(f'SGD: Invalid weight_decay value: {weight_decay}')
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError('SGD: Nesterov momentum requires a momentum and zero dampening')
+            raise ValueError(f'SGD: Nesterov momentum requires a momentum and zero dampening '
+                             f'(got momentum={momentum}, dampening={dampening})')
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,
                                       maximize=maximize))
 
-    @no_grad()
+    def add_param_group(self, param_group):
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        if group['nesterov'] and (group['momentum'] <= 0 or group['dampening'] != 0):
+            raise ValueError('SGD: Nesterov momentum requires a momentum and zero dampening '
+                             f'(a group has momentum={group["momentum"]}, '
+                             f'dampening={group["dampening"]})')
+
     def step(self, closure=None):
+        """One update of every parameter that has a gradient; ``closure`` (re-evaluating
+        the loss with gradients on) is called first when given, and its loss returned."""
         loss = None
         if closure is not None:
-            from ..autograd import enable_grad
             with enable_grad():
                 loss = closure()
         for group in self.param_groups:
             lr, momentum, dampening = group['lr'], group['momentum'], group['dampening']
-            weight_decay, nesterov, maximize = (group['weight_decay'], group['nesterov'],
-                                                group['maximize'])
+            weight_decay, nesterov = group['weight_decay'], group['nesterov']
             for p in group['params']:
                 if p.grad is None:
                     continue
                 d_p = p.grad.data
-                if maximize:
+                if d_p.shape != p.data.shape:
+                    raise RuntimeError(f'SGD: the gradient of a parameter of shape {p.shape} has '
+                                       f'shape {tuple(d_p.shape)}')
+                if group['maximize']:
                     d_p = -d_p
                 if weight_decay != 0:
                     d_p = d_p + weight_decay * p.data
@@ -55,7 +71,7 @@ class SGD(Optimizer):
                         buf = state['momentum_buffer'] = d_p.copy()
                     else:
                         buf *= momentum
-                        buf += (1 - dampening) * d_p
+                        buf += (1 - dampening) * d_p if dampening != 0 else d_p
                     d_p = d_p + momentum * buf if nesterov else buf
                 p.data -= lr * d_p
         return loss

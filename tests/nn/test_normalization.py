@@ -1,0 +1,95 @@
+"""BatchNorm1d/2d and LocalResponseNorm against torch.nn, running statistics included."""
+import numpy as np
+import pytest
+
+import minidl
+import minidl.nn as nn
+from tests import parity
+from tests.nn.common import assert_same_state_layout, compare_with_torch
+from tests.parity import require_torch
+
+
+def run_steps(ours, theirs, shape, dtype, steps=5):
+    """Several training forward/backward passes on both; returns the last inputs."""
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    ours.to(dtype).train()
+    theirs.to(torch.float32 if dtype == np.float32 else torch.float64).train()
+    for step in range(steps):
+        x = (rng.standard_normal(shape) * (step + 1) + step).astype(dtype)
+        v = rng.standard_normal(shape).astype(dtype)     # a cotangent without cancellation
+        ours(minidl.tensor(parity.on_device(x))).backward(parity.on_device(v))
+        theirs(torch.tensor(x)).backward(torch.tensor(v))
+    return x
+
+
+@pytest.mark.parametrize('momentum', [0.1, None, 0.5])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+@pytest.mark.parametrize('kind, shape', [('BatchNorm2d', (4, 3, 5, 5)),
+                                         ('BatchNorm1d', (8, 3)),
+                                         ('BatchNorm1d', (4, 3, 6))])
+def test_running_statistics_follow_torch(kind, shape, dtype, momentum):
+    torch = require_torch()
+    ours = getattr(nn, kind)(3, momentum=momentum)
+    theirs = getattr(torch.nn, kind)(3, momentum=momentum)
+    assert_same_state_layout(ours, theirs)
+    assert repr(ours) == repr(theirs)
+    ours.load_state_dict(theirs.state_dict())
+    run_steps(ours, theirs, shape, dtype)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
+    for key, value in theirs.state_dict().items():
+        np.testing.assert_allclose(minidl.tensor(ours.state_dict()[key]).numpy(), value.numpy(),
+                                   err_msg=key, **tol)
+    assert int(ours.num_batches_tracked.item()) == 5
+    for name, p in theirs.named_parameters():
+        np.testing.assert_allclose(getattr(ours, name).grad.numpy(), p.grad.numpy(),
+                                   err_msg=name, **tol)
+    x = np.random.default_rng(9).standard_normal(shape)
+    compare_with_torch(ours, theirs, [x], dtype=dtype, train=False, load='ours_to_torch')
+
+
+@pytest.mark.parametrize('affine, track', [(False, True), (True, False), (False, False)])
+def test_batch_norm_options(affine, track):
+    torch = require_torch()
+    ours = nn.BatchNorm2d(2, affine=affine, track_running_stats=track)
+    theirs = torch.nn.BatchNorm2d(2, affine=affine, track_running_stats=track)
+    assert_same_state_layout(ours, theirs)
+    assert repr(ours) == repr(theirs)
+    x = np.random.default_rng(1).standard_normal((3, 2, 4, 4))
+    for dtype in (np.float32, np.float64):
+        compare_with_torch(ours, theirs, [x], dtype=dtype, train=True)
+        compare_with_torch(ours, theirs, [x], dtype=dtype, train=False)
+
+
+def test_batch_norm_input_checks_name_the_layer():
+    net = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(3))
+    with pytest.raises(ValueError, match=r'^1 \(BatchNorm2d\): input has 2 channels, the layer '
+                                         r'was built for 3 \(input \(1, 2, 2, 2\)\)'):
+        net(minidl.ones(1, 1, 2, 2))
+    with pytest.raises(ValueError, match=r'^BatchNorm1d: expected a 2-D or 3-D input, got shape '
+                                         r'\(1, 3, 2, 2\)'):
+        nn.BatchNorm1d(3)(minidl.ones(1, 3, 2, 2))
+
+
+def test_reset_and_buffers():
+    bn = nn.BatchNorm2d(2)
+    bn(minidl.randn(2, 2, 3, 3))
+    assert bn.num_batches_tracked.item() == 1 and bn.running_mean.numpy().any()
+    bn.reset_running_stats()
+    assert bn.num_batches_tracked.item() == 0 and not bn.running_mean.numpy().any()
+    assert [n for n, _ in bn.named_buffers()] == ['running_mean', 'running_var',
+                                                   'num_batches_tracked']
+    bn.eval()
+    bn(minidl.randn(2, 2, 3, 3))
+    assert bn.num_batches_tracked.item() == 0
+
+
+@pytest.mark.parametrize('size, alpha, beta, k', [(5, 5e-4, 0.75, 2.0), (2, 1e-2, 0.5, 1.0)])
+def test_local_response_norm_matches_torch(size, alpha, beta, k):
+    torch = require_torch()
+    ours = nn.LocalResponseNorm(size, alpha, beta, k)
+    theirs = torch.nn.LocalResponseNorm(size, alpha, beta, k)
+    assert repr(ours) == repr(theirs)
+    x = np.random.default_rng(2).standard_normal((2, 6, 3, 3)) * 3
+    for dtype in (np.float32, np.float64):
+        compare_with_torch(ours, theirs, [x], dtype=dtype)

@@ -1,0 +1,230 @@
+"""SGD: PyTorch's parameter trajectory, parameter groups, state_dict, and a real training run."""
+import numpy as np
+import pytest
+
+import minidl
+import minidl.functional as F
+import minidl.nn as nn
+from minidl.optim import SGD
+from tests import parity
+from tests.parity import require_torch
+
+
+def mlp(nn):
+    return nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2))
+
+
+def make_twins(dtype):
+    torch = require_torch()
+    theirs = mlp(torch.nn).to(torch.float32 if dtype == np.float32 else torch.float64)
+    ours = mlp(nn).to(dtype)
+    ours.load_state_dict(theirs.state_dict())
+    return ours.to(parity.DEVICE), theirs
+
+
+def groups(model, lr2, wd2):
+    """Two groups: the first layer with the defaults, the last with its own lr and decay."""
+    return [{'params': model[0].parameters()},
+            {'params': model[2].parameters(), 'lr': lr2, 'weight_decay': wd2}]
+
+
+CONFIGS = [dict(momentum=0.0), dict(momentum=0.9), dict(momentum=0.9, dampening=0.3),
+           dict(momentum=0.8, nesterov=True), dict(momentum=0.9, weight_decay=0.01),
+           dict(momentum=0.7, nesterov=True, weight_decay=0.05),
+           dict(momentum=0.9, dampening=0.5, maximize=True), dict(weight_decay=0.1, maximize=True)]
+
+
+@pytest.mark.parametrize('dtype', [np.float64, np.float32])
+@pytest.mark.parametrize('config', CONFIGS, ids=lambda c: ','.join(f'{k}={v}' for k, v in c.items()))
+def test_sgd_follows_torch_trajectory(config, dtype):
+    torch = require_torch()
+    ours, theirs = make_twins(dtype)
+    opt = SGD(groups(ours, 0.03, 0.02), lr=0.05, **config)
+    ref = torch.optim.SGD(groups(theirs, 0.03, 0.02), lr=0.05, **config)
+    rng = np.random.default_rng(0)
+    atol = 1e-10 if dtype == np.float64 else 1e-5
+    for step in range(20):
+        x = rng.standard_normal((8, 3)).astype(dtype)
+        y = rng.standard_normal((8, 2)).astype(dtype)
+        opt.zero_grad()
+        F.mse_loss(ours(minidl.tensor(parity.on_device(x))), minidl.tensor(parity.on_device(y))).backward()
+        opt.step()
+        ref.zero_grad()
+        torch.nn.functional.mse_loss(theirs(torch.tensor(x)), torch.tensor(y)).backward()
+        ref.step()
+        for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+            np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=0, atol=atol,
+                                       err_msg=f'{name} after step {step + 1}')
+            assert p.dtype == np.dtype(dtype)
+
+
+def test_state_dict_round_trip_continues_the_same_trajectory():
+    ours, _ = make_twins(np.float64)
+    twin = mlp(nn).double()
+    twin.load_state_dict(ours.state_dict())
+    twin.to(parity.DEVICE)
+    opt = SGD(groups(ours, 0.03, 0.01), lr=0.1, momentum=0.9, nesterov=True)
+    rng = np.random.default_rng(1)
+    data = [(minidl.tensor(parity.on_device(rng.standard_normal((4, 3)))),
+             minidl.tensor(parity.on_device(rng.standard_normal((4, 2))))) for _ in range(6)]
+
+    def train(model, optimizer, batches):
+        for x, y in batches:
+            optimizer.zero_grad()
+            F.mse_loss(model(x), y).backward()
+            optimizer.step()
+    train(ours, opt, data[:3])
+    state = opt.state_dict()
+    assert sorted(state['state']) == [0, 1, 2, 3]
+    assert [g['params'] for g in state['param_groups']] == [[0, 1], [2, 3]]
+    assert state['param_groups'][1]['lr'] == 0.03 and state['param_groups'][0]['lr'] == 0.1
+    twin.load_state_dict(ours.state_dict())
+    opt2 = SGD(groups(twin, 0.5, 0.5), lr=0.5)          # options come from the state_dict
+    opt2.load_state_dict(state)
+    assert opt2.param_groups[1]['lr'] == 0.03 and opt2.param_groups[0]['momentum'] == 0.9
+    train(ours, opt, data[3:])
+    train(twin, opt2, data[3:])
+    for p, q in zip(ours.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+def test_load_a_torch_optimizer_state_dict():
+    torch = require_torch()
+    ours, theirs = make_twins(np.float32)
+    ref = torch.optim.SGD(theirs.parameters(), lr=0.1, momentum=0.9)
+    theirs(torch.ones(2, 3)).sum().backward()
+    ref.step()
+    opt = SGD(ours.parameters(), lr=0.5)
+    opt.load_state_dict(ref.state_dict())
+    assert opt.param_groups[0]['lr'] == 0.1 and opt.param_groups[0]['momentum'] == 0.9
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        buf = opt.state[p]['momentum_buffer']
+        assert buf.dtype == np.float32
+        np.testing.assert_allclose(minidl.tensor(buf).numpy(),
+                                   ref.state[q]['momentum_buffer'].numpy())
+
+
+def test_sgd_argument_checks_and_zero_grad():
+    w = nn.Parameter(minidl.ones(2))
+    with pytest.raises(ValueError, match='Nesterov momentum requires a momentum and zero dampening'):
+        SGD([w], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match='Nesterov momentum requires'):
+        SGD([w], lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)
+    with pytest.raises(ValueError, match='Invalid learning rate: -1'):
+        SGD([w], lr=-1)
+    with pytest.raises(ValueError, match='Invalid momentum value'):
+        SGD([w], momentum=-0.5)
+    with pytest.raises(ValueError, match='empty parameter list'):
+        SGD([], lr=0.1)
+    with pytest.raises(TypeError, match='iterable of Tensors or dicts'):
+        SGD(w, lr=0.1)
+    with pytest.raises(ValueError, match='more than one parameter group'):
+        SGD([{'params': [w]}, {'params': [w]}])
+    opt = SGD([w])
+    assert opt.defaults['lr'] == 1e-3
+    (w * 3).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is not None and not w.grad.numpy().any()
+    opt.zero_grad()
+    assert w.grad is None
+    opt.step()                                   # no gradient: nothing moves
+    np.testing.assert_array_equal(w.numpy(), [1, 1])
+
+
+def test_closure_is_evaluated_with_gradients():
+    w = nn.Parameter(minidl.tensor([1.0, -2.0]))
+    opt = SGD([w], lr=0.5)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+    with minidl.no_grad():
+        loss = opt.step(closure)
+    assert loss.item() == 5.0
+    np.testing.assert_allclose(w.numpy(), [0.0, 0.0])
+
+
+# ---------------------------------------------------------------- a small CNN learns
+
+def bar_images(n, rng, size=12):
+    """Four classes of noisy bar images: horizontal, vertical, diagonal, anti-diagonal,
+    each at a random offset."""
+    labels = rng.integers(0, 4, n)
+    images = rng.standard_normal((n, 1, size, size)).astype(np.float32) * 0.3
+    idx = np.arange(size)
+    offsets = rng.integers(-3, 4, n)
+    for cls in range(4):
+        for k in np.nonzero(labels == cls)[0]:
+            o = offsets[k]
+            if cls == 0:
+                images[k, 0, size // 2 + o, :] += 1
+            elif cls == 1:
+                images[k, 0, :, size // 2 + o] += 1
+            else:
+                diag = np.clip(idx + o, 0, size - 1)
+                cols = diag if cls == 2 else size - 1 - diag
+                images[k, 0, idx, cols] += 1
+    return images, labels
+
+
+class Residual(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + x)
+
+
+class Inception(nn.Module):
+    def __init__(self, cin, each):
+        super().__init__()
+        self.branch1 = nn.Conv2d(cin, each, 1)
+        self.branch3 = nn.Sequential(nn.Conv2d(cin, each, 1), nn.ReLU(),
+                                     nn.Conv2d(each, each, 3, padding=1))
+        self.branch_pool = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(cin, each, 1))
+
+    def forward(self, x):
+        return F.relu(F.cat([self.branch1(x), self.branch3(x), self.branch_pool(x)], dim=1))
+
+
+def small_cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        Residual(8),
+        Inception(8, 4),
+        nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(12, 4))
+
+
+def test_small_cnn_learns_oriented_bars():
+    rng = np.random.default_rng(0)
+    x_train, y_train = bar_images(384, rng)
+    x_test, y_test = bar_images(200, rng)
+    model = small_cnn().to(parity.DEVICE)
+    opt = SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=1e-4)
+    schedule = minidl.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=8)
+    loss_fn = nn.CrossEntropyLoss()
+    for epoch in range(8):
+        model.train()
+        order = rng.permutation(len(x_train))
+        for start in range(0, len(order), 32):
+            batch = order[start:start + 32]
+            opt.zero_grad()
+            loss = loss_fn(model(minidl.tensor(parity.on_device(x_train[batch]))),
+                           minidl.tensor(parity.on_device(y_train[batch])))
+            loss.backward()
+            opt.step()
+        schedule.step()
+    model.eval()
+    with minidl.no_grad():
+        predicted = model(minidl.tensor(parity.on_device(x_test))).argmax(1).numpy()
+    accuracy = (predicted == y_test).mean()
+    assert accuracy >= 0.9, f'test accuracy {accuracy:.3f} after 8 epochs'
+    assert int(model[1].num_batches_tracked.item()) == 8 * 12
