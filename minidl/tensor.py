@@ -152,17 +152,7 @@ class Tensor:
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)`` or ``to(device, dtype)``; differentiable."""
-        device = kwargs.pop('device', None)
-        dtype = kwargs.pop('dtype', None)
-        if kwargs:
-            raise TypeError(f'to: unexpected arguments {sorted(kwargs)}')
-        for a in args:
-            if isinstance(a, (str, Device)):
-                device = a
-            elif isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            else:
-                dtype = a
+        device, dtype = parse_to_args('Tensor.to', args, kwargs)
         out = self
         if dtype is not None and np.dtype(dtype) != self.dtype:
             out = _F().to_dtype(out, np.dtype(dtype))
@@ -398,6 +388,25 @@ def _float_formatter(host):
         values = np.concatenate([values[:3], values[-3:]])
     width = max((len(fmt(float(v))) for v in values), default=0)
     return {'float_kind': lambda v: fmt(float(v)).rjust(width)}
+
+
+def parse_to_args(op, args, kwargs):
+    """(device, dtype) from the arguments of ``to``: ``to(device)``, ``to(dtype)``,
+    ``to(device, dtype)``, ``to(tensor)`` or keywords; either may be None."""
+    kwargs = dict(kwargs)
+    device = kwargs.pop('device', None)
+    dtype = kwargs.pop('dtype', None)
+    kwargs.pop('non_blocking', None)
+    if kwargs:
+        raise TypeError(f'{op}: unexpected arguments {sorted(kwargs)}')
+    for a in args:
+        if isinstance(a, (str, Device)):
+            device = a
+        elif isinstance(a, Tensor):
+            device, dtype = a.device, a.dtype
+        else:
+            dtype = a
+    return device, dtype
 
 
 def _shape_args(args):

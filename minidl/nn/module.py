@@ -26,7 +26,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..backend import Device, device_of, get_array_module, is_array, to_device
-from ..tensor import Tensor
+from ..tensor import Tensor, parse_to_args
 from .parameter import Parameter
 
 __all__ = ['Module', 'RemovableHandle', 'register_module_forward_pre_hook',
@@ -440,18 +440,7 @@ class Module:
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(tensor)``: moves the
         parameters and buffers in place; a dtype applies to floating-point ones only."""
-        device = kwargs.pop('device', None)
-        dtype = kwargs.pop('dtype', None)
-        kwargs.pop('non_blocking', None)
-        if kwargs:
-            raise TypeError(f'Module.to: unexpected arguments {sorted(kwargs)}')
-        for a in args:
-            if isinstance(a, (str, Device)):
-                device = a
-            elif isinstance(a, Tensor):
-                device, dtype = a.device, a.dtype
-            else:
-                dtype = a
+        device, dtype = parse_to_args('Module.to', args, kwargs)
         if dtype is not None:
             dtype = np.dtype(dtype)
             if dtype.kind not in 'fc':
