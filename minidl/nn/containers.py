@@ -15,7 +15,72 @@ def _position(index, length, owner):
     return index % length
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What Sequential and ModuleList share: modules named '0', '1', ... kept in order,
+    indexed like a list, renumbered after a deletion or insertion (as PyTorch does)."""
+
+    def _key(self, index):
+        keys = list(self._modules)
+        return keys[_position(index, len(keys), type(self).__name__)]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self._from_items(list(self._modules.items())[index])
+        return self._modules[self._key(index)]
+
+    def __setitem__(self, index, module):
+        setattr(self, self._key(index), module)
+
+    def __delitem__(self, index):
+        doomed = list(self._modules)[index] if isinstance(index, slice) else [self._key(index)]
+        for key in doomed:
+            del self._modules[key]
+        self._renumber(self._modules.values())
+
+    def _renumber(self, modules):
+        self._modules = OrderedDict((str(i), m) for i, m in enumerate(modules))
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __dir__(self):
+        return [k for k in super().__dir__() if not k.isdigit()]
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        if isinstance(modules, Module) and not isinstance(modules, _ModuleSequence):
+            raise TypeError(f'{type(self).__name__}.extend should be called with an iterable '
+                            f'of modules, got {type(modules).__name__}')
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index, module):
+        if not isinstance(module, Module):
+            raise TypeError(f'{type(self).__name__}.insert: {type(module).__name__} is not a '
+                            f'Module')
+        n = len(self._modules)
+        if not -n <= index <= n:
+            raise IndexError(f'{type(self).__name__}.insert: index {index} is out of range '
+                             f'for {n} modules')
+        modules = list(self._modules.values())
+        modules.insert(index, module)
+        self._renumber(modules)
+        return self
+
+    def pop(self, index):
+        module = self[index]
+        del self[index]
+        return module
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after the other: ``Sequential(conv, bn, relu)`` names them
     '0', '1', '2'; ``Sequential(OrderedDict(conv=..., bn=...))`` keeps the given names."""
 
@@ -28,69 +93,17 @@ class Sequential(Module):
             for index, module in enumerate(args):
                 self.add_module(str(index), module)
 
+    @classmethod
+    def _from_items(cls, items):
+        return cls(OrderedDict(items))
+
     def forward(self, input):
         for module in self._modules.values():
             input = module(input)
         return input
 
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return type(self)(OrderedDict(list(self._modules.items())[index]))
-        keys = list(self._modules)
-        return self._modules[keys[_position(index, len(keys), 'Sequential')]]
 
-    def __setitem__(self, index, module):
-        keys = list(self._modules)
-        setattr(self, keys[_position(index, len(keys), 'Sequential')], module)
-
-    def __delitem__(self, index):
-        keys = list(self._modules)
-        if isinstance(index, slice):
-            doomed = keys[index]
-        else:
-            doomed = [keys[_position(index, len(keys), 'Sequential')]]
-        for key in doomed:
-            del self._modules[key]
-        # renumber so that the names stay 0..n-1, as PyTorch does
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
-    def __dir__(self):
-        return [k for k in super().__dir__() if not k.isdigit()]
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index, module):
-        if not isinstance(module, Module):
-            raise TypeError(f'Sequential.insert: {type(module).__name__} is not a Module')
-        n = len(self._modules)
-        if not -n <= index <= n:
-            raise IndexError(f'Sequential.insert: index {index} is out of range for {n} modules')
-        index = index % (n + 1) if index < 0 else index
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(modules))
-        return self
-
-    def pop(self, index):
-        module = self[index]
-        del self[index]
-        return module
-
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules, registered so that their parameters are found; it has no
     forward (the owner decides how to call them)."""
 
@@ -99,61 +112,12 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def __getitem__(self, index):
-        if isinstance(index, slice):
-            return type(self)(list(self._modules.values())[index])
-        keys = list(self._modules)
-        return self._modules[keys[_position(index, len(keys), 'ModuleList')]]
-
-    def __setitem__(self, index, module):
-        keys = list(self._modules)
-        setattr(self, keys[_position(index, len(keys), 'ModuleList')], module)
-
-    def __delitem__(self, index):
-        keys = list(self._modules)
-        if isinstance(index, slice):
-            doomed = keys[index]
-        else:
-            doomed = [keys[_position(index, len(keys), 'ModuleList')]]
-        for key in doomed:
-            del self._modules[key]
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
+    @classmethod
+    def _from_items(cls, items):
+        return cls([m for _, m in items])
 
     def __iadd__(self, modules):
         return self.extend(modules)
-
-    def __dir__(self):
-        return [k for k in super().__dir__() if not k.isdigit()]
-
-    def append(self, module):
-        self.add_module(str(len(self)), module)
-        return self
-
-    def extend(self, modules):
-        if isinstance(modules, Module) and not isinstance(modules, (ModuleList, Sequential)):
-            raise TypeError(f'ModuleList.extend should be called with an iterable of modules, '
-                            f'got {type(modules).__name__}')
-        for module in modules:
-            self.append(module)
-        return self
-
-    def insert(self, index, module):
-        modules = list(self._modules.values())
-        modules.insert(index, module)
-        self._modules = OrderedDict()
-        for module in modules:
-            self.append(module)
-
-    def pop(self, index):
-        module = self[index]
-        del self[index]
-        return module
 
     def __repr__(self):
         """PyTorch's: runs of identical consecutive modules are printed once,
