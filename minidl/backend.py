@@ -5,6 +5,8 @@ are NumPy arrays; on a CUDA GPU they are CuPy arrays, whose API is the same. An
 operator finds the module of its arrays with ``get_array_module`` and calls
 ``xp.exp``, ``xp.matmul`` ... on it. CuPy is imported only when a GPU is asked for.
 """
+import os
+
 import numpy as np
 
 _cupy = None  # the cupy module once a GPU has been asked for
@@ -49,6 +51,18 @@ def get_array_module(*arrays):
         if type(a).__module__.startswith('cupy'):
             return _import_cupy()
     return np
+
+
+# minidl's own CUDA kernels (minidl/functional/cuda_kernels.py) replace the generic CuPy
+# code of a few hot operators when this is on. Off until verified on a real GPU (see
+# docs/gpu.md); MINIDL_CUDA_KERNELS=1 in the environment, or setting it, turns it on.
+use_cuda_kernels = os.environ.get('MINIDL_CUDA_KERNELS', '0') == '1'
+
+
+def cuda_kernels_enabled(xp):
+    """True when ``xp`` is CuPy and ``use_cuda_kernels`` is on: an operator then calls
+    its hand-written kernel instead of the generic array code."""
+    return use_cuda_kernels and xp is not np and getattr(xp, '__name__', '') == 'cupy'
 
 
 def is_array(obj):

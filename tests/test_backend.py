@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,22 @@ def test_random_dtypes_follow_request():
 def test_to_device_cpu_is_identity():
     x = np.arange(3.0)
     assert backend.to_device(x, 'cpu') is x
+
+
+@pytest.mark.cpu_only
+def test_cuda_kernel_switch(monkeypatch):
+    """Off by default, on with MINIDL_CUDA_KERNELS=1, and only ever for CuPy arrays."""
+    import subprocess
+    import sys
+    probe = 'import minidl.backend as b; print(b.use_cuda_kernels)'
+    for value, expected in (('1', 'True'), ('0', 'False'), (None, 'False')):
+        env = {k: v for k, v in os.environ.items() if k != 'MINIDL_CUDA_KERNELS'}
+        if value is not None:
+            env['MINIDL_CUDA_KERNELS'] = value
+        done = subprocess.run([sys.executable, '-c', probe], env=env, capture_output=True,
+                              text=True, check=True)
+        assert done.stdout.strip() == expected
+    monkeypatch.setattr(backend, 'use_cuda_kernels', True)
+    assert not backend.cuda_kernels_enabled(np)
+    monkeypatch.setattr(backend, 'use_cuda_kernels', False)
+    assert not backend.cuda_kernels_enabled(np)

@@ -8,7 +8,8 @@ input's device, so ``minidl.manual_seed`` makes them repeatable.
 import warnings
 
 from ..autograd import Cost, Function, is_grad_enabled
-from ..backend import get_array_module, random_uniform
+from ..backend import cuda_kernels_enabled, get_array_module, random_uniform
+from . import cuda_kernels
 from ._util import check_tensor
 
 __all__ = ['dropout', 'dropout2d']
@@ -23,11 +24,15 @@ class Dropout(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, keep, scale):
+    def forward(ctx, x, keep, scale, uniform=None, p=None):
+        if uniform is not None:
+            # the GPU kernel path: keep = uniform >= p and the output in one pass
+            out, keep = cuda_kernels.dropout_forward(x, uniform, p, scale)
+        else:
+            out = x * keep
+            out *= scale
         ctx.save_for_backward(keep)
         ctx.scale = scale
-        out = x * keep
-        out *= scale
         return out
 
     @staticmethod
@@ -62,14 +67,26 @@ def _dropout(op, input, p, training, inplace, mask_shape):
     else:
         # u uniform in [0, 1) is kept with probability P(u >= p) = 1 - p; the scale is
         # computed in the input's dtype, 1/(1-p) as PyTorch rounds it
-        keep = random_uniform(mask_shape, input.dtype, device=input.device) >= p
+        uniform = random_uniform(mask_shape, input.dtype, device=input.device)
         scale = dtype(1) / dtype(1 - p)
+        if cuda_kernels_enabled(xp) and tuple(mask_shape) == tuple(input.shape):
+            return _dropout_kernel(input, uniform, p, scale, inplace)
+        keep = uniform >= p
     if inplace and not (input.requires_grad and is_grad_enabled()):
         # nothing is recorded, so the input's array can take the result
         input.data *= keep
         input.data *= scale
         return input
     return Dropout.apply(input, keep=keep, scale=scale)
+
+
+def _dropout_kernel(input, uniform, p, scale, inplace):
+    """Element-wise dropout with cuda_kernels.dropout_forward: the mask and the scaled
+    output in one kernel (the same mask and numbers as the generic path)."""
+    if inplace and not (input.requires_grad and is_grad_enabled()):
+        cuda_kernels.dropout_forward(input.data, uniform, p, scale, out=input.data)
+        return input
+    return Dropout.apply(input, keep=None, scale=scale, uniform=uniform, p=p)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):

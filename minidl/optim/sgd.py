@@ -1,5 +1,7 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from ..autograd import enable_grad
+from ..backend import cuda_kernels_enabled, get_array_module
+from ..functional import cuda_kernels
 from .optimizer import Optimizer
 
 __all__ = ['SGD']
@@ -17,7 +19,9 @@ class SGD(Optimizer):
 
     The update runs in place on the parameter arrays (the Parameter objects stay the
     same); no graph is recorded. The momentum buffer, an array like p, is
-    ``optimizer.state[p]['momentum_buffer']``.
+    ``optimizer.state[p]['momentum_buffer']``. On a GPU with
+    ``minidl.backend.use_cuda_kernels`` on, the whole update of a parameter is one
+    kernel (cuda_kernels.sgd_update) instead of up to six array passes.
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
@@ -60,6 +64,9 @@ class SGD(Optimizer):
                 if d_p.shape != p.data.shape:
                     raise RuntimeError(f'SGD: the gradient of a parameter of shape {p.shape} has '
                                        f'shape {tuple(d_p.shape)}')
+                if cuda_kernels_enabled(get_array_module(p.data)):
+                    self._kernel_update(p, d_p, group)
+                    continue
                 if group['maximize']:
                     d_p = -d_p
                 if weight_decay != 0:
@@ -75,3 +82,17 @@ class SGD(Optimizer):
                     d_p = d_p + momentum * buf if nesterov else buf
                 p.data -= lr * d_p
         return loss
+
+    def _kernel_update(self, p, grad, group):
+        """The step of one parameter as one CUDA kernel, in place on p and its buffer."""
+        momentum = group['momentum']
+        buf, first = None, False
+        if momentum != 0:
+            state = self.state.setdefault(p, {})
+            buf = state.get('momentum_buffer')
+            if buf is None:
+                first = True
+                buf = state['momentum_buffer'] = get_array_module(p.data).empty_like(p.data)
+        cuda_kernels.sgd_update(p.data, grad, buf, group['lr'], momentum, group['dampening'],
+                                group['weight_decay'], group['nesterov'], group['maximize'],
+                                first)
