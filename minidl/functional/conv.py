@@ -95,6 +95,40 @@ def col2im(dcols, input_shape, kernel, stride, padding, dilation, out_size):
     return xp.ascontiguousarray(buf[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
 
 
+def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size):
+    """The convolution (N, Cout, Hout, Wout) of x and its column matrix: im2col, one
+    (batched over groups) GEMM, then the transpose to (N, Cout, ...) with the bias added
+    in the same pass."""
+    xp = get_array_module(x)
+    n = x.shape[0]
+    c_out, c_group, kh, kw = weight.shape
+    ho, wo = out_size
+    k = c_group * kh * kw
+    cols = im2col(x, (kh, kw), stride, padding, dilation, out_size)
+    out_groups = xp.matmul(weight.reshape(groups, c_out // groups, k),
+                           cols.reshape(groups, k, n * ho * wo))
+    by_channel = out_groups.reshape(c_out, n, ho, wo).transpose(1, 0, 2, 3)
+    out = xp.empty((n, c_out, ho, wo), dtype=x.dtype)
+    if bias is None:
+        out[...] = by_channel
+    else:  # transpose and bias in one pass
+        xp.add(by_channel, bias.reshape(1, c_out, 1, 1), out=out)
+    return out, cols
+
+
+def _input_grad_by_convolution(x_shape, w_shape, stride, padding, dilation, out_size):
+    """Whether Conv2d.backward computes dL/dx as a convolution of the output gradient
+    (stride 1, padding at most d*(k-1)) rather than by col2im: when the columns of that
+    convolution, Cout*kh*kw x N*H*W, are no larger than the col2im route's
+    C*kh*kw x N*Hout*Wout (Cout <= C for 'same' padding). Otherwise (an expanding or
+    unpadded convolution) it would multiply more values, many of them padding zeros."""
+    n, c, h, w = x_shape
+    c_out, _, kh, kw = w_shape
+    return (stride == (1, 1)
+            and all(p <= d * (k - 1) for p, d, k in zip(padding, dilation, (kh, kw)))
+            and c_out * h * w <= c * out_size[0] * out_size[1])
+
+
 class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
@@ -119,15 +153,7 @@ class Conv2d(Function):
             ctx.save_for_backward(x if need_w else None, weight if need_x else None)
             return out
 
-        cols = im2col(x, (kh, kw), stride, padding, dilation, (ho, wo))
-        k = c_group * kh * kw
-        out_groups = xp.matmul(w_groups, cols.reshape(groups, k, n * ho * wo))
-        by_channel = out_groups.reshape(c_out, n, ho, wo).transpose(1, 0, 2, 3)
-        out = xp.empty((n, c_out, ho, wo), dtype=x.dtype)
-        if bias is None:
-            out[...] = by_channel
-        else:  # transpose and bias in one pass
-            xp.add(by_channel, bias.reshape(1, c_out, 1, 1), out=out)
+        out, cols = _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, (ho, wo))
         # the weight gradient needs the columns, the input gradient needs the weight
         ctx.save_for_backward(cols if need_w else None, weight if need_x else None)
         return out
@@ -139,7 +165,8 @@ class Conv2d(Function):
             dL/dcols = W^T @ G,   dL/dx = col2im(dL/dcols)   (im2col's adjoint)
             dL/db    = sum of G over n, y, x
         col2im adds each column entry back where im2col copied it from; an input pixel
-        seen by several windows collects the sum of their gradients."""
+        seen by several windows collects the sum of their gradients. With stride 1 the
+        same dL/dx is computed as a convolution of G with the flipped kernel (below)."""
         saved, weight = ctx.saved_tensors
         xp = get_array_module(grad)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
@@ -163,13 +190,40 @@ class Conv2d(Function):
                 grad_x = xp.matmul(w_t, g).reshape(x_shape)
             return grad_x, grad_w, grad_b
 
-        # G: (groups, Cout/groups, N*Hout*Wout), contiguous, matching the columns
-        g = xp.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, c_out // groups,
-                                                                      n * ho * wo)
+        c_group_out, pixels = c_out // groups, n * ho * wo
         if need_w:
-            cols = saved.reshape(groups, k, n * ho * wo)
-            grad_w = xp.matmul(g, cols.transpose(0, 2, 1)).reshape(w_shape)
-        if need_x:
+            # dW^T = cols @ G^T, with G^T (groups, N*Hout*Wout, Cout/groups) copied
+            # contiguous: one BLAS call on two row-major operands. As G @ cols^T, BLAS streams
+            # the transposed operand of this long sum over pixels badly (OpenBLAS, 2 threads:
+            # 4 GFLOP/s against ~40 at ResNet's 32768 pixels).
+            g_t = xp.ascontiguousarray(
+                grad.reshape(n, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
+            grad_w_t = xp.matmul(saved.reshape(groups, k, pixels),
+                                 g_t.reshape(groups, pixels, c_group_out))
+            del g_t
+            # transposed into an array of the weight's shape that owns its memory, so the
+            # engine can keep it as the weight's .grad without another copy
+            grad_w = xp.empty(w_shape, dtype=grad.dtype)
+            grad_w.reshape(groups, c_group_out, k)[...] = grad_w_t.transpose(0, 2, 1)
+            del grad_w_t
+        if need_x and _input_grad_by_convolution(x_shape, w_shape, stride, padding, dilation,
+                                                 (ho, wo)):
+            # With stride 1, dL/dx is itself a convolution: of the output gradient with the
+            # kernel flipped and its in/out channels swapped (per group), padded by
+            # d*(k-1) - p, which gives back H x W. Its GEMM has the long Cout*kh*kw inner
+            # dimension and writes C*N*H*W values, where W^T G writes kh*kw times as many
+            # for col2im to add up: 20-60% faster, and the same result.
+            flipped = weight.reshape(groups, c_out // groups, c_group, kh, kw)[..., ::-1, ::-1]
+            flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(
+                c, c_out // groups, kh, kw)
+            back_padding = tuple(d * (size - 1) - p
+                                 for p, d, size in zip(padding, dilation, kernel))
+            grad_x, _ = _conv_by_im2col(grad, flipped, None, stride, back_padding, dilation,
+                                        groups, (h, w))
+        elif need_x:
+            # G: (groups, Cout/groups, N*Hout*Wout), contiguous, matching the columns
+            g = xp.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, c_group_out,
+                                                                          pixels)
             w_t = weight.reshape(groups, c_out // groups, k).transpose(0, 2, 1)
             if c_out == groups:  # depthwise: each product is an outer product, a broadcast
                 dcols = (w_t * g).reshape(c, kh, kw, n, ho, wo)

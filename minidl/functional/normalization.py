@@ -16,6 +16,13 @@ def _channel_shape(x):
     return (1, x.shape[1]) + (1,) * (x.ndim - 2)
 
 
+def _channel_dot(xp, a, b):
+    """Per channel, the sum of a * b over every other axis: shape (C,), one pass, no
+    (N, C, ...) temporary (einsum on an (N, C, rest) view)."""
+    n, c = a.shape[:2]
+    return xp.einsum('ncx,ncx->c', a.reshape(n, c, -1), b.reshape(n, c, -1))
+
+
 def _reduce_axes(x):
     """Every axis except the channel axis: the axes batch norm averages over."""
     return (0,) + tuple(range(2, x.ndim))
@@ -49,7 +56,8 @@ class BatchNorm(Function):
             count = x.size // x.shape[1]              # values per channel
             mean = x.mean(axis=axes, keepdims=True)
             x_hat = x - mean                          # centred; normalised in place below
-            var = (x_hat * x_hat).mean(axis=axes, keepdims=True)   # biased, as in the paper
+            # biased, as in the paper; the sum of squares in one pass without a temporary
+            var = (_channel_dot(xp, x_hat, x_hat) / count).reshape(shape)
             inv_std = 1 / xp.sqrt(var + eps)
             x_hat *= inv_std
             if running_mean is not None:
@@ -92,6 +100,7 @@ class BatchNorm(Function):
         """
         need_x, _, _, need_w, need_b = ctx.needs_input_grad
         axes = _reduce_axes(grad)
+        xp = get_array_module(grad)
         grad_x = grad_w = grad_b = None
         if ctx.training:
             x_hat, inv_std, gamma = ctx.saved_tensors
@@ -99,7 +108,7 @@ class BatchNorm(Function):
             if need_x or need_b:
                 sum_g = grad.sum(axis=axes, keepdims=True)
             if need_x or need_w:
-                sum_g_xhat = (grad * x_hat).sum(axis=axes, keepdims=True)
+                sum_g_xhat = _channel_dot(xp, grad, x_hat).reshape(_channel_shape(grad))
             if need_x:
                 k = inv_std if gamma is None else gamma * inv_std
                 grad_x = grad - sum_g / count
