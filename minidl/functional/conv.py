@@ -21,7 +21,8 @@ is transposed to (N, Cout, ...) while the bias is added, in one pass.
 docs/im2col.md draws all of this for a 4x4 input.
 """
 from ..autograd import Cost, Function
-from ..backend import get_array_module
+from ..backend import cuda_kernels_enabled, get_array_module
+from . import cuda_kernels
 from ._util import check_tensor, pair
 
 __all__ = ['conv2d', 'conv_output_size']
@@ -104,7 +105,8 @@ def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size
     c_out, c_group, kh, kw = weight.shape
     ho, wo = out_size
     k = c_group * kh * kw
-    cols = im2col(x, (kh, kw), stride, padding, dilation, out_size)
+    to_columns = cuda_kernels.im2col if cuda_kernels_enabled(xp) else im2col
+    cols = to_columns(x, (kh, kw), stride, padding, dilation, out_size)
     out_groups = xp.matmul(weight.reshape(groups, c_out // groups, k),
                            cols.reshape(groups, k, n * ho * wo))
     by_channel = out_groups.reshape(c_out, n, ho, wo).transpose(1, 0, 2, 3)
@@ -229,7 +231,8 @@ class Conv2d(Function):
                 dcols = (w_t * g).reshape(c, kh, kw, n, ho, wo)
             else:
                 dcols = xp.matmul(w_t, g).reshape(c, kh, kw, n, ho, wo)
-            grad_x = col2im(dcols, x_shape, kernel, stride, padding, dilation, (ho, wo))
+            from_columns = cuda_kernels.col2im if cuda_kernels_enabled(xp) else col2im
+            grad_x = from_columns(dcols, x_shape, kernel, stride, padding, dilation, (ho, wo))
         return grad_x, grad_w, grad_b
 
     @staticmethod

@@ -16,7 +16,8 @@ so every window holds at least one input pixel (or left padding).
 import numpy as np
 
 from ..autograd import Cost, Function
-from ..backend import get_array_module
+from ..backend import cuda_kernels_enabled, get_array_module
+from . import cuda_kernels
 from ._util import check_tensor, pair
 
 __all__ = ['max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'adaptive_max_pool2d',
@@ -100,11 +101,17 @@ class MaxPool2d(Function):
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
         conf = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out_size)
         extent = ((ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1)
-        buf = _padded(x, padding, extent, -np.inf)
-        best, arg = _running_max(xp, buf, conf, has_nan=bool(xp.isnan(x).any()))
+        if cuda_kernels_enabled(xp):  # one kernel: the window max and its offset
+            best, arg = cuda_kernels.max_pool2d_forward(x, kernel, stride, padding,
+                                                        dilation, out_size)
+            buffer_shape = (max(extent[0], h + padding[0]), max(extent[1], w + padding[1]))
+        else:
+            buf = _padded(x, padding, extent, -np.inf)
+            best, arg = _running_max(xp, buf, conf, has_nan=bool(xp.isnan(x).any()))
+            buffer_shape = buf.shape[2:]
         ctx.conf = conf
         ctx.shape = x.shape
-        ctx.buffer_shape = buf.shape[2:]
+        ctx.buffer_shape = buffer_shape
         ctx.save_for_backward(arg)
         if not return_indices:
             return best
@@ -124,6 +131,11 @@ class MaxPool2d(Function):
         (arg,) = ctx.saved_tensors
         xp = get_array_module(grad)
         conf = ctx.conf
+        if cuda_kernels_enabled(xp):  # gathered: every pixel sums the windows it won
+            dx = cuda_kernels.max_pool2d_backward(grad, arg, ctx.shape, conf['kernel'],
+                                                  conf['stride'], conf['padding'],
+                                                  conf['dilation'])
+            return (dx,) + (None,) * 6
         n, c, h, w = ctx.shape
         hb, wb = ctx.buffer_shape
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = (conf['kernel'], conf['stride'],
