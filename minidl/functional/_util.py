@@ -1,4 +1,7 @@
 """Small helpers shared by the operator families."""
+import numpy as np
+
+from ..backend import get_array_module
 from ..tensor import Tensor
 
 
@@ -52,3 +55,13 @@ def normalize_dim(dim, ndim, op):
         raise IndexError(f'{op}: dimension {dim} is out of range for a tensor with {ndim} '
                          f'dimensions')
     return dim % max(ndim, 1)
+
+
+def scatter_add(target, index, values):
+    """target[index] += values, adding (not overwriting) where an index repeats:
+    np.add.at on NumPy, cupyx.scatter_add on CuPy."""
+    if get_array_module(target) is np:
+        np.add.at(target, index, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, index, values)

@@ -18,7 +18,7 @@ import numpy as np
 from ..autograd import Cost, Function
 from ..backend import cuda_kernels_enabled, get_array_module
 from . import cuda_kernels
-from ._util import check_tensor, pair
+from ._util import check_tensor, pair, scatter_add
 
 __all__ = ['max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'adaptive_max_pool2d',
            'pool_output_size']
@@ -51,15 +51,6 @@ def _window_slice(buf, i, j, conf):
     """The pixels kernel offset (i, j) sees in every window: a strided view of ``buf``."""
     (sh, sw), (dh, dw), (ho, wo) = conf['stride'], conf['dilation'], conf['out']
     return buf[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw]
-
-
-def _scatter_add(xp, target, index, values):
-    """target[index] += values, adding repeated indices up (np.add.at / cupyx.scatter_add)."""
-    if xp is np:
-        np.add.at(target, index, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(target, index, values)
 
 
 # ---------------------------------------------------------------- max_pool2d
@@ -150,7 +141,7 @@ class MaxPool2d(Function):
         if sh >= dh * (kh - 1) + 1 and sw >= dw * (kw - 1) + 1:
             dx[index] = grad.reshape(-1)  # windows do not overlap: every index is distinct
         else:
-            _scatter_add(xp, dx, index, grad.reshape(-1))
+            scatter_add(dx, index, grad.reshape(-1))
         dx = dx.reshape(n, c, hb, wb)
         if (hb, wb) != (h, w):
             dx = xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
@@ -329,7 +320,7 @@ class AdaptiveMaxPool2d(Function):
         n, c, h, w = ctx.shape
         flat = (index + (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)).reshape(-1)
         dx = xp.zeros(n * c * h * w, dtype=grad.dtype)
-        _scatter_add(xp, dx, flat, grad.reshape(-1))
+        scatter_add(dx, flat, grad.reshape(-1))
         return dx.reshape(ctx.shape), None, None
 
     @staticmethod

@@ -10,7 +10,7 @@ import numpy as np
 from ..autograd import Cost, Function
 from ..backend import get_array_module, is_array
 from ..tensor import Tensor
-from ._util import check_tensor, normalize_dim, sum_to_shape
+from ._util import check_tensor, normalize_dim, scatter_add, sum_to_shape
 
 __all__ = ['reshape', 'view', 'flatten', 'transpose', 'permute', 'squeeze', 'unsqueeze',
            'expand', 'getitem', 'cat', 'concat', 'stack', 'split', 'chunk', 'pad', 'clone',
@@ -102,16 +102,6 @@ def _is_advanced(index):
     return any(is_array(i) or isinstance(i, (list, bool)) for i in index)
 
 
-def _scatter_add(target, index, values):
-    """target[index] += values, adding (not overwriting) where an index repeats."""
-    xp = get_array_module(target)
-    if xp is np:
-        np.add.at(target, index, values)
-    else:
-        import cupyx
-        cupyx.scatter_add(target, index, values)
-
-
 class GetItem(Function):
     @staticmethod
     def forward(ctx, x, index):
@@ -129,7 +119,7 @@ class GetItem(Function):
         xp = get_array_module(grad)
         grad_x = xp.zeros(ctx.shape, dtype=grad.dtype)
         if _is_advanced(ctx.index):
-            _scatter_add(grad_x, ctx.index, grad)
+            scatter_add(grad_x, ctx.index, grad)
         else:  # slices, ints, None, Ellipsis: every position is picked at most once
             grad_x[ctx.index] = grad
         return grad_x, None
@@ -228,7 +218,7 @@ class Pad(Function):
                 continue
             shape = grad.shape[:axis] + (ctx.shape[axis],) + grad.shape[axis + 1:]
             summed = xp.zeros(shape, dtype=grad.dtype)
-            _scatter_add(summed, (slice(None),) * axis + (xp.asarray(source),), grad)
+            scatter_add(summed, (slice(None),) * axis + (xp.asarray(source),), grad)
             grad = summed
         return grad, None, None, None
 
