@@ -79,7 +79,7 @@ class Transform:
         return self.apply(img)
 
     def apply(self, batch):
-        raise NotImplementedError
+        raise NotImplementedError(f'{type(self).__name__} must define apply(batch)')
 
     def _args(self):
         return ''
