@@ -37,7 +37,7 @@ def _target_weights(x, target, weight, ignore_index):
 def _reduce(losses, target_weights, reduction):
     xp = get_array_module(losses)
     if reduction == 'none':
-        return xp.asarray(losses)  # a 0-d result of NumPy arithmetic is a scalar, not an array
+        return losses
     total = losses.sum()
     if reduction == 'mean':
         with _quiet(xp):  # every target ignored: 0/0 = nan, as in PyTorch
@@ -155,7 +155,7 @@ class MSELoss(Function):
         ctx.shapes, ctx.reduction = (shape_of(x), shape_of(y)), reduction
         squares = difference * difference
         if reduction == 'none':
-            return xp.asarray(squares)
+            return squares
         total = squares.sum() if reduction == 'sum' else squares.mean()
         return xp.asarray(total, dtype=squares.dtype)
 

@@ -108,8 +108,7 @@ class GetItem(Function):
         ctx.shape, ctx.index = x.shape, index
         # the integer and boolean arrays of the index stay alive for backward
         ctx.save_for_backward(*[i for i in index if is_array(i)])
-        out = x[index]
-        return out if is_array(out) else get_array_module(x).asarray(out)
+        return x[index]
 
     @staticmethod
     def backward(ctx, grad):
