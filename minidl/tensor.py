@@ -409,6 +409,19 @@ def parse_to_args(op, args, kwargs):
     return device, dtype
 
 
+def zero_grads(tensors, set_to_none=True):
+    """Drop the gradient of each tensor, or set it to zeros (``set_to_none=False``) in a
+    fresh leaf so that no graph sees the change. Module and Optimizer zero_grad use it."""
+    for t in tensors:
+        if t.grad is None:
+            continue
+        if set_to_none:
+            t.grad = None
+        else:
+            t.grad = t.grad.detach()
+            t.grad.data[...] = 0
+
+
 def _shape_args(args):
     """Accept both f(2, 3) and f((2, 3))."""
     if len(args) == 1 and isinstance(args[0], (tuple, list)):

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..backend import Device, device_of, get_array_module, is_array, to_device
-from ..tensor import Tensor, parse_to_args
+from ..tensor import Tensor, parse_to_args, zero_grads
 from .parameter import Parameter
 
 __all__ = ['Module', 'RemovableHandle', 'register_module_forward_pre_hook',
@@ -414,14 +414,7 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
-        for p in self.parameters():
-            if p.grad is None:
-                continue
-            if set_to_none:
-                p.grad = None
-            else:
-                p.grad = p.grad.detach()
-                p.grad.data[...] = 0
+        zero_grads(self.parameters(), set_to_none)
 
     # ------------------------------------------------------------ moving and casting
     def _apply_to_arrays(self, fn):

@@ -9,7 +9,7 @@ import copy
 import numpy as np
 
 from ..backend import get_array_module, is_array, to_device
-from ..tensor import Tensor
+from ..tensor import Tensor, zero_grads
 
 __all__ = ['Optimizer', 'required']
 
@@ -98,15 +98,7 @@ class Optimizer:
 
     def zero_grad(self, set_to_none=True):
         """Drop every parameter's gradient (or set it to zeros with ``set_to_none=False``)."""
-        for group in self.param_groups:
-            for p in group['params']:
-                if p.grad is None:
-                    continue
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad = p.grad.detach()
-                    p.grad.data[...] = 0
+        zero_grads((p for group in self.param_groups for p in group['params']), set_to_none)
 
     # ------------------------------------------------------------ checkpoints
     def state_dict(self):
