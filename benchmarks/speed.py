@@ -197,7 +197,7 @@ def make_pair(name, runner, batch):
     model.eval()
     twin.eval()
     with minidl.no_grad(), torch.no_grad():
-        ours = _host(model(mx).data)
+        ours = _host(model(mx).array)
         theirs = twin(tx).cpu().numpy()
     diff = float(np.abs(ours - theirs).max() / max(np.abs(theirs).max(), 1e-12))
     assert diff < 1e-3, f'{name}: minidl and PyTorch outputs differ (max relative diff {diff:.2e})'
@@ -312,7 +312,7 @@ def layer_section(runner, args):
     rows, fractions = [], {}
     repeats = max(3, args.steps)
     for name, module, shape, need_x in layers:
-        w = module.weight.data
+        w = module.weight.array
         kh, kw = w.shape[2:]
         out_h = (shape[2] + 2 * module.padding[0] - kh) // module.stride[0] + 1
         out_w = (shape[3] + 2 * module.padding[1] - kw) // module.stride[1] + 1

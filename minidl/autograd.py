@@ -185,7 +185,7 @@ class Function:
         array_type = None
         for a in args:
             if isinstance(a, Tensor):
-                data = a.data
+                data = a.array
                 if array_type is None:
                     array_type = type(data)
                 elif type(data) is not array_type:
@@ -216,7 +216,7 @@ class Function:
                         edges.append(a)
                     else:
                         edges.append(None)
-                    input_meta.append((a.data.shape, a.data.dtype))
+                    input_meta.append((a.array.shape, a.array.dtype))
                 else:
                     edges.append(None)
                     input_meta.append(None)
@@ -269,15 +269,15 @@ def _accumulate_leaf(tensor, grad, handed_out):
     is a view or was already handed to another leaf (Add gives both inputs the same
     array): then it is copied, so no two ``.grad`` share memory."""
     from .tensor import Tensor
-    if grad.dtype != tensor.data.dtype:
-        grad = grad.astype(tensor.data.dtype)
+    if grad.dtype != tensor.array.dtype:
+        grad = grad.astype(tensor.array.dtype)
     if tensor.grad is None:
         if id(grad) in handed_out or not grad.flags.owndata:
             grad = grad.copy()
         handed_out.add(id(grad))
         tensor.grad = Tensor(grad)
     else:
-        tensor.grad = Tensor(tensor.grad.data + grad)
+        tensor.grad = Tensor(tensor.grad.array + grad)
 
 
 def run_backward(tensor, gradient=None, retain_graph=False):
@@ -287,19 +287,19 @@ def run_backward(tensor, gradient=None, retain_graph=False):
     into it has run, so each gradient is complete (summed over all uses) before it is
     passed on. The walk is a loop, not recursion, so deep chains work.
     """
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     if not tensor.requires_grad:
         raise RuntimeError('backward: the tensor does not require grad and has no grad_fn '
                            '(did you create it under no_grad, or forget requires_grad=True?)')
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor.array.size != 1:
             raise RuntimeError(f'backward: grad can be implicitly created only for scalar '
                                f'outputs; got shape {tuple(tensor.shape)}: pass gradient=')
-        grad = xp.ones_like(tensor.data)
+        grad = xp.ones_like(tensor.array)
     else:
-        grad = gradient.data if hasattr(gradient, 'data') and not is_array(gradient) else gradient
-        grad = xp.asarray(grad, dtype=tensor.data.dtype)
-        if grad.shape != tensor.data.shape:
+        grad = gradient.array if hasattr(gradient, 'data') and not is_array(gradient) else gradient
+        grad = xp.asarray(grad, dtype=tensor.array.dtype)
+        if grad.shape != tensor.array.shape:
             raise RuntimeError(f'backward: gradient has shape {tuple(grad.shape)}, '
                                f'the tensor has shape {tuple(tensor.shape)}')
     root = tensor.grad_fn
@@ -360,4 +360,4 @@ def _fill_retained(node, grads):
         t = ref()
         if t is not None:
             g = grads[index]
-            t.grad = Tensor(g if t.grad is None else t.grad.data + g)
+            t.grad = Tensor(g if t.grad is None else t.grad.array + g)

@@ -32,7 +32,7 @@ def _loss(fn, inputs, cotangents):
     total = 0.0
     for o, v in zip(outs, cotangents):
         if v is not None:
-            total += float((to_device(o.data, CPU).astype(np.float64) * v).sum())
+            total += float((to_device(o.array, CPU).astype(np.float64) * v).sum())
     return total
 
 
@@ -71,12 +71,12 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
 
     def perturbed(i, delta):
         x = inputs[i]
-        original = x.data.copy()
-        x.data += delta
+        original = x.array.copy()
+        x.array += delta
         try:
             return _loss(fn, inputs, cotangents)
         finally:
-            x.data[...] = original
+            x.array[...] = original
 
     for i in checked:
         x = inputs[i]

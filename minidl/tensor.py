@@ -34,14 +34,18 @@ def _is_float(dtype):
 
 
 class Tensor:
-    """A multi-dimensional array that can record the operations applied to it."""
-    __slots__ = ('data', 'grad', '_requires_grad', 'grad_fn', '_output_index', '__weakref__')
+    """A multi-dimensional array that can record the operations applied to it.
+
+    ``Tensor.array`` is the raw array (``numpy.ndarray`` on the CPU, ``cupy.ndarray`` on a
+    GPU) that operators compute on; ``Tensor.data`` is, as in PyTorch, a detached Tensor
+    sharing that array."""
+    __slots__ = ('array', 'grad', '_requires_grad', 'grad_fn', '_output_index', '__weakref__')
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False):
         if not is_array(data):
             data = np.asarray(data)
-        self.data = data
+        self.array = data
         self.grad = None
         self.grad_fn = None
         self._output_index = 0
@@ -52,7 +56,7 @@ class Tensor:
     @classmethod
     def _from_op(cls, data, node, index):
         t = cls.__new__(cls)
-        t.data, t.grad, t.grad_fn, t._output_index = data, None, node, index
+        t.array, t.grad, t.grad_fn, t._output_index = data, None, node, index
         t._requires_grad = _is_float(data.dtype)
         return t
 
@@ -66,9 +70,9 @@ class Tensor:
         if self.grad_fn is not None:
             raise RuntimeError('requires_grad can be set only on leaf tensors; use detach() '
                                'to get a leaf from a computed tensor')
-        if value and not _is_float(self.data.dtype):
+        if value and not _is_float(self.array.dtype):
             raise RuntimeError(f'only floating-point tensors can require gradients, '
-                               f'got dtype {self.data.dtype}')
+                               f'got dtype {self.array.dtype}')
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad=True):
@@ -92,7 +96,22 @@ class Tensor:
 
     def detach(self):
         """The same data as a new leaf that does not require grad."""
-        return Tensor(self.data)
+        return Tensor(self.array)
+
+    @property
+    def data(self):
+        """This tensor's values as a new leaf Tensor sharing storage and detached from the
+        graph, as ``torch.Tensor.data``: ``p.data.normal_(0, 0.01)`` changes ``p``.
+        The raw NumPy/CuPy array is ``Tensor.array``."""
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value):
+        """``t.data = other`` makes ``t`` hold ``other``'s array (a Tensor or an array)."""
+        array = value.array if isinstance(value, Tensor) else value
+        if not is_array(array):
+            raise TypeError(f'Tensor.data: assign a Tensor or an array, got {type(value).__name__}')
+        self.array = array
 
     def detach_(self):
         self.grad_fn = None
@@ -102,19 +121,19 @@ class Tensor:
     # ------------------------------------------------------------ array facts
     @property
     def shape(self):
-        return tuple(self.data.shape)
+        return tuple(self.array.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def device(self):
-        return device_of(self.data)
+        return device_of(self.array)
 
     @property
     def is_cuda(self):
@@ -124,31 +143,31 @@ class Tensor:
         return self.shape if dim is None else self.shape[dim]
 
     def dim(self):
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self.array.size)
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError('len() of a 0-d tensor')
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def element_size(self):
-        return self.data.itemsize
+        return self.array.itemsize
 
     # ------------------------------------------------------------ moving and converting
     def numpy(self):
         """A NumPy copy of the data (from the GPU too)."""
-        return np.array(to_device(self.data, CPU), copy=True)
+        return np.array(to_device(self.array, CPU), copy=True)
 
     def item(self):
-        if self.data.size != 1:
-            raise RuntimeError(f'item: the tensor has {self.data.size} elements, not one')
-        return self.data.reshape(()).item()
+        if self.array.size != 1:
+            raise RuntimeError(f'item: the tensor has {self.array.size} elements, not one')
+        return self.array.reshape(()).item()
 
     def tolist(self):
-        return to_device(self.data, CPU).tolist()
+        return to_device(self.array, CPU).tolist()
 
     def to(self, *args, **kwargs):
         """``to(device)``, ``to(dtype)`` or ``to(device, dtype)``; differentiable."""
@@ -195,45 +214,45 @@ class Tensor:
 
     def zero_(self):
         self._inplace_check('zero_')
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def fill_(self, value):
         self._inplace_check('fill_')
-        self.data[...] = value
+        self.array[...] = value
         return self
 
     def copy_(self, src):
         self._inplace_check('copy_')
-        src = src.data if isinstance(src, Tensor) else src
-        xp = get_array_module(self.data)
-        self.data[...] = xp.asarray(to_device(src, self.device) if is_array(src) else src)
+        src = src.array if isinstance(src, Tensor) else src
+        xp = get_array_module(self.array)
+        self.array[...] = xp.asarray(to_device(src, self.device) if is_array(src) else src)
         return self
 
     def add_(self, other, alpha=1):
         self._inplace_check('add_')
-        other = other.data if isinstance(other, Tensor) else other
-        self.data += other * alpha if alpha != 1 else other
+        other = other.array if isinstance(other, Tensor) else other
+        self.array += other * alpha if alpha != 1 else other
         return self
 
     def mul_(self, other):
         self._inplace_check('mul_')
-        self.data *= other.data if isinstance(other, Tensor) else other
+        self.array *= other.array if isinstance(other, Tensor) else other
         return self
 
     def uniform_(self, a=0.0, b=1.0):
         self._inplace_check('uniform_')
-        self.data[...] = random_uniform(self.shape, self.dtype, self.device, a, b)
+        self.array[...] = random_uniform(self.shape, self.dtype, self.device, a, b)
         return self
 
     def normal_(self, mean=0.0, std=1.0):
         self._inplace_check('normal_')
-        self.data[...] = random_normal(self.shape, self.dtype, self.device, mean, std)
+        self.array[...] = random_normal(self.shape, self.dtype, self.device, mean, std)
         return self
 
     # ------------------------------------------------------------ printing
     def __repr__(self):
-        host = to_device(self.data, CPU)
+        host = to_device(self.array, CPU)
         formatter = _float_formatter(host) if host.dtype.kind == 'f' else None
         body = np.array2string(host, separator=', ', prefix='tensor(', threshold=1000,
                                edgeitems=3, formatter=formatter)
@@ -249,8 +268,8 @@ class Tensor:
         return 'tensor(' + body + ''.join(', ' + e for e in extras) + ')'
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f'the truth value of a tensor with {self.data.size} elements is '
+        if self.array.size != 1:
+            raise RuntimeError(f'the truth value of a tensor with {self.array.size} elements is '
                                f'ambiguous')
         return bool(self.item())
 
@@ -261,19 +280,19 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in 'iub' or self.data.size != 1:
+        if self.array.dtype.kind not in 'iub' or self.array.size != 1:
             raise TypeError('only integer tensors of a single element can be used as an index')
         return int(self.item())
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError('iteration over a 0-d tensor')
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     __hash__ = object.__hash__
 
     def __array__(self, dtype=None, copy=None):
-        host = to_device(self.data, CPU)
+        host = to_device(self.array, CPU)
         return host if dtype is None else host.astype(dtype)
 
     # ------------------------------------------------------------ operators
@@ -299,11 +318,11 @@ class Tensor:
         if self.grad_fn is not None and autograd.is_grad_enabled():
             raise RuntimeError('__setitem__: in-place assignment into a tensor that is part '
                                'of a graph is not supported; build a new tensor instead')
-        self.data[_raw_index(index)] = value.data if isinstance(value, Tensor) else value
+        self.array[_raw_index(index)] = value.array if isinstance(value, Tensor) else value
 
     def _compare(self, other, op):
-        other = other.data if isinstance(other, Tensor) else other
-        return Tensor(op(self.data, other))
+        other = other.array if isinstance(other, Tensor) else other
+        return Tensor(op(self.array, other))
 
     def __eq__(self, other): return self._compare(other, lambda a, b: a == b)
     def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
@@ -419,7 +438,7 @@ def zero_grads(tensors, set_to_none=True):
             t.grad = None
         else:
             t.grad = t.grad.detach()
-            t.grad.data[...] = 0
+            t.grad.array[...] = 0
 
 
 def _shape_args(args):
@@ -431,9 +450,9 @@ def _shape_args(args):
 
 def _raw_index(index):
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     return index
 
 
@@ -466,7 +485,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     float32, Python ints int64 and bools bool, as in PyTorch.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if is_array(data):
         xp = get_array_module(data)
         array = data.astype(dtype) if dtype is not None else data.copy()

@@ -236,7 +236,7 @@ def test_mixed_devices_named():
     FakeCupy.__module__ = 'cupy._core.core'
     a = leaf(2)
     b = minidl.Tensor(np.zeros(2))
-    b.data = b.data.view(FakeCupy)
+    b.array = b.array.view(FakeCupy)
     try:
         with pytest.raises(RuntimeError, match='expected all tensors on the same device'):
             a + b
@@ -265,7 +265,7 @@ def test_apply_hook_sees_every_forward():
 def test_zero_dim_results_are_arrays():
     x = minidl.tensor(np.array(2.0), requires_grad=True)
     y = -(x * 0.5).exp()
-    assert isinstance(y.data, np.ndarray) and y.shape == ()
+    assert isinstance(y.array, np.ndarray) and y.shape == ()
     assert 'tensor(' in repr(y)
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), -0.5 * np.exp(1.0))
@@ -274,7 +274,7 @@ def test_zero_dim_results_are_arrays():
 def test_leaves_never_share_a_gradient_array():
     a, b = leaf(3), leaf(3)
     (a + b).backward(minidl.ones(3, dtype=np.float64))
-    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.array, b.grad.array)
     a.grad.zero_()
     np.testing.assert_array_equal(b.grad.numpy(), np.ones(3))
 
@@ -282,4 +282,4 @@ def test_leaves_never_share_a_gradient_array():
 def test_leaf_gradient_is_not_a_view_of_another_array():
     a = leaf(2, 3)
     a.reshape(6).backward(minidl.ones(6, dtype=np.float64))
-    assert a.grad.data.flags.owndata
+    assert a.grad.array.flags.owndata

@@ -41,8 +41,8 @@ def default_collate(batch):
     """
     first = batch[0]
     if isinstance(first, Tensor):
-        xp = get_array_module(first.data)
-        return Tensor(xp.stack([sample.data for sample in batch]))
+        xp = get_array_module(first.array)
+        return Tensor(xp.stack([sample.array for sample in batch]))
     if isinstance(first, (np.ndarray, np.generic)):
         return _as_tensor(np.stack(batch))
     if isinstance(first, bool):

@@ -29,7 +29,7 @@ def shape_of(x):
 
 def raw(x):
     """The array inside a Tensor, or ``x`` itself."""
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
 
 
 def pair(value, name, op):

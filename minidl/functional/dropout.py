@@ -59,7 +59,7 @@ def _check_p(op, p):
 def _dropout(op, input, p, training, inplace, mask_shape):
     if not training or p == 0 or input.numel() == 0:
         return input                           # PyTorch returns the input itself here
-    xp = get_array_module(input.data)
+    xp = get_array_module(input.array)
     dtype = input.dtype.type
     if p == 1:
         keep = xp.zeros((), dtype=bool)        # everything dropped; no random draw needed
@@ -74,8 +74,8 @@ def _dropout(op, input, p, training, inplace, mask_shape):
         keep = uniform >= p
     if inplace and not (input.requires_grad and is_grad_enabled()):
         # nothing is recorded, so the input's array can take the result
-        input.data *= keep
-        input.data *= scale
+        input.array *= keep
+        input.array *= scale
         return input
     return Dropout.apply(input, keep=keep, scale=scale)
 
@@ -84,7 +84,7 @@ def _dropout_kernel(input, uniform, p, scale, inplace):
     """Element-wise dropout with cuda_kernels.dropout_forward: the mask and the scaled
     output in one kernel (the same mask and numbers as the generic path)."""
     if inplace and not (input.requires_grad and is_grad_enabled()):
-        cuda_kernels.dropout_forward(input.data, uniform, p, scale, out=input.data)
+        cuda_kernels.dropout_forward(input.array, uniform, p, scale, out=input.array)
         return input
     return Dropout.apply(input, keep=None, scale=scale, uniform=uniform, p=p)
 

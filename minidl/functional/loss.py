@@ -220,7 +220,7 @@ def _check_class_inputs(op, input, target, weight, ignore_index):
         if weight.shape != (classes,):
             raise ValueError(f'{op}: weight must have shape ({classes},), one per class, '
                              f'got {weight.shape}')
-    t = target.data
+    t = target.array
     outside = (t != ignore_index) & ((t < 0) | (t >= classes))
     if bool(outside.any()):
         bad = int(t[outside].reshape(-1)[0])

@@ -384,7 +384,7 @@ def expand(input, sizes):
 
 def _raw_index_part(part, xp):
     if isinstance(part, Tensor):
-        part = part.data
+        part = part.array
     if isinstance(part, np.ndarray) and xp is not np:
         part = xp.asarray(part)
     if is_array(part) and part.dtype.kind not in 'iub':
@@ -397,7 +397,7 @@ def getitem(input, index):
     """``input[index]`` with ints, slices, None, Ellipsis and integer or boolean
     arrays, like NumPy and PyTorch."""
     check_tensor(input, 'getitem')
-    xp = get_array_module(input.data)
+    xp = get_array_module(input.array)
     if not isinstance(index, tuple):
         index = (index,)
     index = tuple(_raw_index_part(i, xp) for i in index)

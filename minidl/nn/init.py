@@ -75,7 +75,7 @@ def _calculate_correct_fan(tensor, mode):
 
 def _write(tensor, values):
     """Store ``values`` in ``tensor``'s array in place (outside any graph)."""
-    tensor.data[...] = values
+    tensor.array[...] = values
     return tensor
 
 
@@ -141,7 +141,7 @@ def eye_(tensor):
     if tensor.ndim != 2:
         raise ValueError(f'eye_: only tensors with 2 dimensions are supported, got shape '
                          f'{tensor.shape}')
-    xp = get_array_module(tensor.data)
+    xp = get_array_module(tensor.array)
     return _write(tensor, xp.eye(*tensor.shape, dtype=tensor.dtype))
 
 

@@ -105,7 +105,7 @@ def _as_array(value, key):
     """The array in a state_dict entry: a NumPy/CuPy array, a minidl Tensor, or anything
     with ``.numpy()`` (a PyTorch tensor is detached and brought to the host first)."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if is_array(value):
         return value
     if hasattr(value, 'detach') and hasattr(value, 'cpu'):
@@ -425,9 +425,9 @@ class Module:
                 for tensor in registry.values():
                     if tensor is None:
                         continue
-                    tensor.data = fn(tensor.data)
+                    tensor.array = fn(tensor.array)
                     if tensor.grad is not None:
-                        tensor.grad = Tensor(fn(tensor.grad.data))
+                        tensor.grad = Tensor(fn(tensor.grad.array))
         return self
 
     def to(self, *args, **kwargs):
@@ -468,10 +468,10 @@ class Module:
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, param in self._parameters.items():
             if param is not None:
-                destination[prefix + name] = param if keep_vars else param.data
+                destination[prefix + name] = param if keep_vars else param.array
         for name, buffer in self._buffers.items():
             if buffer is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = buffer if keep_vars else buffer.data
+                destination[prefix + name] = buffer if keep_vars else buffer.array
 
     def state_dict(self, destination=None, prefix='', keep_vars=False):
         """The parameters and persistent buffers of the model, as arrays (shared with the
@@ -503,10 +503,10 @@ class Module:
                                   f'{tuple(source.shape)} from checkpoint, the shape in current '
                                   f'model is {tuple(target.shape)}.')
                 continue
-            xp = get_array_module(target.data)
+            xp = get_array_module(target.array)
             source = xp.asarray(to_device(source, target.device))
             with no_grad():
-                target.data[...] = source.astype(target.dtype, copy=False)
+                target.array[...] = source.astype(target.dtype, copy=False)
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy ``state_dict``'s arrays into the parameters and buffers, keeping their

@@ -16,7 +16,7 @@ class Parameter(Tensor):
             import numpy as np
             data = np.empty((0,), dtype=get_default_dtype())
         elif isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         elif not is_array(data):
             raise TypeError(f'Parameter: data must be a Tensor or an array, got '
                             f'{type(data).__name__}')
@@ -27,7 +27,7 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         # rebuilt as a Parameter (with its gradient flag) by pickle and copy.deepcopy
-        return (_rebuild_parameter, (self.data, self.requires_grad, self.grad))
+        return (_rebuild_parameter, (self.array, self.requires_grad, self.grad))
 
 
 def _rebuild_parameter(data, requires_grad, grad):

@@ -27,7 +27,7 @@ required = _Required()
 def _host_or_device_array(value):
     """The array inside a saved state entry: an array, a minidl Tensor or a PyTorch tensor."""
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if is_array(value):
         return value
     if hasattr(value, 'detach') and hasattr(value, 'cpu'):

@@ -60,17 +60,17 @@ class SGD(Optimizer):
             for p in group['params']:
                 if p.grad is None:
                     continue
-                d_p = p.grad.data
-                if d_p.shape != p.data.shape:
+                d_p = p.grad.array
+                if d_p.shape != p.array.shape:
                     raise RuntimeError(f'SGD: the gradient of a parameter of shape {p.shape} has '
                                        f'shape {tuple(d_p.shape)}')
-                if cuda_kernels_enabled(get_array_module(p.data)):
+                if cuda_kernels_enabled(get_array_module(p.array)):
                     self._kernel_update(p, d_p, group)
                     continue
                 if group['maximize']:
                     d_p = -d_p
                 if weight_decay != 0:
-                    d_p = d_p + weight_decay * p.data
+                    d_p = d_p + weight_decay * p.array
                 if momentum != 0:
                     state = self.state.setdefault(p, {})
                     buf = state.get('momentum_buffer')
@@ -80,7 +80,7 @@ class SGD(Optimizer):
                         buf *= momentum
                         buf += (1 - dampening) * d_p if dampening != 0 else d_p
                     d_p = d_p + momentum * buf if nesterov else buf
-                p.data -= lr * d_p
+                p.array -= lr * d_p
         return loss
 
     def _kernel_update(self, p, grad, group):
@@ -92,7 +92,7 @@ class SGD(Optimizer):
             buf = state.get('momentum_buffer')
             if buf is None:
                 first = True
-                buf = state['momentum_buffer'] = get_array_module(p.data).empty_like(p.data)
-        cuda_kernels.sgd_update(p.data, grad, buf, group['lr'], momentum, group['dampening'],
+                buf = state['momentum_buffer'] = get_array_module(p.array).empty_like(p.array)
+        cuda_kernels.sgd_update(p.array, grad, buf, group['lr'], momentum, group['dampening'],
                                 group['weight_decay'], group['nesterov'], group['maximize'],
                                 first)

@@ -213,7 +213,7 @@ def measure_training_peak(model, inputs, target=None, lr=0.01, momentum=0.9):
             p.grad = None
 
     tracker = _tracker(inputs[0].device)
-    before = [storage_of(p.data)[0] for p in params]
+    before = [storage_of(p.array)[0] for p in params]
     try:
         with tracker:
             clear_grads()
@@ -224,11 +224,11 @@ def measure_training_peak(model, inputs, target=None, lr=0.01, momentum=0.9):
             step()
             traced_peak = tracker.peak()
             # parameters updated in place were allocated before tracing: add them
-            untraced = [p for p, key in zip(params, before) if storage_of(p.data)[0] == key]
+            untraced = [p for p, key in zip(params, before) if storage_of(p.array)[0] == key]
             frozen = [p for p in model.parameters() if not p.requires_grad]
-            baseline = (sum(int(p.data.nbytes) for p in untraced + frozen)
-                        + sum(int(x.data.nbytes) for x in inputs)
-                        + (int(target.data.nbytes) if target is not None else 0))
+            baseline = (sum(int(p.array.nbytes) for p in untraced + frozen)
+                        + sum(int(x.array.nbytes) for x in inputs)
+                        + (int(target.array.nbytes) if target is not None else 0))
     finally:
         clear_grads()
         model.load_state_dict(snapshot)
@@ -236,16 +236,16 @@ def measure_training_peak(model, inputs, target=None, lr=0.01, momentum=0.9):
 
 
 def _copy(value):
-    data = value.data if isinstance(value, Tensor) else value
+    data = value.array if isinstance(value, Tensor) else value
     return data.copy()
 
 
 def memory_report(model, summary, shapes, dtype, device):
     """Predicted and measured training-step peak for ``summary``'s model and inputs."""
     trainable = [p for p in model.parameters() if p.requires_grad]
-    grad_bytes = sum(int(p.data.nbytes) for p in trainable)
+    grad_bytes = sum(int(p.array.nbytes) for p in trainable)
     input_bytes = 0 if summary.input_saved else summary.input_bytes
-    largest = max((int(p.data.nbytes) for p in trainable), default=0)
+    largest = max((int(p.array.nbytes) for p in trainable), default=0)
     root = summary.rows[0]
     inputs = [randn(*s, dtype=np.dtype(dtype), device=device) for s in shapes]
     target = classification_targets(root.output_shape, device)

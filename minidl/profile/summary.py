@@ -52,7 +52,7 @@ def storage_of(array):
 
 def _array_of(value):
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     return value if is_array(value) else None
 
 
@@ -317,7 +317,7 @@ def _own_parameters(module):
 
 def _model_arrays(model):
     """Every parameter and buffer array of the model (excluded from saved bytes)."""
-    arrays = [p.data for p in model.parameters()]
+    arrays = [p.array for p in model.parameters()]
     buffers = getattr(model, 'buffers', None)
     if buffers is not None:
         arrays += [a for a in (_array_of(b) for b in buffers()) if a is not None]
@@ -359,7 +359,7 @@ def summary(model, input_size, device='cpu', backward=False, memory=False, dtype
             output = model(*inputs)
     finally:
         tracer.close()
-    input_keys = {storage_of(x.data)[0] for x in inputs}
+    input_keys = {storage_of(x.array)[0] for x in inputs}
     input_saved = bool(input_keys & tracer.saved_keys)
     if backward:
         outs = [t for t in output_tensors(output) if t.requires_grad]
@@ -375,8 +375,8 @@ def summary(model, input_size, device='cpu', backward=False, memory=False, dtype
     rows = []
     for path, row in tracer.rows.items():
         own = _own_parameters(tracer.modules[path])
-        row.params = sum(int(p.data.size) for p in own)
-        row.trainable_params = sum(int(p.data.size) for p in own if p.requires_grad)
+        row.params = sum(int(p.array.size) for p in own)
+        row.trainable_params = sum(int(p.array.size) for p in own if p.requires_grad)
         rows.append(row)
     if depth is not None:
         rows = fold_rows(rows, depth)
@@ -385,16 +385,16 @@ def summary(model, input_size, device='cpu', backward=False, memory=False, dtype
         model_name=type(model).__name__,
         input_shapes=shapes,
         rows=rows,
-        total_params=sum(int(p.data.size) for p in params),
-        trainable_params=sum(int(p.data.size) for p in params if p.requires_grad),
-        param_bytes=sum(int(p.data.nbytes) for p in params),
+        total_params=sum(int(p.array.size) for p in params),
+        trainable_params=sum(int(p.array.size) for p in params if p.requires_grad),
+        param_bytes=sum(int(p.array.nbytes) for p in params),
         total_macs=sum(r.macs for r in rows),
         forward_flops=sum(r.forward_flops for r in rows),
         backward_input_flops=sum(r.backward_input_flops for r in rows),
         backward_weight_flops=sum(r.backward_weight_flops for r in rows),
         saved_bytes=sum(r.saved_bytes for r in rows),
         transient_bytes=max((r.transient_bytes for r in rows), default=0),
-        input_bytes=sum(int(x.data.nbytes) for x in inputs),
+        input_bytes=sum(int(x.array.nbytes) for x in inputs),
         input_saved=input_saved,
         backward=backward,
         ops=tracer.ops,

@@ -135,12 +135,12 @@ def evaluate(model, loader, loss_fn=None, device=None):
                 output = model(images)
                 logits = logits_of(output)
                 classes = logits.shape[1]
-                _check_labels(labels.data, classes, f'evaluate: step {step}')
+                _check_labels(labels.array, classes, f'evaluate: step {step}')
                 n = len(labels)
                 loss_sum += float(loss_fn(output, labels).item()) * n
-                correct += _correct(logits.data, labels.data, 1)
+                correct += _correct(logits.array, labels.array, 1)
                 if classes > 5:
-                    correct5 += _correct(logits.data, labels.data, 5)
+                    correct5 += _correct(logits.array, labels.array, 5)
                 count += n
     finally:
         model.train(was_training)
@@ -267,7 +267,7 @@ def _train_epoch(model, loader, optimizer, loss_fn, device, epoch, epochs, progr
             images, labels = images.to(device), labels.to(device)
             output = model(images)
             logits = logits_of(output)
-            _check_labels(labels.data, logits.shape[1], f'epoch {epoch}, step {step}')
+            _check_labels(labels.array, logits.shape[1], f'epoch {epoch}, step {step}')
             loss = loss_fn(output, labels)
             value = float(loss.item())
             if not math.isfinite(value):
@@ -280,7 +280,7 @@ def _train_epoch(model, loader, optimizer, loss_fn, device, epoch, epochs, progr
             n = len(labels)
             count += n
             loss_sum += value * n
-            correct += _correct(logits.data, labels.data, 1)
+            correct += _correct(logits.array, labels.array, 1)
             bar.update(1)
             bar.set_postfix({'loss': f'{loss_sum / count:.4f}',
                              'img/s': f'{count / max(time.perf_counter() - start, 1e-9):.0f}'},

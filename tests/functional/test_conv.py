@@ -136,7 +136,7 @@ def test_float32_stays_float32():
         assert out.dtype == np.float32
         out.sum().backward()
         assert x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
-        assert out.data.flags.c_contiguous
+        assert out.array.flags.c_contiguous
 
 
 def test_padding_strings_match_torch():

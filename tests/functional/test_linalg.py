@@ -56,7 +56,7 @@ def test_matmul_cost_counts_macs():
     a = minidl.tensor(on_device(np.zeros((5, 2, 3))), requires_grad=True)
     b = minidl.tensor(on_device(np.zeros((3, 4))))
     out = F.matmul(a, b)
-    cost = MatMul.cost(out.grad_fn.ctx, [a.data, b.data], [out.data])
+    cost = MatMul.cost(out.grad_fn.ctx, [a.array, b.array], [out.array])
     assert cost.macs == 5 * 2 * 4 * 3
     assert cost.forward_flops == 2 * cost.macs
     assert cost.backward_input_flops == 2 * cost.macs  # only a needs a gradient
@@ -87,7 +87,7 @@ def test_linear_cost_splits_input_and_weight_gradients():
     w = minidl.tensor(on_device(np.zeros((3, 5))), requires_grad=True)
     b = minidl.tensor(on_device(np.zeros(3)), requires_grad=True)
     out = F.linear(x, w, b)
-    cost = Linear.cost(out.grad_fn.ctx, [x.data, w.data, b.data], [out.data])
+    cost = Linear.cost(out.grad_fn.ctx, [x.array, w.array, b.array], [out.array])
     macs = 8 * 5 * 3
     assert cost.macs == macs
     assert cost.forward_flops == 2 * macs + 8 * 3

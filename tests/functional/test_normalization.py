@@ -129,7 +129,7 @@ def test_batch_norm_running_stats_match_torch(case, momentum, dtype):
     rng = np.random.default_rng(seed)
     c = shape[1]
     running_mean, running_var = _tensor(np.zeros(c, dtype)), _tensor(np.ones(c, dtype))
-    mean_buffer, var_buffer = running_mean.data, running_var.data
+    mean_buffer, var_buffer = running_mean.array, running_var.array
     torch_dtype = torch.float32 if dtype == np.float32 else torch.float64
     torch_mean, torch_var = torch.zeros(c, dtype=torch_dtype), torch.ones(c, dtype=torch_dtype)
     for _ in range(3):
@@ -137,7 +137,7 @@ def test_batch_norm_running_stats_match_torch(case, momentum, dtype):
         F.batch_norm(_tensor(x), running_mean, running_var, training=True, momentum=momentum)
         torch.nn.functional.batch_norm(torch.from_numpy(x), torch_mean, torch_var,
                                        training=True, momentum=momentum)
-    assert running_mean.data is mean_buffer and running_var.data is var_buffer
+    assert running_mean.array is mean_buffer and running_var.array is var_buffer
     assert running_mean.dtype == dtype and running_var.dtype == dtype
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(running_mean.numpy(), torch_mean.numpy(), **tol)

@@ -115,7 +115,7 @@ def test_getitem(case):
 
 def _on_device(index):
     if isinstance(index, minidl.Tensor):
-        return minidl.tensor(on_device(index.data))
+        return minidl.tensor(on_device(index.array))
     return index
 
 
@@ -252,7 +252,7 @@ def test_clone_is_a_copy_in_the_graph():
     _both(lambda t: t.clone() * 2, lambda t: t.clone() * 2, [x])
     t = minidl.tensor(on_device(np.zeros(3)))
     c = F.clone(t)
-    c.data[0] = 1.0
+    c.array[0] = 1.0
     assert t.numpy()[0] == 0
 
 

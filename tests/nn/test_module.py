@@ -176,11 +176,11 @@ def test_state_dict_round_trip_with_torch_gives_same_outputs_and_gradients(dtype
 def test_state_dict_shares_arrays_and_load_copies_in_place():
     m = nn.Linear(3, 2)
     state = m.state_dict()
-    assert isinstance(state, OrderedDict) and state['weight'] is m.weight.data
+    assert isinstance(state, OrderedDict) and state['weight'] is m.weight.array
     weight = m.weight
-    array = m.weight.data
+    array = m.weight.array
     m.load_state_dict({'weight': minidl.ones(2, 3), 'bias': np.zeros(2, dtype=np.float64)})
-    assert m.weight is weight and m.weight.data is array      # same objects, new values
+    assert m.weight is weight and m.weight.array is array      # same objects, new values
     assert m.weight.dtype == np.float32 and m.bias.dtype == np.float32
     np.testing.assert_array_equal(m.weight.numpy(), np.ones((2, 3)))
 
@@ -224,7 +224,7 @@ def test_load_state_dict_errors_name_the_keys_and_shapes():
 
 def test_old_checkpoint_without_num_batches_tracked_loads():
     bn = nn.BatchNorm2d(3)
-    bn.num_batches_tracked.data[...] = 4
+    bn.num_batches_tracked.array[...] = 4
     state = {k: v for k, v in bn.state_dict().items() if k != 'num_batches_tracked'}
     assert bn.load_state_dict(state).missing_keys == []
     assert int(bn.num_batches_tracked.item()) == 0
@@ -279,7 +279,7 @@ def test_deepcopy_gives_an_independent_module():
     ours, _ = twins()
     clone = copy.deepcopy(ours)
     assert isinstance(clone.fc.weight, nn.Parameter) and clone.fc.weight.requires_grad
-    clone.fc.weight.data[...] = 0
+    clone.fc.weight.array[...] = 0
     assert ours.fc.weight.numpy().any()
 
 
@@ -352,7 +352,7 @@ class _OtherDeviceArray(np.ndarray):
 def test_parameter_on_another_device_error_names_the_layer():
     ours, _ = twins()
     fc = ours.fc
-    fc.weight.data = fc.weight.data.view(_OtherDeviceArray)
+    fc.weight.array = fc.weight.array.view(_OtherDeviceArray)
     with pytest.raises(RuntimeError, match=r'^fc \(Linear\): linear: expected all tensors on '
                                            r'the same device'):
         ours(minidl.randn(1, 3, 8, 8))

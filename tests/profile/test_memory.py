@@ -18,7 +18,7 @@ def _check_prediction(model, input_size):
     s = summary(model, input_size, memory=True)
     m = s.memory
     assert m.tool == 'tracemalloc'
-    trainable = sum(p.data.nbytes for p in model.parameters() if p.requires_grad)
+    trainable = sum(p.array.nbytes for p in model.parameters() if p.requires_grad)
     assert m.param_bytes == s.param_bytes and m.grad_bytes == m.momentum_bytes == trainable
     assert m.saved_bytes == s.saved_bytes > 0
     assert m.measured_peak_bytes == pytest.approx(m.predicted_peak_bytes, rel=0.10), str(s)
@@ -43,8 +43,8 @@ def test_measurement_restores_the_model():
     target = minidl.randint(0, 5, (8,))
     peak, tool = measure_training_peak(model, [x], target)
     assert tool == 'tracemalloc'
-    params = sum(p.data.nbytes for p in model.parameters())
-    assert peak > 3 * params + x.data.nbytes          # weights, gradients, momentum, input
+    params = sum(p.array.nbytes for p in model.parameters())
+    assert peak > 3 * params + x.array.nbytes          # weights, gradients, momentum, input
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(np.asarray(value), before[key], err_msg=key)
     assert all(p.grad is None for p in model.parameters())
