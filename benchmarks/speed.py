@@ -87,23 +87,35 @@ def _dense_block():
 class Spec:
     label: str
     build: object          # () -> minidl module
-    input_shape: tuple     # (N, C, H, W)
+    input_shape: tuple     # (N, C, H, W) on the CPU
+    cuda_batch: int = 0    # the batch on a GPU (0: not run there by default)
+
+    def shape(self, device):
+        if device == 'cuda':
+            return (self.cuda_batch or self.input_shape[0],) + self.input_shape[1:]
+        return self.input_shape
 
 
 MODELS = {
     'lenet5': Spec('LeNet-5', lambda: models.lenet5(num_classes=CLASSES), (256, 1, 28, 28)),
     'resnet18': Spec('ResNet-18, CIFAR stem',
                      lambda: models.resnet18(num_classes=CLASSES, small_input=True),
-                     (32, 3, 32, 32)),
+                     (32, 3, 32, 32), cuda_batch=128),
     'alexnet': Spec('AlexNet (2012: LRN, dropout), 1 channel',
                     lambda: models.alexnet_2012(num_classes=CLASSES, in_channels=1),
-                    (32, 1, 96, 96)),
-    'inception': Spec('Inception block 3a, 192->256', _inception, (16, 192, 28, 28)),
+                    (32, 1, 96, 96), cuda_batch=128),
+    'inception': Spec('Inception block 3a, 192->256', _inception, (16, 192, 28, 28),
+                      cuda_batch=128),
     'mobilenet': Spec('MobileNet v1 stage, 3 dw-separable blocks 128->256', _mobilenet_stage,
                       (16, 128, 28, 28)),
     'densenet': Spec('DenseNet block, 6 layers, growth 32, 64->256', _dense_block,
-                     (16, 64, 28, 28)),
+                     (16, 64, 28, 28), cuda_batch=64),
+    'mobilenet_v1': Spec('MobileNet v1, whole network, 224x224',
+                         lambda: models.mobilenet_v1(num_classes=CLASSES),
+                         (8, 3, 224, 224), cuda_batch=64),
 }
+CPU_MODELS = ('lenet5', 'resnet18', 'alexnet', 'inception', 'mobilenet', 'densenet')
+CUDA_MODELS = tuple(name for name, spec in MODELS.items() if spec.cuda_batch)
 QUICK_BATCH = 4
 STEP_TARGET = {'resnet18': 1.3}  # every other model: 1.5
 
@@ -116,6 +128,14 @@ class Runner:
     def __init__(self, device):
         self.device = device
         self.cuda = device == 'cuda'
+        if self.cuda:
+            import torch
+            # full float32 in both: no TF32 in cuBLAS or cuDNN (CuPy uses none unless
+            # CUPY_TF32=1, which must be set before CuPy is imported)
+            os.environ['CUPY_TF32'] = '0'
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+            torch.backends.cudnn.benchmark = False
 
     def sync(self):
         if self.cuda:
@@ -132,11 +152,19 @@ class Runner:
         return torch.from_numpy(np.ascontiguousarray(array)).to(self.device)
 
     def timed(self, fn):
-        """Seconds ``fn()`` takes, the device drained before and after."""
+        """Seconds ``fn()`` takes. On a GPU, device events recorded on the default stream
+        around it (both frameworks queue their kernels there), the device drained first."""
         self.sync()
+        if self.cuda:
+            import cupy
+            start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+            start.record()
+            fn()
+            stop.record()
+            self.sync()
+            return cupy.cuda.get_elapsed_time(start, stop) / 1e3
         start = time.perf_counter()
         fn()
-        self.sync()
         return time.perf_counter() - start
 
 
@@ -170,7 +198,17 @@ def machine_lines(device):
              f'PyTorch {torch.__version__} on {torch.get_num_threads()} threads; '
              f'Python {platform.python_version()}']
     if device == 'cuda':
-        lines.append(f'- GPU: {torch.cuda.get_device_name()}')
+        import cupy
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        driver = cupy.cuda.runtime.driverGetVersion()
+        runtime = cupy.cuda.runtime.runtimeGetVersion()
+        lines.append(f'- GPU: {torch.cuda.get_device_name()} ({props["multiProcessorCount"]} SMs, '
+                     f'{props["totalGlobalMem"] / 2**30:.0f} GiB); CUDA driver API '
+                     f'{driver // 1000}.{driver % 1000 // 10}, CuPy {cupy.__version__} on CUDA '
+                     f'runtime {runtime // 1000}.{runtime % 1000 // 10}, PyTorch CUDA '
+                     f'{torch.version.cuda}, cuDNN {torch.backends.cudnn.version()}; TF32 off in '
+                     f'both; minidl CUDA kernels '
+                     f'{"on" if minidl.backend.use_cuda_kernels else "off"}')
     return lines
 
 
@@ -252,7 +290,7 @@ def step_section(names, runner, args):
     rows, results = [], {}
     for name in names:
         spec = MODELS[name]
-        batch = QUICK_BATCH if args.quick else spec.input_shape[0]
+        batch = QUICK_BATCH if args.quick else spec.shape(runner.device)[0]
         model, twin, mb, tb, diff = make_pair(name, runner, batch)
         ours, theirs = alternate(runner, [minidl_step_fn(model, mb), torch_step_fn(twin, tb)],
                                  args.steps, args.warmup)
@@ -260,6 +298,7 @@ def step_section(names, runner, args):
         target = STEP_TARGET.get(name, 1.5)
         results[name] = dict(minidl_s=ours, torch_s=theirs, ratio=ratio, output_diff=diff)
         shape = 'x'.join(str(s) for s in spec.input_shape[1:])
+        target = 2.0 if runner.cuda else target
         rows.append([name, spec.label, f'{batch}, {shape}', f'{ours * 1e3:,.1f}',
                      f'{theirs * 1e3:,.1f}', f'{ratio:.2f}', f'{target:.1f}',
                      'met' if ratio <= target else 'missed', f'yes ({diff:.1e})'])
@@ -271,6 +310,10 @@ def step_section(names, runner, args):
 
 
 # ---------------------------------------------------------------- 2. convolution layers
+
+def layer_batch(device):
+    return 128 if device == 'cuda' else 32
+
 
 def resnet18_convs(batch):
     """(name, module, input shape, needs input gradient) of every conv of ResNet-18 (CIFAR)."""
@@ -301,7 +344,7 @@ def gemm_rate(runner, size, repeats=5):
 
 def layer_section(runner, args):
     import torch
-    batch = 2 if args.quick else 32
+    batch = 2 if args.quick else layer_batch(runner.device)
     layers = resnet18_convs(batch)
     if args.quick:
         layers = layers[:2]
@@ -362,7 +405,8 @@ def layer_section(runner, args):
               f'{rates["torch"][2]:.1f} GFLOP/s (fwd+bwd)', file=sys.stderr, flush=True)
     gemm_times += gemm_rate(runner, gemm)  # again after the layers: the machine may change
     peak = 2 * gemm[0] * gemm[1] * gemm[2] / statistics.median(gemm_times) / 1e9
-    lines = [f'float32 GEMM rate, NumPy matmul ({gemm[0]}x{gemm[1]}) @ ({gemm[1]}x{gemm[2]}) '
+    library = 'cuBLAS through CuPy matmul' if runner.cuda else 'NumPy matmul'
+    lines = [f'float32 GEMM rate, {library} ({gemm[0]}x{gemm[1]}) @ ({gemm[1]}x{gemm[2]}) '
              f'(layer2\'s forward GEMM), median of {len(gemm_times)} runs before, between and '
              f'after the layers: **{peak:.1f} GFLOP/s**', '']
     table_rows = []
@@ -426,7 +470,7 @@ def memory_child(framework, name, steps, quick, device):
         torch.set_num_threads(blas_threads()[0])
     base = reset_peak_rss()
     spec = MODELS[name]
-    batch = QUICK_BATCH if quick else spec.input_shape[0]
+    batch = QUICK_BATCH if quick else spec.shape(device)[0]
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch,) + spec.input_shape[1:]).astype(np.float32)
     y = rng.integers(0, CLASSES, batch)
@@ -493,20 +537,32 @@ def table(header, rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--models', default=','.join(MODELS),
-                        help=f'comma-separated, from {", ".join(MODELS)}')
-    parser.add_argument('--steps', type=int, default=7, help='measured steps per framework')
-    parser.add_argument('--warmup', type=int, default=2, help='unmeasured steps first')
+    parser.add_argument('--models', default=None,
+                        help=f'comma-separated, from {", ".join(MODELS)} (default: '
+                             f'{",".join(CPU_MODELS)} on the CPU, {",".join(CUDA_MODELS)} on a GPU)')
+    parser.add_argument('--steps', type=int, default=None,
+                        help='measured steps per framework (default 7 on the CPU, 20 on a GPU)')
+    parser.add_argument('--warmup', type=int, default=None,
+                        help='unmeasured steps first (default 2 on the CPU, 5 on a GPU)')
     parser.add_argument('--quick', action='store_true',
                         help=f'a smoke test: batch {QUICK_BATCH}, two conv layers at batch 2')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
-    parser.add_argument('--out', default=str(HERE / 'results' / 'cpu.md'),
-                        help='markdown results file')
+    parser.add_argument('--out', default=None,
+                        help='markdown results file (default results/cpu.md or results/gpu.md)')
     parser.add_argument('--sections', default='steps,layers,memory',
                         help='which of steps, layers, memory to run')
     parser.add_argument('--memory-child', nargs=2, metavar=('FRAMEWORK', 'MODEL'),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    cuda = args.device == 'cuda'
+    if args.steps is None:
+        args.steps = 20 if cuda else 7
+    if args.warmup is None:
+        args.warmup = 5 if cuda else 2
+    if args.models is None:
+        args.models = ','.join(CUDA_MODELS if cuda else CPU_MODELS)
+    if args.out is None:
+        args.out = str(HERE / 'results' / ('gpu.md' if cuda else 'cpu.md'))
     if args.memory_child:
         memory_child(*args.memory_child, args.steps, args.quick, args.device)
         return 0
@@ -533,12 +589,14 @@ def main(argv=None):
         text, results['steps'] = step_section(names, runner, args)
         out += ['## One training step', '',
                 'zero_grad, forward, cross-entropy, backward, SGD (lr 0.01, momentum 0.9, '
-                'weight decay 5e-4). Target: minidl / PyTorch <= 1.5 (ResNet-18: 1.3).', '',
+                'weight decay 5e-4). Target: minidl / PyTorch <= '
+                + ('2 on a GPU' if cuda else '1.5 (ResNet-18: 1.3)') + '.', '',
                 text, '']
     if 'layers' in sections:
         print('ResNet-18 convolution layers:', file=sys.stderr)
         text, results['layers'] = layer_section(runner, args)
-        out += ['## ResNet-18 (CIFAR stem, batch 32) convolutions, one by one', '',
+        out += [f'## ResNet-18 (CIFAR stem, batch {layer_batch(args.device)}) convolutions, '
+                'one by one', '',
                 'Forward 2*MACs, backward 4*MACs (input and weight gradients; the stem conv '
                 '`conv1` has no input gradient: 2*MACs) per pass, median time. '
                 'Target: 3x3 layers fwd+bwd >= 60% of the GEMM rate.', '', text, '']

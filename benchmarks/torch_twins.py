@@ -196,6 +196,24 @@ class DenseBlock(nn.ModuleDict):
         return torch.cat(features, 1)
 
 
+class MobileNetV1(nn.Module):
+    """minidl.models.mobilenet_v1's layout: features (stem + 13 blocks), avgpool, classifier."""
+
+    def __init__(self, num_classes=10):
+        super().__init__()
+        from minidl.models.mobilenet import MOBILENET_V1_BLOCKS
+        layers, channels = [conv_bn_relu(3, 32, 3, stride=2)], 32
+        for out_channels, stride in MOBILENET_V1_BLOCKS:
+            layers.append(DepthwiseSeparableConv(channels, out_channels, stride))
+            channels = out_channels
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
 def with_head(block, channels, num_classes=10):
     """block, global average pool, flatten, linear: keys 0.*, 3.* (as speed.py's minidl twin)."""
     return nn.Sequential(block, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
@@ -222,5 +240,6 @@ TWINS = {
     'alexnet': AlexNet2012,
     'inception': inception3a,
     'mobilenet': mobilenet_stage,
+    'mobilenet_v1': MobileNetV1,
     'densenet': dense_block,
 }

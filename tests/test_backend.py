@@ -67,11 +67,11 @@ def test_to_device_cpu_is_identity():
 
 @pytest.mark.cpu_only
 def test_cuda_kernel_switch(monkeypatch):
-    """Off by default, on with MINIDL_CUDA_KERNELS=1, and only ever for CuPy arrays."""
+    """On by default, off with MINIDL_CUDA_KERNELS=0, and only ever for CuPy arrays."""
     import subprocess
     import sys
     probe = 'import minidl.backend as b; print(b.use_cuda_kernels)'
-    for value, expected in (('1', 'True'), ('0', 'False'), (None, 'False')):
+    for value, expected in (('1', 'True'), ('0', 'False'), (None, 'True')):
         env = {k: v for k, v in os.environ.items() if k != 'MINIDL_CUDA_KERNELS'}
         if value is not None:
             env['MINIDL_CUDA_KERNELS'] = value

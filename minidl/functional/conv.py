@@ -155,15 +155,16 @@ class Conv2d(Function):
             ctx.save_for_backward(x if need_w else None, weight if need_x else None)
             return out
 
-        out, cols = _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, (ho, wo))
-        # the weight gradient needs the columns, the input gradient needs the weight
-        ctx.save_for_backward(cols if need_w else None, weight if need_x else None)
+        out, _ = _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, (ho, wo))
+        # The weight gradient needs the columns, the input gradient the weight. The input
+        # is saved, not its columns (kh*kw times larger): backward copies them again.
+        ctx.save_for_backward(x if need_w else None, weight if need_x else None)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         """out = W cols + b (per group), so with G = dL/dout laid out (Cout, N*Hout*Wout):
-            dL/dW    = G @ cols^T            (the saved columns are reused)
+            dL/dW    = G @ cols^T            (cols rebuilt from the saved input)
             dL/dcols = W^T @ G,   dL/dx = col2im(dL/dcols)   (im2col's adjoint)
             dL/db    = sum of G over n, y, x
         col2im adds each column entry back where im2col copied it from; an input pixel
@@ -200,9 +201,11 @@ class Conv2d(Function):
             # 4 GFLOP/s against ~40 at ResNet's 32768 pixels).
             g_t = xp.ascontiguousarray(
                 grad.reshape(n, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
-            grad_w_t = xp.matmul(saved.reshape(groups, k, pixels),
+            to_columns = cuda_kernels.im2col if cuda_kernels_enabled(xp) else im2col
+            cols = to_columns(saved, kernel, stride, padding, dilation, (ho, wo))
+            grad_w_t = xp.matmul(cols.reshape(groups, k, pixels),
                                  g_t.reshape(groups, pixels, c_group_out))
-            del g_t
+            del g_t, cols
             # transposed into an array of the weight's shape that owns its memory, so the
             # engine can keep it as the weight's .grad without another copy
             grad_w = xp.empty(w_shape, dtype=grad.dtype)

@@ -128,6 +128,7 @@ class Pow(Function):
         if ctx.needs_input_grad[0]:
             grad_a = sum_to_shape(grad * b * a ** (b - 1), sa)
         if ctx.needs_input_grad[1]:
+            a = xp.asarray(a)                  # a Python number as base: 2.0 ** t
             with _quiet(xp):
                 log_a = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), 0)
             grad_b = sum_to_shape(grad * out * log_a, sb)

@@ -5,7 +5,8 @@ Both normalise over the channel dimension (dimension 1), so they work on (N, C),
 and of LRN's cross-channel term is worked through in docs/normalization.md.
 """
 from ..autograd import Cost, Function
-from ..backend import get_array_module
+from ..backend import cuda_kernels_enabled, get_array_module
+from . import cuda_kernels
 from ._util import check_tensor
 
 __all__ = ['batch_norm', 'local_response_norm']
@@ -52,6 +53,16 @@ class BatchNorm(Function):
         ctx.training = training
         ctx.affine = (weight is not None, bias is not None)
         gamma = None if weight is None else weight.reshape(shape).astype(x.dtype, copy=False)
+        if training and cuda_kernels_enabled(xp):
+            # one reduction kernel per statistic, one pass for x_hat and the output
+            out, x_hat, mean, var, inv_std = cuda_kernels.batch_norm_forward_training(
+                x, weight, bias, eps, keep_x_hat=need_x or need_w)
+            if running_mean is not None:
+                count = x.size // x.shape[1]
+                _move_towards(running_mean, mean.reshape(-1), momentum)
+                _move_towards(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
+            ctx.save_for_backward(x_hat, inv_std if need_x else None, gamma if need_x else None)
+            return out
         if training:
             count = x.size // x.shape[1]              # values per channel
             mean = x.mean(axis=axes, keepdims=True)
@@ -102,6 +113,11 @@ class BatchNorm(Function):
         axes = _reduce_axes(grad)
         xp = get_array_module(grad)
         grad_x = grad_w = grad_b = None
+        if ctx.training and cuda_kernels_enabled(xp):
+            x_hat, inv_std, gamma = ctx.saved_tensors
+            grad_x, grad_w, grad_b = cuda_kernels.batch_norm_backward_training(
+                grad, x_hat, inv_std, gamma, need_x, need_w, need_b)
+            return grad_x, None, None, grad_w, grad_b
         if ctx.training:
             x_hat, inv_std, gamma = ctx.saved_tensors
             count = grad.size // grad.shape[1]
@@ -224,6 +240,12 @@ class LocalResponseNorm(Function):
     @staticmethod
     def forward(ctx, x, size, alpha, beta, k):
         xp = get_array_module(x)
+        ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
+        if cuda_kernels_enabled(xp):
+            out, scale = cuda_kernels.lrn_forward(x, size, alpha, beta, k)
+            if ctx.needs_input_grad[0]:
+                ctx.save_for_backward(x, scale)
+            return out
         flat = x.reshape(x.shape[0], x.shape[1], -1)     # (N, C, everything else)
         window_sum = _window_sum(xp, flat * flat, size // 2, (size - 1) // 2)
         scale = window_sum
@@ -232,7 +254,6 @@ class LocalResponseNorm(Function):
         out = flat / scale ** beta
         if ctx.needs_input_grad[0]:
             ctx.save_for_backward(x, scale.reshape(x.shape))
-        ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
         return out.reshape(x.shape)
 
     @staticmethod
@@ -247,6 +268,8 @@ class LocalResponseNorm(Function):
         x, scale = ctx.saved_tensors
         xp = get_array_module(grad)
         size, alpha, beta = ctx.size, ctx.alpha, ctx.beta
+        if cuda_kernels_enabled(xp):
+            return cuda_kernels.lrn_backward(grad, x, scale, size, alpha, beta), None, None, None, None
         shape = x.shape
         a = x.reshape(shape[0], shape[1], -1)
         s = scale.reshape(a.shape)

@@ -115,13 +115,14 @@ def _conv_call(x_grad, w_grad, x_shape=(2, 3, 8, 8), w_shape=(4, 3, 3, 3), **kwa
 
 
 def test_saves_only_what_backward_needs():
-    """Columns are kept for the weight gradient only; the weight for the input gradient."""
-    _, ctx, _, _ = _conv_call(x_grad=True, w_grad=False, padding=1)
-    cols, weight = ctx.saved_tensors
-    assert cols is None and weight is not None
-    _, ctx, _, _ = _conv_call(x_grad=False, w_grad=True, padding=1)
-    cols, weight = ctx.saved_tensors
-    assert weight is None and cols.shape == (3 * 3 * 3, 2 * 8 * 8)
+    """The input (not its kh*kw times larger columns) is kept for the weight gradient
+    only; the weight for the input gradient."""
+    _, ctx, inputs, _ = _conv_call(x_grad=True, w_grad=False, padding=1)
+    x, weight = ctx.saved_tensors
+    assert x is None and weight is not None
+    _, ctx, inputs, _ = _conv_call(x_grad=False, w_grad=True, padding=1)
+    x, weight = ctx.saved_tensors
+    assert weight is None and x is inputs[0] and x.shape == (2, 3, 8, 8)
 
 
 def test_float32_stays_float32():

@@ -136,15 +136,15 @@ def test_saved_bytes_of_a_tiny_net_by_hand():
                           nn.Linear(32, 3))
     s = summary(model, (2, 1, 6, 6), backward=True)
     f32 = 4
-    cols = (1 * 3 * 3) * (2 * 4 * 4) * f32   # the conv keeps its im2col columns for dW;
-    relu_out = 2 * 2 * 4 * 4 * f32           # the weight is a parameter: not counted
-    assert s.row('0').saved_bytes == cols
+    conv_in = 2 * 1 * 6 * 6 * f32            # the conv keeps its input for dW (not the
+    relu_out = 2 * 2 * 4 * 4 * f32           # 9x larger columns); the weight is a
+    assert s.row('0').saved_bytes == conv_in  # parameter: not counted
     assert s.row('1').saved_bytes == relu_out
     # flatten saves nothing; the linear keeps its input, a view of the ReLU output
     # (already counted), and its weight (a parameter)
     assert s.row('2').saved_bytes == s.row('3').saved_bytes == 0
-    assert s.saved_bytes == cols + relu_out
-    assert not s.input_saved
+    assert s.saved_bytes == conv_in + relu_out
+    assert s.input_saved
 
 
 def test_saved_bytes_include_a_saved_input_once():
