@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checklist of docs/gpu.md in one call (written for the lent GPU machine):
 #   bash scripts/gpu_check.sh [SUITE_SECONDS] [BENCH_SECONDS]
+# SECTIONS=steps (speed.py --sections) and TRAIN=0 make a shorter recheck.
 # Logs and results go to $OUT (default /tmp/gpu-check): env.txt, suite-generic.log,
 # suite-kernels.log, train.log, gpu.md (+ .json), bench.log.
 set -u
@@ -24,22 +25,25 @@ suite() {  # $1: 0|1 kernels, $2: log
 suite 0 "$OUT/suite-generic.log" &
 suite 1 "$OUT/suite-kernels.log" &
 # 4: train on the digits with the GPU (kernels on), while the suites run
-( MINIDL_CUDA_KERNELS=1 timeout "$SUITE_SECONDS" $PY -m minidl train --device cuda \
+[ "${TRAIN:-1}" = 1 ] && ( MINIDL_CUDA_KERNELS=1 timeout "$SUITE_SECONDS" $PY -m minidl train --device cuda \
     --out /tmp/run-digits > "$OUT/train.log" 2>&1; echo "exit $?" >> "$OUT/train.log" ) &
 wait
-for f in suite-generic suite-kernels train; do echo "== $f"; tail -n 25 "$OUT/$f.log"; done
+for f in suite-generic suite-kernels train; do
+  [ -f "$OUT/$f.log" ] && { echo "== $f"; grep -E "^(FAILED|ERROR)|passed|failed|best test|exit" "$OUT/$f.log"; }
+done
 
 # 3: the benchmark against PyTorch eager + cuDNN (kernels on), alone on the GPU
 MINIDL_CUDA_KERNELS=1 timeout "$BENCH_SECONDS" $PY benchmarks/speed.py --device cuda \
-  --steps 10 --warmup 3 --out "$OUT/gpu.md" > "$OUT/bench.log" 2>&1
+  --steps 10 --warmup 3 --sections "${SECTIONS:-steps,layers,memory}" --out "$OUT/gpu.md" \
+  > "$OUT/bench.log" 2>&1
 echo "bench exit $?" >> "$OUT/bench.log"
-tail -n 60 "$OUT/bench.log"
+grep -E "^\| |exit" "$OUT/bench.log"
 
 # the same steps through the generic array code, to see what the kernels buy
-MINIDL_CUDA_KERNELS=0 timeout 60 $PY benchmarks/speed.py --device cuda --sections steps \
+[ "${GENERIC:-1}" = 1 ] && MINIDL_CUDA_KERNELS=0 timeout 60 $PY benchmarks/speed.py --device cuda --sections steps \
   --steps 8 --warmup 3 --out "$OUT/gpu-generic.md" > /dev/null 2>&1
 grep -E "^\| " "$OUT/gpu-generic.md"
 # where the GPU time of a minidl step goes (kernels on)
-timeout 90 $PY benchmarks/gpu_profile.py --models resnet18,inception,densenet,mobilenet_v1 \
+timeout 90 $PY benchmarks/gpu_profile.py --models "${PROFILE:-resnet18,inception,densenet,mobilenet_v1}" \
   --steps 3 > "$OUT/profile.md" 2>&1
 cat "$OUT/profile.md"

@@ -48,6 +48,8 @@ def compare_with_torch(ours, theirs, inputs, dtype=np.float32, train=True, backw
     ours.to(parity.DEVICE)
     ours.train(train)
     theirs.train(train)
+    ours.zero_grad(set_to_none=True)     # no gradients left from an earlier call (in
+    theirs.zero_grad(set_to_none=True)   # another dtype, on another device)
     ours_in, theirs_in = [], []
     for a in inputs:
         a = np.asarray(a)

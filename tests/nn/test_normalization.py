@@ -13,7 +13,7 @@ def run_steps(ours, theirs, shape, dtype, steps=5):
     """Several training forward/backward passes on both; returns the last inputs."""
     torch = require_torch()
     rng = np.random.default_rng(0)
-    ours.to(dtype).train()
+    ours.to(dtype).to(parity.DEVICE).train()
     theirs.to(torch.float32 if dtype == np.float32 else torch.float64).train()
     for step in range(steps):
         x = (rng.standard_normal(shape) * (step + 1) + step).astype(dtype)
