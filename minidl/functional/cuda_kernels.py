@@ -26,7 +26,7 @@ contributions that reach it, instead of scattering with atomic adds. The result 
 deterministic (the same order of additions on every run) and has no write conflicts.
 
 Whether minidl uses these kernels is ``minidl.backend.use_cuda_kernels`` (environment
-variable ``MINIDL_CUDA_KERNELS=1``); tests/functional/test_cuda_kernels.py compares each
+variable ``MINIDL_CUDA_KERNELS=0`` turns them off); tests/functional/test_cuda_kernels.py compares each
 one with the generic path on the GPU.
 """
 import functools
