@@ -5,6 +5,7 @@ are NumPy arrays; on a CUDA GPU they are CuPy arrays, whose API is the same. An
 operator finds the module of its arrays with ``get_array_module`` and calls
 ``xp.exp``, ``xp.matmul`` ... on it. CuPy is imported only when a GPU is asked for.
 """
+import functools
 import os
 
 import numpy as np
@@ -53,7 +54,7 @@ def get_array_module(*arrays):
     return np
 
 
-# minidl's own CUDA kernels (minidl/functional/cuda_kernels.py) replace the generic CuPy
+# minidl's own CUDA kernels (each beside its operator's array code) replace the generic CuPy
 # code of a few hot operators when this is on (the default; verified on an H200, see
 # docs/gpu.md). MINIDL_CUDA_KERNELS=0 in the environment, or setting it False, turns them
 # off: the generic array code is the reference they are tested against.
@@ -64,6 +65,17 @@ def cuda_kernels_enabled(xp):
     """True when ``xp`` is CuPy and ``use_cuda_kernels`` is on: an operator then calls
     its hand-written kernel instead of the generic array code."""
     return use_cuda_kernels and xp is not np and getattr(xp, '__name__', '') == 'cupy'
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_kernel(kind, name, *source):
+    """The CuPy kernel ``minidl_<name>`` of class ``kind`` ('ElementwiseKernel' or
+    'ReductionKernel') built from ``source`` (that class's constructor arguments), once
+    per process. An operator keeps its kernel's source beside its array code as a tuple
+    ``(kind, name, *source)`` and calls ``cuda_kernel(*KERNEL)(arrays...)``; CuPy
+    compiles it for each dtype on the first call and caches the binary on disk."""
+    cupy = _import_cupy()
+    return getattr(cupy, kind)(*source, name=f'minidl_{name}')
 
 
 def is_array(obj):

@@ -21,9 +21,9 @@ is transposed to (N, Cout, ...) while the bias is added, in one pass.
 docs/im2col.md draws all of this for a 4x4 input.
 """
 from ..autograd import Cost, Function
-from ..backend import cuda_kernels_enabled, get_array_module
-from . import cuda_kernels
+from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
 from ._util import check_tensor, pair
+from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
 
 __all__ = ['conv2d', 'conv_output_size']
 
@@ -96,6 +96,75 @@ def col2im(dcols, input_shape, kernel, stride, padding, dilation, out_size):
     return xp.ascontiguousarray(buf[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
 
 
+# ---------------------------------------------------------------- the same on a GPU
+
+# cols[(c, i, j), (n, y, x)] = xpad[n, c, y*sh + i*dh, x*sw + j*dw]; one thread per
+# column entry, reading 0 where the window reaches into the padding.
+_IM2COL_KERNEL = ('ElementwiseKernel', 'im2col',
+    'raw T img, int32 N, int32 C, ' + WINDOW_PARAMS,
+    'T col',
+    '''
+    long long rest = i;
+    const int x = rest % Wo; rest /= Wo;
+    const int y = rest % Ho; rest /= Ho;
+    const int n = rest % N;  rest /= N;
+    const int j = rest % kw; rest /= kw;
+    const int ki = rest % kh;
+    const int c = rest / kh;
+    const int row = y * sh + ki * dh - ph;
+    const int column = x * sw + j * dw - pw;
+    if (row >= 0 && row < H && column >= 0 && column < W) {
+        col = img[(((long long)n * C + c) * H + row) * W + column];
+    } else {
+        col = 0;
+    }
+    ''')
+
+# The adjoint of im2col, gathered: pixel (n, c, h, w) sits at padded position
+# (h + ph, w + pw); kernel offset (ki, j) of output (y, x) read it when
+# y*sh + ki*dh == h + ph (and the same for columns). Offsets in im2col's order.
+_COL2IM_KERNEL = ('ElementwiseKernel', 'col2im',
+    'raw T col, int32 N, int32 C, ' + WINDOW_PARAMS,
+    'T img',
+    '''
+    long long rest = i;
+    const int w = rest % W; rest /= W;
+    const int h = rest % H; rest /= H;
+    const int c = rest % C;
+    const int n = rest / C;
+    T total = 0;''' + windows_reading_pixel('''
+            total += col[((((long long)c * kh + ki) * kw + j) * N + n) * Ho * Wo
+                         + (long long)y * Wo + x];''') + '''
+    img = total;
+    ''')
+
+
+def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
+    """conv.im2col on the GPU: the (C*kh*kw, N*Hout*Wout) column matrix of an NCHW
+    input, rows ordered (c, i, j) and columns (n, y, x), padding read as zeros."""
+    xp = get_array_module(x)
+    x = xp.ascontiguousarray(x)
+    n, c, h, w = x.shape
+    (kh, kw), (ho, wo) = kernel, out_size
+    cols = xp.empty((c * kh * kw, n * ho * wo), dtype=x.dtype)
+    cuda_kernel(*_IM2COL_KERNEL)(x, n, c, *window_args((h, w), out_size, kernel, stride, padding,
+                                             dilation), cols)
+    return cols
+
+
+def col2im_cuda(dcols, input_shape, kernel, stride, padding, dilation, out_size):
+    """conv.col2im on the GPU: the (N, C, H, W) gradient of the input from the column
+    gradient ``dcols`` (C, kh, kw, N, Hout, Wout) (any shape with that many elements in
+    that order), each pixel summing the column entries that read it (no atomics)."""
+    xp = get_array_module(dcols)
+    dcols = xp.ascontiguousarray(dcols)
+    n, c, h, w = input_shape
+    dx = xp.empty((n, c, h, w), dtype=dcols.dtype)
+    cuda_kernel(*_COL2IM_KERNEL)(dcols, n, c, *window_args((h, w), out_size, kernel, stride,
+                                                           padding, dilation), dx)
+    return dx
+
+
 def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size):
     """The convolution (N, Cout, Hout, Wout) of x and its column matrix: im2col, one
     (batched over groups) GEMM, then the transpose to (N, Cout, ...) with the bias added
@@ -105,7 +174,7 @@ def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size
     c_out, c_group, kh, kw = weight.shape
     ho, wo = out_size
     k = c_group * kh * kw
-    to_columns = cuda_kernels.im2col if cuda_kernels_enabled(xp) else im2col
+    to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
     cols = to_columns(x, (kh, kw), stride, padding, dilation, out_size)
     out_groups = xp.matmul(weight.reshape(groups, c_out // groups, k),
                            cols.reshape(groups, k, n * ho * wo))
@@ -201,7 +270,7 @@ class Conv2d(Function):
             # 4 GFLOP/s against ~40 at ResNet's 32768 pixels).
             g_t = xp.ascontiguousarray(
                 grad.reshape(n, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
-            to_columns = cuda_kernels.im2col if cuda_kernels_enabled(xp) else im2col
+            to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
             cols = to_columns(saved, kernel, stride, padding, dilation, (ho, wo))
             grad_w_t = xp.matmul(cols.reshape(groups, k, pixels),
                                  g_t.reshape(groups, pixels, c_group_out))
@@ -234,7 +303,7 @@ class Conv2d(Function):
                 dcols = (w_t * g).reshape(c, kh, kw, n, ho, wo)
             else:
                 dcols = xp.matmul(w_t, g).reshape(c, kh, kw, n, ho, wo)
-            from_columns = cuda_kernels.col2im if cuda_kernels_enabled(xp) else col2im
+            from_columns = col2im_cuda if cuda_kernels_enabled(xp) else col2im
             grad_x = from_columns(dcols, x_shape, kernel, stride, padding, dilation, (ho, wo))
         return grad_x, grad_w, grad_b
 

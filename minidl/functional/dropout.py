@@ -8,11 +8,30 @@ input's device, so ``minidl.manual_seed`` makes them repeatable.
 import warnings
 
 from ..autograd import Cost, Function, is_grad_enabled
-from ..backend import cuda_kernels_enabled, get_array_module, random_uniform
-from . import cuda_kernels
+from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module, random_uniform
 from ._util import check_tensor
 
 __all__ = ['dropout', 'dropout2d']
+
+
+# keep = u >= p, y = x * keep * scale: the mask and the output in one pass.
+_DROPOUT_FORWARD_KERNEL = ('ElementwiseKernel', 'dropout_forward',
+    'T x, T u, T p, T scale',
+    'bool keep, T y',
+    'keep = u >= p; y = x * (T)keep * scale;')
+
+
+def dropout_cuda(x, u, p, scale, out=None):
+    """Inverted dropout of ``x`` from uniform samples ``u`` of x's shape and dtype:
+    returns (out, keep) with keep = u >= p (bool) and out = x * keep * scale, in one
+    pass. ``out=x`` writes the result over x (dropout's inplace=True)."""
+    xp = get_array_module(x)
+    t = x.dtype.type
+    keep = xp.empty(x.shape, dtype=bool)
+    if out is None:
+        out = xp.empty_like(x)
+    cuda_kernel(*_DROPOUT_FORWARD_KERNEL)(x, u, t(p), t(scale), keep, out)
+    return out, keep
 
 
 class Dropout(Function):
@@ -27,7 +46,7 @@ class Dropout(Function):
     def forward(ctx, x, keep, scale, uniform=None, p=None):
         if uniform is not None:
             # the GPU kernel path: keep = uniform >= p and the output in one pass
-            out, keep = cuda_kernels.dropout_forward(x, uniform, p, scale)
+            out, keep = dropout_cuda(x, uniform, p, scale)
         else:
             out = x * keep
             out *= scale
@@ -81,10 +100,10 @@ def _dropout(op, input, p, training, inplace, mask_shape):
 
 
 def _dropout_kernel(input, uniform, p, scale, inplace):
-    """Element-wise dropout with cuda_kernels.dropout_forward: the mask and the scaled
+    """Element-wise dropout with dropout_cuda: the mask and the scaled
     output in one kernel (the same mask and numbers as the generic path)."""
     if inplace and not (input.requires_grad and is_grad_enabled()):
-        cuda_kernels.dropout_forward(input.array, uniform, p, scale, out=input.array)
+        dropout_cuda(input.array, uniform, p, scale, out=input.array)
         return input
     return Dropout.apply(input, keep=None, scale=scale, uniform=uniform, p=p)
 

@@ -16,9 +16,9 @@ so every window holds at least one input pixel (or left padding).
 import numpy as np
 
 from ..autograd import Cost, Function
-from ..backend import cuda_kernels_enabled, get_array_module
-from . import cuda_kernels
+from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
 from ._util import check_tensor, pair, scatter_add
+from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
 
 __all__ = ['max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'adaptive_max_pool2d',
            'pool_output_size']
@@ -84,6 +84,78 @@ def _running_max(xp, buf, conf, has_nan):
     return best, arg
 
 
+# the same on a GPU: one kernel for the forward, one (gathering) for the backward
+
+# Running max over the kernel offsets k = ki*kw + j of one window; padding reads
+# -inf. Strict '>' keeps the first max on ties, a NaN always wins (PyTorch's rule).
+_MAX_POOL2D_FORWARD_KERNEL = ('ElementwiseKernel', 'max_pool2d_forward',
+    'raw T img, T neg_inf, ' + WINDOW_PARAMS,
+    'T out, S arg',
+    '''
+    const int x = i % Wo;
+    const int y = (i / Wo) % Ho;
+    const long long plane = (long long)(i / ((long long)Ho * Wo)) * H * W;
+    T best = neg_inf;
+    int best_k = 0;
+    for (int k = 0; k < kh * kw; ++k) {
+        const int row = y * sh - ph + (k / kw) * dh;
+        const int column = x * sw - pw + (k % kw) * dw;
+        const T seen = (row >= 0 && row < H && column >= 0 && column < W)
+                       ? img[plane + (long long)row * W + column] : neg_inf;
+        if (k == 0 || seen > best || isnan(seen)) {
+            best = seen;
+            best_k = k;
+        }
+    }
+    out = best;
+    arg = best_k;
+    ''')
+
+# Gathered max-pool backward: pixel (h, w) collects the gradient of every window
+# that covers it and whose saved argmax is this pixel's offset in that window.
+_MAX_POOL2D_BACKWARD_KERNEL = ('ElementwiseKernel', 'max_pool2d_backward',
+    'raw T grad, raw S arg, ' + WINDOW_PARAMS,
+    'T dx',
+    '''
+    const int w = i % W;
+    const long long plane = i / ((long long)H * W);
+    const int h = (i / W) % H;
+    T total = 0;''' + windows_reading_pixel('''
+            const long long o = (plane * Ho + y) * Wo + x;
+            if ((int)arg[o] == ki * kw + j) total += grad[o];''') + '''
+    dx = total;
+    ''')
+
+
+def max_pool2d_cuda(x, kernel, stride, padding, dilation, out_size):
+    """The max of each window of an NCHW input and its kernel offset k = i*kw + j
+    (uint8 when kh*kw <= 256, else int32), as pooling.MaxPool2d.forward computes them:
+    padding and ceil_mode's overhang read -inf, the first max wins ties, NaN wins."""
+    xp = get_array_module(x)
+    x = xp.ascontiguousarray(x)
+    n, c, h, w = x.shape
+    (kh, kw), (ho, wo) = kernel, out_size
+    best = xp.empty((n, c, ho, wo), dtype=x.dtype)
+    arg = xp.empty((n, c, ho, wo), dtype=np.uint8 if kh * kw <= 256 else np.int32)
+    cuda_kernel(*_MAX_POOL2D_FORWARD_KERNEL)(x, x.dtype.type(-np.inf),
+                                  *window_args((h, w), out_size, kernel, stride, padding,
+                                                dilation), best, arg)
+    return best, arg
+
+
+def max_pool2d_backward_cuda(grad, arg, input_shape, kernel, stride, padding, dilation):
+    """The (N, C, H, W) input gradient of max pooling: every pixel gathers the output
+    gradients of the windows whose argmax ``arg`` (from max_pool2d_forward) it is."""
+    xp = get_array_module(grad)
+    grad = xp.ascontiguousarray(grad)
+    arg = xp.ascontiguousarray(arg)
+    n, c, h, w = input_shape
+    dx = xp.empty((n, c, h, w), dtype=grad.dtype)
+    geometry = window_args((h, w), grad.shape[2:], kernel, stride, padding, dilation)
+    cuda_kernel(*_MAX_POOL2D_BACKWARD_KERNEL)(grad, arg, *geometry, dx)
+    return dx
+
+
 class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, out_size, return_indices):
@@ -93,7 +165,7 @@ class MaxPool2d(Function):
         conf = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out_size)
         extent = ((ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1)
         if cuda_kernels_enabled(xp):  # one kernel: the window max and its offset
-            best, arg = cuda_kernels.max_pool2d_forward(x, kernel, stride, padding,
+            best, arg = max_pool2d_cuda(x, kernel, stride, padding,
                                                         dilation, out_size)
             buffer_shape = (max(extent[0], h + padding[0]), max(extent[1], w + padding[1]))
         else:
@@ -123,7 +195,7 @@ class MaxPool2d(Function):
         xp = get_array_module(grad)
         conf = ctx.conf
         if cuda_kernels_enabled(xp):  # gathered: every pixel sums the windows it won
-            dx = cuda_kernels.max_pool2d_backward(grad, arg, ctx.shape, conf['kernel'],
+            dx = max_pool2d_backward_cuda(grad, arg, ctx.shape, conf['kernel'],
                                                   conf['stride'], conf['padding'],
                                                   conf['dilation'])
             return (dx,) + (None,) * 6

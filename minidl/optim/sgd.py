@@ -1,7 +1,6 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
 from ..autograd import enable_grad
-from ..backend import cuda_kernels_enabled, get_array_module
-from ..functional import cuda_kernels
+from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
 from .optimizer import Optimizer
 
 __all__ = ['SGD']
@@ -21,7 +20,7 @@ class SGD(Optimizer):
     same); no graph is recorded. The momentum buffer, an array like p, is
     ``optimizer.state[p]['momentum_buffer']``. On a GPU with
     ``minidl.backend.use_cuda_kernels`` on, the whole update of a parameter is one
-    kernel (cuda_kernels.sgd_update) instead of up to six array passes.
+    kernel (sgd_update_cuda, below) instead of up to six array passes.
     """
 
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0,
@@ -93,6 +92,48 @@ class SGD(Optimizer):
             if buf is None:
                 first = True
                 buf = state['momentum_buffer'] = get_array_module(p.array).empty_like(p.array)
-        cuda_kernels.sgd_update(p.array, grad, buf, group['lr'], momentum, group['dampening'],
+        sgd_update_cuda(p.array, grad, buf, group['lr'], momentum, group['dampening'],
                                 group['weight_decay'], group['nesterov'], group['maximize'],
                                 first)
+
+
+# ---------------------------------------------------------------- the same on a GPU
+
+# SGD with momentum (PyTorch's step): d = +-g + wd p; b = d (first step) or
+# momentum b + (1 - dampening) d; d = d + momentum b (Nesterov) or b; p -= lr d.
+_SGD_MOMENTUM_KERNEL = ('ElementwiseKernel', 'sgd_momentum',
+    'T g, T lr, T momentum, T one_minus_dampening, T weight_decay, '
+    'bool nesterov, bool maximize, bool first',
+    'T p, T buf',
+    '''
+    T d = maximize ? -g : g;
+    if (weight_decay != 0) d = d + weight_decay * p;
+    const T b = first ? d : buf * momentum + one_minus_dampening * d;
+    buf = b;
+    d = nesterov ? d + momentum * b : b;
+    p = p - lr * d;
+    ''')
+
+# SGD without momentum: p -= lr (+-g + wd p).
+_SGD_PLAIN_KERNEL = ('ElementwiseKernel', 'sgd_plain',
+    'T g, T lr, T weight_decay, bool maximize',
+    'T p',
+    '''
+    T d = maximize ? -g : g;
+    if (weight_decay != 0) d = d + weight_decay * p;
+    p = p - lr * d;
+    ''')
+
+
+def sgd_update_cuda(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
+                    maximize, first):
+    """One SGD step on one parameter array, in place: ``param`` and, with momentum,
+    the momentum buffer ``buf`` (``first=True`` fills a fresh buffer with the first
+    gradient). The same arithmetic as optim.SGD.step, one kernel per parameter."""
+    t = param.dtype.type
+    if momentum == 0:
+        cuda_kernel(*_SGD_PLAIN_KERNEL)(grad, t(lr), t(weight_decay), bool(maximize), param)
+        return
+    cuda_kernel(*_SGD_MOMENTUM_KERNEL)(grad, t(lr), t(momentum), t(1 - dampening),
+                                       t(weight_decay), bool(nesterov), bool(maximize),
+                                       bool(first), param, buf)

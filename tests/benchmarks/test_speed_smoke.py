@@ -65,8 +65,10 @@ def test_layer_table_reports_rates_against_the_gemm_roofline(quick_report):
     assert {'layer', 'minidl fwd+bwd GF/s', 'of GEMM rate', 'PyTorch fwd+bwd GF/s'} <= set(header)
     assert [r[0] for r in rows] == ['conv1', 'layer1.0.conv1']   # --quick: two layers
     assert results['layers']['gemm_gflops'] > 0
-    for row in rows:
-        assert float(row[header.index('minidl fwd+bwd GF/s')]) > 0
+    for row in rows:   # printed with one decimal: a loaded machine may print 0.0
+        assert float(row[header.index('minidl fwd+bwd GF/s')]) >= 0
+    assert results['layers']['fractions'] and all(
+        fraction > 0 for fraction in results['layers']['fractions'].values())
 
 
 def test_memory_table_compares_peaks(quick_report):

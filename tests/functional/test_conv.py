@@ -8,6 +8,10 @@ import minidl.functional as F
 from minidl import autograd
 from minidl.functional.conv import Conv2d, conv_output_size
 from tests.parity import check_gradients, check_torch_parity, on_device, require_torch
+from minidl.functional import conv
+from tests.functional.kernels import (  # noqa: F401 (cp is a fixture)
+    KERNEL_SETTINGS, assert_kernel_close, assert_operator_agrees_with_kernels_on_and_off, cp,
+    dtypes, windows)
 
 SETTINGS = dict(max_examples=25, deadline=None)
 
@@ -280,3 +284,31 @@ def test_rejects_bad_stride_and_padding():
         F.conv2d(_t(1, 3, 8, 8), _t(4, 3, 3, 3), padding=-1)
     with pytest.raises(ValueError, match=r"padding='same' needs stride 1"):
         F.conv2d(_t(1, 3, 8, 8), _t(4, 3, 3, 3), stride=2, padding='same')
+
+
+# ---------------------------------------------------------------- the CUDA kernels (--device cuda)
+
+@KERNEL_SETTINGS
+@given(config=windows(), dtype=dtypes, seed=st.integers(0, 2 ** 31))
+def test_im2col_and_col2im_kernels_equal_the_generic_code(cp, config, dtype, seed):
+    shape, kernel, stride, padding, dilation = config
+    out = tuple(conv_output_size(s, k, st_, p, d) for s, k, st_, p, d in
+                zip(shape[2:], kernel, stride, padding, dilation))
+    rng = np.random.default_rng(seed)
+    x = cp.asarray(rng.standard_normal(shape).astype(dtype))
+    assert_kernel_close(conv.im2col_cuda(x, kernel, stride, padding, dilation, out),
+                        conv.im2col(x, kernel, stride, padding, dilation, out), dtype, exact=True)
+    dcols = cp.asarray(rng.standard_normal((shape[1],) + kernel + (shape[0],) + out)
+                       .astype(dtype))
+    assert_kernel_close(conv.col2im_cuda(dcols, shape, kernel, stride, padding, dilation, out),
+                        conv.col2im(dcols, shape, kernel, stride, padding, dilation, out), dtype)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_conv2d_agrees_with_its_kernels_on_and_off(cp, dtype):
+    assert_operator_agrees_with_kernels_on_and_off(
+        cp, lambda x, w: F.conv2d(x, w, stride=2, padding=1, dilation=1),
+        [(2, 3, 9, 8), (4, 3, 3, 3)], dtype)
+    assert_operator_agrees_with_kernels_on_and_off(
+        cp, lambda x, w: F.conv2d(x, w, padding=2, dilation=2, groups=2),
+        [(2, 4, 7, 7), (6, 2, 3, 3)], dtype)

@@ -1,5 +1,7 @@
 """dropout and dropout2d: gradcheck with a fixed mask, the mask's statistics, PyTorch's
 scaling and backward on the same mask, identity in evaluation, errors, saved bytes."""
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -9,6 +11,12 @@ from minidl import autograd
 from minidl import functional as F
 from minidl.functional.dropout import Dropout
 from tests.parity import check_gradients, on_device, require_torch
+from tests.functional.kernels import (  # noqa: F401 (cp is a fixture)
+    KERNEL_SETTINGS, assert_kernel_close, assert_operator_agrees_with_kernels_on_and_off, cp,
+    dtypes)
+
+# the module (``minidl.functional.dropout`` as an attribute is the function)
+dropout_module = importlib.import_module('minidl.functional.dropout')
 
 SETTINGS = settings(max_examples=20, deadline=None)
 
@@ -176,3 +184,76 @@ def test_dropout_saves_a_boolean_mask():
     assert sum(a.nbytes for a in ctx2d.saved_arrays()) == 4 * 3             # one per channel
     cost = cls.cost(ctx, inputs, outputs)
     assert (cost.forward_flops, cost.backward_input_flops) == (2 * 300, 2 * 300)
+
+
+# ---------------------------------------------------------------- the CUDA kernel (--device cuda)
+
+@KERNEL_SETTINGS
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+       p=st.sampled_from([0.1, 0.5, 0.8]), dtype=dtypes, seed=st.integers(0, 2 ** 31))
+def test_dropout_kernel_is_the_generic_mask_and_product(cp, shape, p, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = cp.asarray(rng.standard_normal(shape).astype(dtype))
+    u = cp.asarray(rng.random(shape).astype(dtype))
+    scale = dtype(1) / dtype(1 - p)
+    out, keep = dropout_module.dropout_cuda(x, u, p, scale)
+    generic_keep = u >= p
+    generic = x * generic_keep
+    generic *= scale
+    assert_kernel_close(keep, generic_keep, dtype, exact=True)
+    assert_kernel_close(out, generic, dtype, exact=True)
+    dropout_module.dropout_cuda(x, u, p, scale, out=x)   # in place
+    assert_kernel_close(x, generic, dtype, exact=True)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_dropout_agrees_with_its_kernel_on_and_off(cp, dtype):
+    assert_operator_agrees_with_kernels_on_and_off(cp, lambda x: F.dropout(x, 0.3),
+                                                   [(4, 5, 6)], dtype)
+
+
+# the call site, on the CPU (the kernel replaced by a NumPy twin of its maths)
+
+def _numpy_dropout_kernel(calls):
+    """dropout_cuda's maths in NumPy (keep = u >= p, out = x * keep * scale)."""
+    def dropout_cuda(x, u, p, scale, out=None):
+        calls.append((x.shape, u.shape, p, scale, out is not None))
+        keep = u >= p
+        result = x * keep
+        result *= scale
+        if out is not None:
+            out[...] = result
+            result = out
+        return result, keep
+    return dropout_cuda
+
+
+@pytest.mark.cpu_only
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_dropout_calls_its_kernel_like_the_generic_path(monkeypatch, dtype):
+    x_np = np.random.default_rng(0).standard_normal((5, 6)).astype(dtype)
+    cotangent = np.random.default_rng(1).standard_normal((5, 6)).astype(dtype)
+
+    def run(inplace=False, grad=True):
+        minidl.manual_seed(3)
+        x = minidl.tensor(x_np.copy(), requires_grad=grad)
+        out = F.dropout(x, 0.4, inplace=inplace)
+        if grad:
+            out.backward(minidl.tensor(cotangent))
+            return out.numpy(), x.grad.numpy()
+        return out.numpy(), x.numpy()
+
+    generic, generic_inplace = run(), run(inplace=True, grad=False)
+    calls = []
+    monkeypatch.setattr(dropout_module, 'cuda_kernels_enabled', lambda xp: True)
+    monkeypatch.setattr(dropout_module, 'dropout_cuda', _numpy_dropout_kernel(calls))
+    for mine, theirs in zip(run(), generic):
+        np.testing.assert_array_equal(mine, theirs)
+    for mine, theirs in zip(run(inplace=True, grad=False), generic_inplace):
+        np.testing.assert_array_equal(mine, theirs)
+    assert calls == [((5, 6), (5, 6), 0.4, dtype(1) / dtype(0.6), False),
+                     ((5, 6), (5, 6), 0.4, dtype(1) / dtype(0.6), True)]
+    calls.clear()
+    minidl.manual_seed(3)
+    F.dropout2d(minidl.tensor(np.ones((2, 3, 4, 4), dtype)), 0.5)
+    assert calls == []  # channel masks broadcast: the generic path

@@ -11,6 +11,11 @@ from minidl import autograd
 from minidl import functional as F
 from minidl.functional.normalization import BatchNorm
 from tests.parity import check_gradients, check_torch_parity, on_device, require_torch
+from minidl.autograd import Context
+from minidl.functional import normalization
+from tests.functional.kernels import (  # noqa: F401 (cp is a fixture)
+    KERNEL_SETTINGS, assert_kernel_close, assert_operator_agrees_with_kernels_on_and_off, cp,
+    dtypes, generic_code)
 
 SETTINGS = settings(max_examples=20, deadline=None)
 
@@ -292,3 +297,69 @@ def test_local_response_norm_float32_and_errors():
         F.local_response_norm(x, 0)
     empty = _tensor(np.ones((0, 4, 2, 2), np.float32))
     assert F.local_response_norm(empty, 3) is empty
+
+
+# ---------------------------------------------------------------- the CUDA kernels (--device cuda)
+
+@KERNEL_SETTINGS
+@given(shape=st.tuples(st.integers(1, 3), st.integers(1, 9), st.integers(1, 4),
+                       st.integers(1, 4)),
+       size=st.integers(1, 7), alpha=st.floats(1e-4, 1e-1), beta=st.floats(0.25, 1.5),
+       k=st.floats(0.5, 2.0), dtype=dtypes, seed=st.integers(0, 2 ** 31))
+def test_lrn_kernels_equal_the_generic_code(cp, shape, size, alpha, beta, k, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = cp.asarray(rng.standard_normal(shape).astype(dtype))
+    ctx = Context((True,) + (False,) * 4)
+    grad = cp.asarray(rng.standard_normal(shape).astype(dtype))
+    with generic_code():
+        generic = normalization.LocalResponseNorm.forward(ctx, x, size, alpha, beta, k)
+        generic_scale = ctx.saved_tensors[1]
+        generic_dx = normalization.LocalResponseNorm.backward(ctx, grad)[0]
+    out, scale = normalization.lrn_cuda(x, size, alpha, beta, k)
+    assert_kernel_close(out, generic, dtype)
+    assert_kernel_close(scale, generic_scale, dtype)
+    assert_kernel_close(normalization.lrn_backward_cuda(grad, x, scale, size, alpha, beta),
+                        generic_dx, dtype)
+
+
+@KERNEL_SETTINGS
+@given(shape=st.lists(st.integers(1, 5), min_size=2, max_size=4).filter(
+           lambda s: int(np.prod(s)) // s[1] > 1),
+       affine=st.booleans(), dtype=dtypes, seed=st.integers(0, 2 ** 31))
+def test_batch_norm_kernels_equal_the_generic_code(cp, shape, affine, dtype, seed):
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    x = cp.asarray((rng.standard_normal(shape) * 3 + 1).astype(dtype))
+    weight = cp.asarray(rng.standard_normal(c).astype(dtype)) if affine else None
+    bias = cp.asarray(rng.standard_normal(c).astype(dtype)) if affine else None
+    grad = cp.asarray(rng.standard_normal(shape).astype(dtype))
+    ctx = Context((True, False, False, affine, affine))
+    with generic_code():
+        generic = BatchNorm.forward(ctx, x, None, None, weight, bias, True, 0.1, 1e-5)
+        generic_x_hat, generic_inv_std, gamma = ctx.saved_tensors
+        theirs = BatchNorm.backward(ctx, grad)
+    out, x_hat, mean, var, inv_std = normalization.batch_norm_training_cuda(
+        x, weight, bias, 1e-5)
+    assert_kernel_close(out, generic, dtype)
+    assert_kernel_close(x_hat, generic_x_hat, dtype)
+    assert_kernel_close(inv_std, generic_inv_std, dtype)
+    assert_kernel_close(mean, x.mean(axis=(0,) + tuple(range(2, x.ndim)), keepdims=True), dtype)
+    no_x_hat = normalization.batch_norm_training_cuda(x, weight, bias, 1e-5, keep_x_hat=False)
+    assert no_x_hat[1] is None
+    assert_kernel_close(no_x_hat[0], generic, dtype)
+    ours = normalization.batch_norm_backward_cuda(grad, x_hat, inv_std, gamma, True, affine,
+                                                  affine)
+    assert_kernel_close(ours[0], theirs[0], dtype)
+    for mine, generic_grad in zip(ours[1:], theirs[3:]):
+        assert (mine is None) == (generic_grad is None)
+        if mine is not None:
+            assert_kernel_close(mine, generic_grad, dtype)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_normalizations_agree_with_their_kernels_on_and_off(cp, dtype):
+    assert_operator_agrees_with_kernels_on_and_off(
+        cp, lambda x: F.local_response_norm(x, 5, alpha=1e-2, k=2.0), [(2, 7, 4, 3)], dtype)
+    assert_operator_agrees_with_kernels_on_and_off(
+        cp, lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+        [(4, 3, 5, 5), (3,), (3,)], dtype)

@@ -9,6 +9,11 @@ import minidl.functional as F
 from minidl import autograd
 from minidl.functional.pooling import pool_output_size
 from tests.parity import check_gradients, check_torch_parity, on_device, require_torch
+from minidl.autograd import Context
+from minidl.functional import pooling
+from tests.functional.kernels import (  # noqa: F401 (cp is a fixture)
+    KERNEL_SETTINGS, assert_kernel_close, assert_operator_agrees_with_kernels_on_and_off, cp,
+    dtypes, generic_code, windows)
 
 SETTINGS = dict(max_examples=25, deadline=None)
 
@@ -247,3 +252,43 @@ def test_rejects_bad_arguments():
     with pytest.raises(ValueError, match=r'adaptive_max_pool2d: output_size must be an int or '
                                          r'a pair'):
         F.adaptive_max_pool2d(_t(1, 1, 8, 8), (1, 2, 3))
+
+
+# ---------------------------------------------------------------- the CUDA kernels (--device cuda)
+
+@KERNEL_SETTINGS
+@given(config=windows(max_padding_half_kernel=True), ceil_mode=st.booleans(), dtype=dtypes,
+       seed=st.integers(0, 2 ** 31), special=st.booleans())
+def test_max_pool_kernels_equal_the_generic_code(cp, config, ceil_mode, dtype, seed, special):
+    shape, kernel, stride, padding, dilation = config
+    out = tuple(pool_output_size(s, k, st_, p, d, ceil_mode) for s, k, st_, p, d in
+                zip(shape[2:], kernel, stride, padding, dilation))
+    if min(out) < 1:
+        return
+    rng = np.random.default_rng(seed)
+    x_np = rng.standard_normal(shape).astype(dtype)
+    if special:  # ties, NaNs and -inf follow the generic rule too
+        x_np[x_np > 1.2] = 1.0
+        x_np[x_np < -1.5] = -np.inf
+        x_np.flat[rng.integers(0, x_np.size)] = np.nan
+    x = cp.asarray(x_np)
+    ctx = Context((True,) + (False,) * 6)
+    best, arg = pooling.max_pool2d_cuda(x, kernel, stride, padding, dilation, out)
+    with generic_code():
+        generic_best = pooling.MaxPool2d.forward(ctx, x, kernel, stride, padding, dilation, out,
+                                                 False)
+    (generic_arg,) = ctx.saved_tensors
+    assert_kernel_close(best, generic_best, dtype, exact=True)
+    assert_kernel_close(arg, generic_arg, dtype, exact=True)
+    grad = cp.asarray(rng.standard_normal(best.shape).astype(dtype))
+    with generic_code():
+        generic_dx = pooling.MaxPool2d.backward(ctx, grad)[0]
+    assert_kernel_close(pooling.max_pool2d_backward_cuda(grad, arg, shape, kernel, stride,
+                                                         padding, dilation), generic_dx, dtype)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_max_pool2d_agrees_with_its_kernels_on_and_off(cp, dtype):
+    assert_operator_agrees_with_kernels_on_and_off(
+        cp, lambda x: F.max_pool2d(x, 3, stride=2, padding=1, ceil_mode=True),
+        [(2, 3, 9, 8)], dtype)

@@ -1,4 +1,6 @@
 """SGD: PyTorch's parameter trajectory, parameter groups, state_dict, and a real training run."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -8,6 +10,10 @@ import minidl.nn as nn
 from minidl.optim import SGD
 from tests import parity
 from tests.parity import require_torch
+from minidl import backend
+from tests.functional.kernels import TOL, cp  # noqa: F401 (cp: a fixture)
+
+sgd_module = importlib.import_module('minidl.optim.sgd')
 
 
 def mlp(nn):
@@ -228,3 +234,73 @@ def test_small_cnn_learns_oriented_bars():
     accuracy = (predicted == y_test).mean()
     assert accuracy >= 0.9, f'test accuracy {accuracy:.3f} after 8 epochs'
     assert int(model[1].num_batches_tracked.item()) == 8 * 12
+
+
+# ---------------------------------------------------------------- the CUDA kernel (--device cuda)
+
+SGD_CONFIGS = [dict(), dict(momentum=0.9), dict(momentum=0.9, weight_decay=5e-4),
+               dict(momentum=0.8, dampening=0.3, weight_decay=1e-2, maximize=True),
+               dict(momentum=0.9, nesterov=True, weight_decay=1e-3), dict(weight_decay=0.1)]
+
+
+def _sgd_trajectory(parameters, gradients, config):
+    """The parameters (host copies) after SGD steps with the given gradient arrays."""
+    params = [minidl.tensor(p.copy(), requires_grad=True) for p in parameters]
+    opt = minidl.optim.SGD(params, lr=0.05, **config)
+    for step_grads in gradients:
+        for p, g in zip(params, step_grads):
+            p.grad = minidl.tensor(g.copy())
+        opt.step()
+    return [p.numpy() for p in params], opt
+
+
+@pytest.mark.parametrize('config', SGD_CONFIGS)
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_sgd_kernel_follows_the_generic_trajectory(cp, monkeypatch, config, dtype):
+    rng = np.random.default_rng(0)
+    parameters = [cp.asarray(rng.standard_normal(s).astype(dtype)) for s in ((3, 4), (5,))]
+    gradients = [[cp.asarray(rng.standard_normal(p.shape).astype(dtype)) for p in parameters]
+                 for _ in range(4)]
+    monkeypatch.setattr(backend, 'use_cuda_kernels', False)
+    generic, _ = _sgd_trajectory(parameters, gradients, config)
+    monkeypatch.setattr(backend, 'use_cuda_kernels', True)
+    ours, opt = _sgd_trajectory(parameters, gradients, config)
+    for mine, theirs in zip(ours, generic):
+        np.testing.assert_allclose(mine, theirs, **TOL[dtype])
+    if config.get('momentum'):
+        assert all(state['momentum_buffer'].dtype == dtype for state in opt.state.values())
+
+
+# the call site, on the CPU (the kernel replaced by a NumPy twin of its maths)
+
+def _numpy_sgd_kernel(param, grad, buf, lr, momentum, dampening, weight_decay, nesterov,
+                      maximize, first):
+    """sgd_update_cuda's maths in NumPy, in place on param and buf."""
+    t = param.dtype.type
+    d = -grad if maximize else grad
+    if weight_decay != 0:
+        d = d + t(weight_decay) * param
+    if momentum != 0:
+        buf[...] = d if first else buf * t(momentum) + t(1 - dampening) * d
+        d = d + t(momentum) * buf if nesterov else buf
+    param -= t(lr) * d
+
+
+@pytest.mark.cpu_only
+@pytest.mark.parametrize('config', SGD_CONFIGS)
+def test_sgd_calls_its_kernel_like_the_generic_path(monkeypatch, config):
+    rng = np.random.default_rng(0)
+    parameters = [rng.standard_normal(s).astype(np.float32) for s in ((3, 4), (5,))]
+    gradients = [[rng.standard_normal(p.shape).astype(np.float32) for p in parameters]
+                 for _ in range(4)]
+    generic, generic_opt = _sgd_trajectory(parameters, gradients, config)
+    monkeypatch.setattr(sgd_module, 'cuda_kernels_enabled', lambda xp: True)
+    monkeypatch.setattr(sgd_module, 'sgd_update_cuda', _numpy_sgd_kernel)
+    ours, opt = _sgd_trajectory(parameters, gradients, config)
+    for mine, theirs in zip(ours, generic):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-7)
+    buffers = [s['momentum_buffer'] for s in opt.state.values()]
+    generic_buffers = [s['momentum_buffer'] for s in generic_opt.state.values()]
+    assert len(buffers) == len(generic_buffers) == (2 if config.get('momentum') else 0)
+    for mine, theirs in zip(buffers, generic_buffers):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-6, atol=1e-7)
