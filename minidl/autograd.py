@@ -20,6 +20,7 @@ gradient and grad mode is on, records a ``Node`` (the output's ``grad_fn``) hold
 context and one edge per input. ``backward`` walks these nodes in topological order.
 """
 import functools
+import itertools
 import threading
 from dataclasses import dataclass
 
@@ -203,7 +204,7 @@ class Function:
             xp = get_array_module(*arrays)
             outputs = tuple(o if is_array(o) else xp.asarray(o) for o in outputs)
         if _apply_hooks:
-            for hook in tuple(_apply_hooks):
+            for hook in tuple(_apply_hooks.values()):
                 hook(cls, ctx, arrays, outputs)
         if not record:
             results = tuple(Tensor(o) for o in outputs)
@@ -233,9 +234,36 @@ def _raise_device_mismatch(cls, args):
                        f'got {", ".join(places)}')
 
 
-# Callables run after every forward: hook(function, ctx, input_arrays, output_arrays).
-# The profiler installs one to count what each operator costs.
-_apply_hooks = []
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` functions and methods: ``handle.remove()``
+    takes the hook out; as a context manager, the hook lives for the ``with`` block."""
+    _ids = itertools.count()
+
+    def __init__(self, hooks):
+        self.hooks = hooks
+        self.id = next(RemovableHandle._ids)
+
+    def remove(self):
+        self.hooks.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+_apply_hooks = {}   # handle id -> hook
+
+
+def register_apply_hook(hook):
+    """Run ``hook(function, ctx, input_arrays, output_arrays)`` after the forward of every
+    operator applied from now on (``function`` the Function class, ``ctx`` its Context
+    with what it saved). The profiler counts operator costs this way. Returns a
+    RemovableHandle."""
+    handle = RemovableHandle(_apply_hooks)
+    _apply_hooks[handle.id] = hook
+    return handle
 
 
 # ---------------------------------------------------------------- the backward walk

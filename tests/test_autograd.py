@@ -254,11 +254,8 @@ def test_apply_hook_sees_every_forward():
     from minidl import autograd
     seen = []
     hook = lambda fn, ctx, ins, outs: seen.append(fn.__name__)  # noqa: E731
-    autograd._apply_hooks.append(hook)
-    try:
+    with autograd.register_apply_hook(hook):
         (leaf(2) * 2).exp()
-    finally:
-        autograd._apply_hooks.remove(hook)
     assert seen == ['Mul', 'Exp']
 
 

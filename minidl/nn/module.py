@@ -24,7 +24,7 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
-from ..autograd import no_grad
+from ..autograd import RemovableHandle, no_grad
 from ..backend import Device, device_of, get_array_module, is_array, to_device
 from ..tensor import Tensor, parse_to_args, zero_grads
 from .parameter import Parameter
@@ -42,24 +42,6 @@ class _IncompatibleKeys(namedtuple('IncompatibleKeys', ['missing_keys', 'unexpec
         return super().__repr__()
 
     __str__ = __repr__
-
-
-class RemovableHandle:
-    """Returned by the ``register_*_hook`` methods: ``handle.remove()`` takes the hook out."""
-    _ids = itertools.count()
-
-    def __init__(self, hooks):
-        self.hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self):
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.remove()
 
 
 # Hooks run around every module's forward (torch.nn.modules.module's global hooks);

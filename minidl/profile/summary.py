@@ -223,7 +223,7 @@ class CostTracer:
         return set(self.storage_bytes)
 
     def __enter__(self):
-        autograd._apply_hooks.append(self.on_apply)
+        self.handles.append(autograd.register_apply_hook(self.on_apply))
         return self
 
     def __exit__(self, *exc):
@@ -231,8 +231,6 @@ class CostTracer:
         return False
 
     def close(self):
-        if self.on_apply in autograd._apply_hooks:
-            autograd._apply_hooks.remove(self.on_apply)
         for handle in self.handles:
             handle.remove()
         self.handles = []

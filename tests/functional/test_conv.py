@@ -101,11 +101,8 @@ def _record(fn):
 
     def hook(function, ctx, inputs, outputs):
         calls.append((function, ctx, inputs, outputs))
-    autograd._apply_hooks.append(hook)
-    try:
+    with autograd.register_apply_hook(hook):
         fn()
-    finally:
-        autograd._apply_hooks.remove(hook)
     return calls
 
 

@@ -172,12 +172,9 @@ def test_dropout2d_warns_on_other_ranks_like_torch():
 def test_dropout_saves_a_boolean_mask():
     seen = []
     hook = lambda cls, ctx, inputs, outputs: seen.append((cls, ctx, inputs, outputs))
-    autograd._apply_hooks.append(hook)
-    try:
+    with autograd.register_apply_hook(hook):
         F.dropout(_tensor(np.ones((4, 3, 5, 5), np.float32), requires_grad=True), 0.5)
         F.dropout2d(_tensor(np.ones((4, 3, 5, 5), np.float32), requires_grad=True), 0.5)
-    finally:
-        autograd._apply_hooks.remove(hook)
     (cls, ctx, inputs, outputs), (_, ctx2d, _, _) = seen
     assert cls is Dropout
     assert sum(a.nbytes for a in ctx.saved_arrays()) == 4 * 3 * 5 * 5       # one byte each

@@ -206,11 +206,8 @@ def _recorded(fn):
     """Run fn and return (function, ctx, inputs, outputs) of the last operator applied."""
     seen = []
     hook = lambda cls, ctx, inputs, outputs: seen.append((cls, ctx, inputs, outputs))
-    autograd._apply_hooks.append(hook)
-    try:
+    with autograd.register_apply_hook(hook):
         fn()
-    finally:
-        autograd._apply_hooks.remove(hook)
     return seen[-1]
 
 

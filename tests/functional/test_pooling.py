@@ -180,11 +180,8 @@ def test_adaptive_max_pool2d_gradcheck_and_ties():
 def _cost(fn):
     calls = []
     hook = lambda function, ctx, inputs, outputs: calls.append((function, ctx, inputs, outputs))
-    autograd._apply_hooks.append(hook)
-    try:
+    with autograd.register_apply_hook(hook):
         fn()
-    finally:
-        autograd._apply_hooks.remove(hook)
     ((function, ctx, inputs, outputs),) = calls
     return function.cost(ctx, inputs, outputs)
 

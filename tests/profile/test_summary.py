@@ -167,7 +167,7 @@ def test_summary_leaves_no_gradients_and_removes_its_hooks():
     model = nn.Sequential(nn.Linear(3, 2))
     summary(model, (2, 3), backward=True)
     assert all(p.grad is None for p in model.parameters())
-    assert not minidl.autograd._apply_hooks
+    assert not minidl.autograd._apply_hooks   # the profiler's hook handle was removed
     x = minidl.randn(2, 3)
     model(x)  # no hook left to fail or count
 
