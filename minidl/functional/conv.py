@@ -187,17 +187,98 @@ def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size
     return out, cols
 
 
-def _input_grad_by_convolution(x_shape, w_shape, stride, padding, dilation, out_size):
-    """Whether Conv2d.backward computes dL/dx as a convolution of the output gradient
-    (stride 1, padding at most d*(k-1)) rather than by col2im: when the columns of that
-    convolution, Cout*kh*kw x N*H*W, are no larger than the col2im route's
-    C*kh*kw x N*Hout*Wout (Cout <= C for 'same' padding). Otherwise (an expanding or
-    unpadded convolution) it would multiply more values, many of them padding zeros."""
-    n, c, h, w = x_shape
-    c_out, _, kh, kw = w_shape
-    return (stride == (1, 1)
-            and all(p <= d * (k - 1) for p, d, k in zip(padding, dilation, (kh, kw)))
-            and c_out * h * w <= c * out_size[0] * out_size[1])
+def _flipped_kernel_pays(ctx):
+    """Whether dL/dx is computed as a convolution of the output gradient with the
+    flipped kernel (stride 1, padding at most d*(k-1)) rather than by col2im: when the
+    columns of that convolution, Cout*kh*kw x N*H*W, are no larger than the col2im
+    route's C*kh*kw x N*Hout*Wout (Cout <= C for 'same' padding). Otherwise (an
+    expanding or unpadded convolution) it would multiply more values, many of them
+    padding zeros."""
+    n, c, h, w = ctx.x_shape
+    c_out = ctx.w_shape[0]
+    return (ctx.stride == (1, 1)
+            and all(p <= d * (k - 1) for p, d, k in zip(ctx.padding, ctx.dilation, ctx.kernel))
+            and c_out * h * w <= c * ctx.out_size[0] * ctx.out_size[1])
+
+
+def _grad_weight(ctx, grad, x):
+    """dL/dW = G @ cols^T per group, with G = dL/dout laid out (Cout, N*Hout*Wout) and
+    the columns rebuilt from the saved input."""
+    xp = get_array_module(grad)
+    n, c, h, w = ctx.x_shape
+    c_out, c_group, kh, kw = ctx.w_shape
+    groups, (ho, wo) = ctx.groups, ctx.out_size
+    c_group_out, k = c_out // groups, c_group * kh * kw
+    if ctx.pointwise:
+        # out[n] = W x[n]: dW = sum over images of G[n] x[n]^T
+        g = grad.reshape(n, groups, c_group_out, h * w)
+        x_groups = x.reshape(n, groups, c_group, h * w)
+        return xp.matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0).reshape(ctx.w_shape)
+    pixels = n * ho * wo
+    # dW^T = cols @ G^T, with G^T (groups, N*Hout*Wout, Cout/groups) copied contiguous:
+    # one BLAS call on two row-major operands. As G @ cols^T, BLAS streams the
+    # transposed operand of this long sum over pixels badly (OpenBLAS, 2 threads:
+    # 4 GFLOP/s against ~40 at ResNet's 32768 pixels).
+    g_t = xp.ascontiguousarray(
+        grad.reshape(n, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
+    to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
+    cols = to_columns(x, ctx.kernel, ctx.stride, ctx.padding, ctx.dilation, ctx.out_size)
+    grad_w_t = xp.matmul(cols.reshape(groups, k, pixels), g_t.reshape(groups, pixels, c_group_out))
+    del g_t, cols
+    # transposed into an array of the weight's shape that owns its memory, so the
+    # engine can keep it as the weight's .grad without another copy
+    grad_w = xp.empty(ctx.w_shape, dtype=grad.dtype)
+    grad_w.reshape(groups, c_group_out, k)[...] = grad_w_t.transpose(0, 2, 1)
+    return grad_w
+
+
+def _grad_input(ctx, grad, weight):
+    """dL/dx, by the cheapest of three routes: a matrix product for a pointwise
+    convolution, a convolution with the flipped kernel for stride 1, col2im otherwise."""
+    xp = get_array_module(grad)
+    n, c, h, w = ctx.x_shape
+    c_out, c_group, kh, kw = ctx.w_shape
+    groups, (ho, wo) = ctx.groups, ctx.out_size
+    c_group_out, k = c_out // groups, c_group * kh * kw
+    w_t = weight.reshape(groups, c_group_out, k).transpose(0, 2, 1)
+    if ctx.pointwise:
+        # out[n] = W x[n]: dx[n] = W^T G[n]
+        return xp.matmul(w_t, grad.reshape(n, groups, c_group_out, h * w)).reshape(ctx.x_shape)
+    if _flipped_kernel_pays(ctx):
+        return _grad_input_by_flipped_kernel(ctx, grad, weight)
+    # dL/dcols = W^T G, then col2im adds each column entry back where im2col copied it
+    # from: a pixel seen by several windows collects the sum of their gradients
+    g = xp.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, c_group_out,
+                                                                  n * ho * wo)
+    if c_out == groups:  # depthwise: each product is an outer product, a broadcast
+        dcols = (w_t * g).reshape(c, kh, kw, n, ho, wo)
+    else:
+        dcols = xp.matmul(w_t, g).reshape(c, kh, kw, n, ho, wo)
+    from_columns = col2im_cuda if cuda_kernels_enabled(xp) else col2im
+    return from_columns(dcols, ctx.x_shape, ctx.kernel, ctx.stride, ctx.padding,
+                        ctx.dilation, ctx.out_size)
+
+
+def _grad_input_by_flipped_kernel(ctx, grad, weight):
+    """With stride 1, dL/dx is itself a convolution: of the output gradient with the
+    kernel flipped in both spatial axes and its in/out channels swapped (per group),
+    padded by d*(k-1) - p, which gives back H x W. (Each input pixel x[i] reached
+    output y[i - a] through tap w[a]; so dx[i] = sum_a g[i - a] w[a] = sum_b g[i + b]
+    w_flipped[b], a correlation with the flipped kernel.) Its GEMM has the long
+    Cout*kh*kw inner dimension and writes C*N*H*W values, where W^T G writes kh*kw times
+    as many for col2im to add up: 20-60% faster, the same result. docs/im2col.md draws it."""
+    xp = get_array_module(grad)
+    c = ctx.x_shape[1]
+    c_out, c_group, kh, kw = ctx.w_shape
+    groups = ctx.groups
+    flipped = weight.reshape(groups, c_out // groups, c_group, kh, kw)[..., ::-1, ::-1]
+    flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(
+        c, c_out // groups, kh, kw)
+    back_padding = tuple(d * (size - 1) - p
+                         for p, d, size in zip(ctx.padding, ctx.dilation, ctx.kernel))
+    grad_x, _ = _conv_by_im2col(grad, flipped, None, ctx.stride, back_padding, ctx.dilation,
+                                groups, ctx.x_shape[2:])
+    return grad_x
 
 
 class Conv2d(Function):
@@ -208,103 +289,39 @@ class Conv2d(Function):
         c_out, c_group, kh, kw = weight.shape
         ho, wo = (conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
                   conv_output_size(w, kw, stride[1], padding[1], dilation[1]))
-        ctx.shape = (x.shape, weight.shape)
-        ctx.conf = ((kh, kw), stride, padding, dilation, (ho, wo))
-        ctx.groups = groups
-        need_x, need_w = ctx.needs_input_grad[:2]
-        w_groups = weight.reshape(groups, c_out // groups, c_group * kh * kw)
+        ctx.x_shape, ctx.w_shape, ctx.groups = x.shape, weight.shape, groups
+        ctx.kernel, ctx.stride, ctx.padding, ctx.dilation = (kh, kw), stride, padding, dilation
+        ctx.out_size = (ho, wo)
         ctx.pointwise = (kh, kw) == (1, 1) and stride == (1, 1) and padding == (0, 0)
+        need_x, need_w = ctx.needs_input_grad[:2]
+        # the weight gradient needs the input (not its columns, kh*kw times larger:
+        # backward copies them again), the input gradient needs the weight
+        ctx.save_for_backward(x if need_w else None, weight if need_x else None)
 
         if ctx.pointwise:
             # a 1x1 convolution is already a matrix product: out[n] = w @ x[n] per group
-            x_groups = x.reshape(n, groups, c_group, h * w)
-            out = xp.matmul(w_groups, x_groups).reshape(n, c_out, h, w)
+            w_groups = weight.reshape(groups, c_out // groups, c_group)
+            out = xp.matmul(w_groups, x.reshape(n, groups, c_group, h * w)).reshape(n, c_out, h, w)
             if bias is not None:
                 out += bias.reshape(1, c_out, 1, 1)
-            ctx.save_for_backward(x if need_w else None, weight if need_x else None)
             return out
-
         out, _ = _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, (ho, wo))
-        # The weight gradient needs the columns, the input gradient the weight. The input
-        # is saved, not its columns (kh*kw times larger): backward copies them again.
-        ctx.save_for_backward(x if need_w else None, weight if need_x else None)
         return out
 
     @staticmethod
     def backward(ctx, grad):
         """out = W cols + b (per group), so with G = dL/dout laid out (Cout, N*Hout*Wout):
-            dL/dW    = G @ cols^T            (cols rebuilt from the saved input)
-            dL/dcols = W^T @ G,   dL/dx = col2im(dL/dcols)   (im2col's adjoint)
+            dL/dW    = G @ cols^T            (_grad_weight; cols rebuilt from the input)
+            dL/dcols = W^T @ G,   dL/dx = col2im(dL/dcols)   (_grad_input: im2col's adjoint)
             dL/db    = sum of G over n, y, x
         col2im adds each column entry back where im2col copied it from; an input pixel
         seen by several windows collects the sum of their gradients. With stride 1 the
-        same dL/dx is computed as a convolution of G with the flipped kernel (below)."""
-        saved, weight = ctx.saved_tensors
-        xp = get_array_module(grad)
+        same dL/dx is a convolution of G with the flipped kernel (_grad_input_by_flipped_kernel)."""
+        x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        x_shape, w_shape = ctx.shape
-        n, c, h, w = x_shape
-        c_out, c_group, kh, kw = w_shape
-        groups = ctx.groups
-        kernel, stride, padding, dilation, (ho, wo) = ctx.conf
-        k = c_group * kh * kw
-        grad_x = grad_w = grad_b = None
-        if need_b:
-            grad_b = grad.sum(axis=(0, 2, 3))
-
-        if ctx.pointwise:
-            g = grad.reshape(n, groups, c_out // groups, h * w)
-            if need_w:
-                x_groups = saved.reshape(n, groups, c_group, h * w)
-                grad_w = xp.matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w_shape)
-            if need_x:
-                w_t = weight.reshape(groups, c_out // groups, k).transpose(0, 2, 1)
-                grad_x = xp.matmul(w_t, g).reshape(x_shape)
-            return grad_x, grad_w, grad_b
-
-        c_group_out, pixels = c_out // groups, n * ho * wo
-        if need_w:
-            # dW^T = cols @ G^T, with G^T (groups, N*Hout*Wout, Cout/groups) copied
-            # contiguous: one BLAS call on two row-major operands. As G @ cols^T, BLAS streams
-            # the transposed operand of this long sum over pixels badly (OpenBLAS, 2 threads:
-            # 4 GFLOP/s against ~40 at ResNet's 32768 pixels).
-            g_t = xp.ascontiguousarray(
-                grad.reshape(n, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
-            to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
-            cols = to_columns(saved, kernel, stride, padding, dilation, (ho, wo))
-            grad_w_t = xp.matmul(cols.reshape(groups, k, pixels),
-                                 g_t.reshape(groups, pixels, c_group_out))
-            del g_t, cols
-            # transposed into an array of the weight's shape that owns its memory, so the
-            # engine can keep it as the weight's .grad without another copy
-            grad_w = xp.empty(w_shape, dtype=grad.dtype)
-            grad_w.reshape(groups, c_group_out, k)[...] = grad_w_t.transpose(0, 2, 1)
-            del grad_w_t
-        if need_x and _input_grad_by_convolution(x_shape, w_shape, stride, padding, dilation,
-                                                 (ho, wo)):
-            # With stride 1, dL/dx is itself a convolution: of the output gradient with the
-            # kernel flipped and its in/out channels swapped (per group), padded by
-            # d*(k-1) - p, which gives back H x W. Its GEMM has the long Cout*kh*kw inner
-            # dimension and writes C*N*H*W values, where W^T G writes kh*kw times as many
-            # for col2im to add up: 20-60% faster, and the same result.
-            flipped = weight.reshape(groups, c_out // groups, c_group, kh, kw)[..., ::-1, ::-1]
-            flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(
-                c, c_out // groups, kh, kw)
-            back_padding = tuple(d * (size - 1) - p
-                                 for p, d, size in zip(padding, dilation, kernel))
-            grad_x, _ = _conv_by_im2col(grad, flipped, None, stride, back_padding, dilation,
-                                        groups, (h, w))
-        elif need_x:
-            # G: (groups, Cout/groups, N*Hout*Wout), contiguous, matching the columns
-            g = xp.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, c_group_out,
-                                                                          pixels)
-            w_t = weight.reshape(groups, c_out // groups, k).transpose(0, 2, 1)
-            if c_out == groups:  # depthwise: each product is an outer product, a broadcast
-                dcols = (w_t * g).reshape(c, kh, kw, n, ho, wo)
-            else:
-                dcols = xp.matmul(w_t, g).reshape(c, kh, kw, n, ho, wo)
-            from_columns = col2im_cuda if cuda_kernels_enabled(xp) else col2im
-            grad_x = from_columns(dcols, x_shape, kernel, stride, padding, dilation, (ho, wo))
+        grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
+        grad_w = _grad_weight(ctx, grad, x) if need_w else None
+        grad_x = _grad_input(ctx, grad, weight) if need_x else None
         return grad_x, grad_w, grad_b
 
     @staticmethod
@@ -313,16 +330,32 @@ class Conv2d(Function):
         product over its group's channels and the kernel. A FLOP is a multiply or an add:
         forward 2*MACs (+1 per output for the bias); backward 2*MACs for dL/dx (W^T G)
         and 2*MACs for dL/dW (G cols^T), each counted only when that gradient is needed,
-        plus one add per output element for dL/db."""
+        plus one add per output element for dL/db.
+
+        Scratch (``transient_bytes``), at its largest in backward: the column-gradient
+        matrix dL/dcols (C*kh*kw, N*Hout*Wout), the zeroed padded buffer col2im adds into,
+        and a contiguous copy of the output gradient (the weight gradient's rebuilt
+        columns and the stride-1 route's columns are no larger). A pointwise convolution
+        multiplies the input directly: its scratch is the per-image weight gradients
+        (N copies of the weight) summed into dL/dW."""
         x, weight, bias = inputs[:3]
         out = outputs[0]
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         macs = int(out.size) * (int(weight.size) // int(weight.shape[0]))
+        n, c, h, w = x.shape
+        if ctx.pointwise:
+            scratch = n * weight.nbytes if need_w else 0
+        else:
+            (kh, kw), (ph, pw), (ho, wo) = ctx.kernel, ctx.padding, ctx.out_size
+            cols = c * kh * kw * n * ho * wo * x.itemsize
+            padded = n * c * (h + 2 * ph) * (w + 2 * pw) * x.itemsize
+            scratch = cols + padded + out.nbytes
         return Cost(macs=macs,
                     forward_flops=2 * macs + (int(out.size) if bias is not None else 0),
                     backward_input_flops=2 * macs if need_x else 0,
                     backward_weight_flops=(2 * macs if need_w else 0)
-                    + (int(out.size) if need_b else 0))
+                    + (int(out.size) if need_b else 0),
+                    transient_bytes=int(scratch))
 
 
 def _positive_pair(value, name, op, minimum=1):

@@ -189,8 +189,6 @@ class CostTracer:
     def on_apply(self, function, ctx, inputs, outputs):
         row = self.rows[self.stack[-1] if self.stack else '']
         cost = function.cost(ctx, inputs, outputs)
-        if not cost.transient_bytes:
-            cost.transient_bytes = fallback_transient_bytes(function, ctx, inputs, outputs)
         recorded = any(ctx.needs_input_grad) and autograd.is_grad_enabled()
         if not recorded:  # no node: nothing to run backward, nothing kept
             cost = Cost(cost.macs, cost.forward_flops, transient_bytes=cost.transient_bytes)
@@ -235,29 +233,6 @@ class CostTracer:
             handle.remove()
         self.handles = []
         self._keep = []
-
-
-def fallback_transient_bytes(function, ctx, inputs, outputs):
-    """Scratch bytes of operators whose cost rule leaves ``transient_bytes`` at 0.
-
-    Convolution by im2col (minidl.functional.conv), at its busiest, in backward: the
-    column-gradient matrix dL/dcols (C*kh*kw, N*Hout*Wout), the zeroed padded buffer
-    col2im adds into, and a contiguous copy of the output gradient. A 1x1, stride-1,
-    unpadded convolution multiplies the input directly: its scratch is the per-image
-    weight gradients (N copies of the weight) summed into dL/dW. Everything else: 0.
-    """
-    if function.__name__ != 'Conv2d':
-        return 0
-    x, weight, out = inputs[0], inputs[1], outputs[0]
-    n, c, h, w = x.shape
-    kh, kw = weight.shape[2:]
-    need_w = ctx.needs_input_grad[1]
-    if getattr(ctx, 'pointwise', False):
-        return int(n * weight.nbytes) if need_w else 0
-    padding = getattr(ctx, 'conf', (None, None, (0, 0)))[2]
-    cols = c * kh * kw * n * out.shape[2] * out.shape[3] * x.itemsize
-    padded = n * c * (h + 2 * padding[0]) * (w + 2 * padding[1]) * x.itemsize
-    return int(cols + padded + out.nbytes)
 
 
 def output_shapes(output):
