@@ -16,6 +16,7 @@ setup(
         'scipy>=1.10',
         'tqdm>=4.60',
         'matplotlib>=3.7',
+        'safetensors>=0.4',
     ],
     extras_require={
         # CUDA 12; for CUDA 13 install cupy-cuda13x instead (see README)

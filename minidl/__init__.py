@@ -17,6 +17,7 @@ from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clam
                          permute, squeeze, unsqueeze, clone, matmul, mm, bmm, sum, mean, max,
                          min, var, std, argmax, argmin)
 from .gradcheck import gradcheck, GradcheckError
+from .serialization import save, load
 from . import viz
 from . import nn, optim
 

@@ -3,21 +3,33 @@
     minidl train --out runs/digits                       # LeNet-5 + BN on the shipped digits
     minidl train --model resnet18 --dataset cifar10 --data-dir data --download --epochs 30
     minidl train --out runs/digits --resume              # go on after an interruption
-    minidl evaluate --checkpoint runs/digits/checkpoint.pkl
+    minidl evaluate --checkpoint runs/digits/checkpoint.minidl
     minidl summary resnet50 --input 1,3,224,224 --backward --memory
     minidl demo                                          # a few seconds: watch a loss fall
     minidl models                                        # the model zoo
 
-Mistakes of use (a missing or corrupt dataset file, a corrupt checkpoint, ``--device
-cuda`` without a GPU, labels the model cannot predict) print one line to stderr and
-exit with status 2; a run whose loss diverges exits with status 1.
+A run folder is never overwritten unasked: ``train`` refuses an ``--out`` that holds a
+run (its checkpoint, metrics or curves) unless ``--resume`` (go on with it) or
+``--overwrite`` (delete it and start afresh) is given. ``--resume`` takes the run's
+options from its checkpoint; an option given again must have the same value, except
+``--epochs`` under ``--scheduler none`` (a schedule is planned for its epochs).
+
+Mistakes of use (bad arguments, a missing, corrupt or foreign dataset file or
+checkpoint, an ``--out`` that cannot be written or is full, ``--device cuda`` without a
+GPU, labels the model cannot predict) print one line to stderr and exit with status 2,
+checked before training starts wherever they can be; a run whose loss diverges exits
+with status 1, an interrupted one with 130. ``--debug`` (or MINIDL_DEBUG=1) shows the
+traceback instead.
 """
 import argparse
+import errno
 import os
 import sys
 import time
 
 import numpy as np
+
+DEBUG_ENV = 'MINIDL_DEBUG'
 
 DATASETS = ('digits', 'mnist', 'fashion-mnist', 'cifar10')
 SCHEDULERS = ('none', 'step', 'multistep', 'cosine')
@@ -44,6 +56,13 @@ DEFAULTS = dict(model='lenet5_bn', dataset='digits', epochs=30, batch_size=32, l
 
 class UsageError(Exception):
     """A mistake of use, reported in one line with exit status 2."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse's parser, with its errors in one line (and exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
 
 def _min_input(model):
@@ -105,6 +124,10 @@ def load_datasets(config):
     except FileNotFoundError as err:
         raise UsageError(f'{err} (or pass --download)' if not config.get('download') else
                          str(err)) from None
+    for split, data in (('training', train_set), ('test', test_set)):
+        if len(data) == 0:
+            raise UsageError(f"{config['dataset']}: the {split} set holds no images; check "
+                             f"its files (delete them and pass --download to fetch them again)")
     if config.get('mean') is None:
         config['mean'], config['std'] = _stats(config['dataset'], train_set)
     train_set.transform = _transforms(config, train_set, train=True)
@@ -130,6 +153,90 @@ def build_scheduler(name, optimizer, epochs):
     return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
 
 
+# ---------------------------------------------------------------- checks before training
+
+# `minidl train` options that may change when a run is resumed: they do not shape it.
+_FREE_ON_RESUME = {'data_dir', 'download', 'device', 'out', 'resume', 'overwrite',
+                   'no_progress', 'debug'}
+
+
+def _flag(dest):
+    return '--' + dest.replace('_', '-')
+
+
+def _take_saved_options(args, state, path):
+    """Fill the options not given on the command line from the resumed run's config;
+    ``UsageError`` when a given one differs from the run's (``--epochs`` may grow
+    under ``--scheduler none``)."""
+    saved = state.get('config')
+    if not isinstance(saved, dict) or 'model' not in saved:
+        raise UsageError(f'{path} was not written by `minidl train` (its config names no '
+                         f'model): resume it with minidl.train.fit(resume=...)')
+    differ = []
+    for dest, value in saved.items():
+        if dest in _FREE_ON_RESUME or not hasattr(args, dest):
+            continue
+        if dest not in args.given:
+            setattr(args, dest, value)
+        elif getattr(args, dest) != value and not (
+                dest == 'epochs' and saved.get('scheduler') == 'none'):
+            differ.append((dest, value, getattr(args, dest)))
+    if differ:
+        theirs = ' '.join(f'{_flag(d)} {v}' for d, v, _ in differ)
+        ours = ' '.join(f'{_flag(d)} {v}' for d, _, v in differ)
+        note = ''
+        if any(d == 'epochs' for d, _, _ in differ):
+            note = (f" (its {saved.get('scheduler')} schedule is planned for its epochs: "
+                    f"--epochs can change only with --scheduler none)")
+        raise UsageError(f'--resume: the run of {path} was trained with {theirs}, not {ours}'
+                         f'{note}; leave those options out to go on with the run, or start '
+                         f'a new one with another --out or --overwrite')
+    done = int(state.get('epoch', 0))
+    if args.epochs < done:
+        raise UsageError(f'--resume: {path} has already trained {done} epochs, more than '
+                         f'--epochs {args.epochs}')
+
+
+def _check_arguments(args):
+    """``UsageError`` naming the first argument out of its range."""
+    checks = [('--epochs', args.epochs >= 1, 'at least 1'),
+              ('--batch-size', args.batch_size >= 1, 'at least 1'),
+              ('--lr', np.isfinite(args.lr) and args.lr >= 0, 'a number >= 0'),
+              ('--momentum', 0 <= args.momentum < 1 if np.isfinite(args.momentum) else False,
+               'in [0, 1)'),
+              ('--weight-decay', np.isfinite(args.weight_decay) and args.weight_decay >= 0,
+               'a number >= 0')]
+    smallest = _min_input(args.model) or 1
+    if args.size is not None:
+        checks.append(('--size', args.size >= smallest, f'at least {smallest} for {args.model}'))
+    for flag, ok, expected in checks:
+        if not ok:
+            raise UsageError(f'{flag} {getattr(args, flag[2:].replace("-", "_"))}: must be '
+                             f'{expected}')
+
+
+def prepare_out(args):
+    """Before anything is loaded: the run-folder rules (``minidl.train.run_folder``), a
+    resumed run's options, the arguments' ranges, and that --out can be written.
+    Returns the output folder."""
+    from .serialization.atomic import check_writable
+    from .train import load_checkpoint, plan_run
+    if args.resume and args.overwrite:
+        raise UsageError('--resume and --overwrite exclude each other: --resume goes on '
+                         'with the run in --out, --overwrite deletes it and starts afresh')
+    out = args.out
+    if out is None and isinstance(args.resume, str):
+        out = args.resume if os.path.isdir(args.resume) else \
+            os.path.dirname(os.path.abspath(args.resume))
+    out = out or os.path.join('runs', f'{args.model}_{args.dataset}')
+    resume_from = plan_run(out, args.resume, args.overwrite)
+    if resume_from is not None:
+        _take_saved_options(args, load_checkpoint(resume_from), resume_from)
+    _check_arguments(args)
+    check_writable(out)
+    return out
+
+
 # ---------------------------------------------------------------- the subcommands
 
 def cmd_train(args):
@@ -139,8 +246,8 @@ def cmd_train(args):
     from .train import fit, resolve_device
 
     device = resolve_device(args.device)   # fail before loading anything
+    out = args.out = prepare_out(args)
     size = args.size if args.size is not None else default_size(args.model, args.dataset)
-    out = args.out or os.path.join('runs', f'{args.model}_{args.dataset}')
     config = dict(model=args.model, dataset=args.dataset, data_dir=args.data_dir,
                   download=args.download, size=size, augment=args.augment, epochs=args.epochs,
                   batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
@@ -166,7 +273,8 @@ def cmd_train(args):
     started = time.perf_counter()
     result = fit(model, train_loader, test_loader, epochs=args.epochs, optimizer=optimizer,
                  scheduler=scheduler, device=device, out=out, resume=args.resume,
-                 progress=not args.no_progress, seed=args.seed, config=config)
+                 overwrite=args.overwrite, progress=not args.no_progress, seed=args.seed,
+                 config=config)
     seconds = time.perf_counter() - started
     if result.best_test_acc is not None:
         final = result.final
@@ -178,16 +286,38 @@ def cmd_train(args):
     return 0
 
 
+def _training_config(state, path):
+    """The config of a ``minidl train`` checkpoint, checked enough to build its model."""
+    from . import models
+    config = state.get('config')
+    if not isinstance(config, dict) or 'model' not in config:
+        raise UsageError(f'{path} was not written by `minidl train` (its config names no '
+                         f'model); load it with minidl.train.load_checkpoint')
+    problems = []
+    if config['model'] not in models.list_models():
+        problems.append(f"its config names an unknown model {config['model']!r}")
+    if config.get('dataset') not in DATASETS:
+        problems.append(f"its config names an unknown dataset {config.get('dataset')!r}")
+    for key in ('num_classes', 'in_channels'):
+        if type(config.get(key)) is not int or config[key] < 1:
+            problems.append(f'its config has no valid {key}')
+    if not isinstance(state.get('model'), dict) or type(state.get('epoch')) is not int:
+        problems.append('it holds no model weights or no epoch')
+    if problems:
+        raise UsageError(f'{path} is not a usable `minidl train` checkpoint: '
+                         f'{"; ".join(problems)}')
+    return dict(config)
+
+
 def cmd_evaluate(args):
     from .data import DataLoader
     from .train import evaluate, load_checkpoint, resolve_device
 
     device = resolve_device(args.device)
+    if args.batch_size < 1:
+        raise UsageError(f'--batch-size {args.batch_size}: must be at least 1')
     state = load_checkpoint(args.checkpoint)
-    config = dict(state.get('config') or {})
-    if 'model' not in config:
-        raise UsageError(f'{args.checkpoint} was not written by `minidl train` (its config '
-                         f'names no model); load it with minidl.train.load_checkpoint')
+    config = _training_config(state, args.checkpoint)
     if args.dataset is not None and args.dataset != config['dataset']:
         config.update(dataset=args.dataset, mean=None, std=None)
     if args.data_dir is not None:
@@ -195,7 +325,12 @@ def cmd_evaluate(args):
     config['download'] = False
     train_set, test_set = load_datasets(config)
     model = build_model(config).to(device)
-    model.load_state_dict(state['model'])
+    try:
+        model.load_state_dict(state['model'])
+    except (KeyError, ValueError, TypeError, RuntimeError) as err:
+        reason = err.args[0] if isinstance(err, KeyError) and err.args else err
+        raise UsageError(f'{args.checkpoint}: its weights do not fit {config["model"]} '
+                         f'({reason})') from None
     data = test_set if args.split == 'test' else train_set
     result = evaluate(model, DataLoader(data, batch_size=args.batch_size), device=device)
     top5 = '' if result['top5'] is None else f'  top-5 {100 * result["top5"]:.2f}%'
@@ -238,14 +373,18 @@ def cmd_models(args):
 
 def build_parser():
     from . import models
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog='minidl', description='minidl: train, evaluate and profile the classic CNNs.')
+    parser.add_argument('--debug', action='store_true',
+                        help=f'show tracebacks of errors (also ${DEBUG_ENV}=1)')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
     commands.required = True
+    parser.subcommands = commands.choices
 
     train = commands.add_parser('train', help='train a model on a dataset',
                                 description='Train a zoo model; writes metrics.csv, curves.png '
-                                            'and checkpoint.pkl in --out.')
+                                            'and checkpoint.minidl in --out. An --out that '
+                                            'holds a run needs --resume or --overwrite.')
     train.add_argument('--model', default=DEFAULTS['model'], choices=models.list_models(),
                        metavar='NAME', help=f'a name from `minidl models` '
                                             f'(default {DEFAULTS["model"]})')
@@ -274,8 +413,12 @@ def build_parser():
     train.add_argument('--seed', type=int, default=DEFAULTS['seed'])
     train.add_argument('--out', default=None,
                        help='output folder (default runs/MODEL_DATASET)')
-    train.add_argument('--resume', action='store_true',
-                       help='continue from OUT/checkpoint.pkl when it exists')
+    train.add_argument('--resume', nargs='?', const=True, default=False, metavar='PATH',
+                       help='go on with the run in --out (from checkpoint.minidl, or its '
+                            'previous copy when it is missing), or with the checkpoint file '
+                            'or run folder PATH; options left out are the run\'s')
+    train.add_argument('--overwrite', action='store_true',
+                       help='delete the run in --out and start afresh')
     train.add_argument('--no-progress', action='store_true', help='no progress bars')
     train.set_defaults(handler=cmd_train)
 
@@ -288,6 +431,9 @@ def build_parser():
     evaluate.add_argument('--batch-size', type=int, default=256)
     evaluate.add_argument('--device', default='cpu')
     evaluate.set_defaults(handler=cmd_evaluate)
+    for command in commands.choices.values():   # also accepted after the command
+        command.add_argument('--debug', action='store_true', default=argparse.SUPPRESS,
+                             help=argparse.SUPPRESS)
 
     commands.add_parser('summary', add_help=False,
                         help='per-layer parameters, FLOPs and memory of a model '
@@ -304,11 +450,56 @@ def build_parser():
     return parser
 
 
+def given_options(argv):
+    """The destinations of the options written in ``argv`` (not left at their defaults)."""
+    parser = build_parser()
+    for command in parser.subcommands.values():
+        for action in command._actions:
+            action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv))) - {'command', 'handler', 'debug'}
+
+
 def _user_errors():
     from .data.datasets import DatasetError, DownloadError
-    from .train import CheckpointError, DeviceError, LabelError
-    return (UsageError, DatasetError, DownloadError, CheckpointError, DeviceError, LabelError,
-            FileNotFoundError)
+    from .serialization import LoadError
+    from .train import DeviceError, LabelError, ResumeError
+    return (UsageError, DatasetError, DownloadError, LoadError, DeviceError, LabelError,
+            ResumeError)
+
+
+_OS_ADVICE = {errno.ENOSPC: 'free some space or choose another --out',
+              errno.EROFS: 'choose a writable --out', errno.EACCES: 'check its permissions',
+              errno.EPERM: 'check its permissions', errno.ENOTDIR: 'give a folder'}
+
+
+def describe_os_error(err):
+    """An OSError in one line: what failed, on which file, and what to do."""
+    text = err.strerror or str(err)
+    if err.filename and str(err.filename) not in text:
+        text = f'{err.filename}: {text}'
+    advice = _OS_ADVICE.get(err.errno)
+    return f'{text} ({advice})' if advice else text
+
+
+def _interrupted(args):
+    """What an interrupted command leaves: for train, the epoch its checkpoint holds."""
+    if args.command != 'train' or not getattr(args, 'out', None):
+        return 'interrupted'
+    from .train import find_checkpoint, load_checkpoint
+    checkpoint = find_checkpoint(args.out)
+    if checkpoint is None:
+        return 'interrupted before the first epoch finished: no checkpoint was saved'
+    try:
+        epoch = load_checkpoint(checkpoint)['epoch']
+    except Exception:  # noqa: BLE001 - only the message depends on it
+        return f'interrupted; {checkpoint} is there, but unreadable'
+    return (f'interrupted; {checkpoint} holds epoch {epoch}: add --resume to go on from '
+            f'there')
+
+
+def one_line(message):
+    """``message`` on one line: its lines joined by '; '."""
+    return '; '.join(line.strip() for line in str(message).splitlines() if line.strip())
 
 
 def main(argv=None):
@@ -318,19 +509,29 @@ def main(argv=None):
         from .profile.cli import main_summary
         return main_summary(argv[1:])
     args = build_parser().parse_args(argv)
+    args.given = given_options(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV) == '1'
     from .train import TrainingDiverged
     try:
         return args.handler(args)
     except _user_errors() as err:
-        print(f'minidl {args.command}: error: {err}', file=sys.stderr)
+        if debug:
+            raise
+        print(f'minidl {args.command}: error: {one_line(err)}', file=sys.stderr)
+        return 2
+    except OSError as err:   # the disk: full, read-only, a file where a folder should be
+        if debug:
+            raise
+        print(f'minidl {args.command}: error: {one_line(describe_os_error(err))}',
+              file=sys.stderr)
         return 2
     except TrainingDiverged as err:
-        print(f'minidl {args.command}: {err}', file=sys.stderr)
+        if debug:
+            raise
+        print(f'minidl {args.command}: {one_line(err)}', file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        hint = ' (the last finished epoch is saved: add --resume to go on)' \
-            if args.command == 'train' else ''
-        print(f'minidl {args.command}: interrupted{hint}', file=sys.stderr)
+        print(f'minidl {args.command}: {_interrupted(args)}', file=sys.stderr)
         return 130
 
 

@@ -1,13 +1,22 @@
 """The minidl command: train, evaluate, demo, models, summary, and clean user errors."""
+import collections
 import csv
+import errno
 import os
+import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import minidl
+from minidl import cli
 from minidl.cli import default_size, main, model_kwargs
+from minidl.serialization import atomic
+from minidl.train import save_checkpoint
+from tests.data.datasets.files import write_mnist
+from tests.serialization.evil import evil_pickle, legacy_checkpoint, torch_like_zip
 
 pytestmark = pytest.mark.cpu_only
 
@@ -24,6 +33,15 @@ def assert_clean_error(err):
     """One message line, no traceback."""
     assert 'Traceback' not in err
     assert err.startswith('minidl ') and 'error:' in err
+    assert err.count('\n') == 1 and err.endswith('\n'), err
+
+
+def user_error(capsys, *argv):
+    """The one line ``minidl argv`` prints for a mistake of use (exit status 2)."""
+    status, _, err = run_main(capsys, *argv)
+    assert status == 2, err
+    assert_clean_error(err)
+    return err
 
 
 @pytest.fixture(scope='module')
@@ -31,13 +49,13 @@ def trained(tmp_path_factory):
     """One short `minidl train` run on the digits, shared by the tests below."""
     out = tmp_path_factory.mktemp('run')
     status = main(['train', '--epochs', '2', '--out', str(out), '--no-progress', '--lr', '0.1',
-                   '--batch-size', '64'])
+                   '--batch-size', '64', '--scheduler', 'none'])
     assert status == 0
     return out
 
 
 def test_train_writes_its_files_and_prints_a_summary(trained, capsys):
-    assert sorted(os.listdir(trained)) == ['checkpoint.pkl', 'checkpoint.prev.pkl',
+    assert sorted(os.listdir(trained)) == ['checkpoint.minidl', 'checkpoint.prev.minidl',
                                            'curves.png', 'metrics.csv']
     with open(trained / 'metrics.csv') as f:
         rows = list(csv.reader(f))
@@ -45,37 +63,201 @@ def test_train_writes_its_files_and_prints_a_summary(trained, capsys):
     assert len(rows) == 3
 
 
-def test_train_resume_continues_and_reports(trained, capsys):
+def test_train_resume_continues_with_the_runs_options(trained, capsys):
+    # --batch-size 64 and --lr 0.1 come from the checkpoint; --epochs may grow under
+    # --scheduler none
     status, out, _ = run_main(capsys, 'train', '--epochs', '3', '--out', str(trained),
-                              '--no-progress', '--lr', '0.1', '--batch-size', '64', '--resume')
+                              '--no-progress', '--resume')
     assert status == 0
-    assert 'resumed from' in out and 'after epoch 2' in out
+    assert 'resumed from' in out and 'after epoch 2' in out and 'batch 64' in out
     assert 'epoch 3/3' in out and 'best test accuracy' in out
-    assert minidl.train.load_checkpoint(trained / 'checkpoint.pkl')['epoch'] == 3
+    assert minidl.train.load_checkpoint(trained / 'checkpoint.minidl')['epoch'] == 3
 
 
 def test_evaluate_a_checkpoint(trained, capsys):
     status, out, _ = run_main(capsys, 'evaluate', '--checkpoint',
-                              str(trained / 'checkpoint.prev.pkl'))
+                              str(trained / 'checkpoint.prev.minidl'))
     assert status == 0
     assert 'lenet5_bn after epoch' in out and 'digits test (359 images)' in out
     assert 'accuracy' in out and 'top-5' in out
 
 
 def test_corrupt_checkpoint_is_a_clean_error(tmp_path, trained, capsys):
-    bad = tmp_path / 'checkpoint.pkl'
-    bad.write_bytes((trained / 'checkpoint.pkl').read_bytes()[:200])
-    status, _, err = run_main(capsys, 'evaluate', '--checkpoint', str(bad))
-    assert status == 2
-    assert_clean_error(err)
+    bad = tmp_path / 'checkpoint.minidl'
+    bad.write_bytes((trained / 'checkpoint.minidl').read_bytes()[:200])
+    err = user_error(capsys, 'evaluate', '--checkpoint', str(bad))
     assert 'truncated' in err and str(bad) in err
 
 
+# ---------------------------------------------------------------- runs are never lost
+
+def test_a_second_run_into_the_same_out_is_refused(trained, capsys):
+    before = {name: (trained / name).read_bytes() for name in os.listdir(trained)}
+    err = user_error(capsys, 'train', '--out', str(trained), '--epochs', '1')
+    assert f'{trained} already holds a run (checkpoint.minidl, checkpoint.prev.minidl, ' \
+           f'metrics.csv, curves.png)' in err and '--resume' in err and '--overwrite' in err
+    assert {name: (trained / name).read_bytes() for name in os.listdir(trained)} == before
+
+
+@pytest.mark.parametrize('argv, expected', [
+    (['--lr', '0.05'], 'was trained with --lr 0.1, not --lr 0.05'),
+    (['--batch-size', '32', '--model', 'lenet5'],
+     'trained with --model lenet5_bn --batch-size 64, not --model lenet5 --batch-size 32'),
+    (['--epochs', '1'], 'has already trained'),
+    (['--overwrite'], '--resume and --overwrite exclude each other'),
+])
+def test_resume_refuses_changed_options(trained, capsys, argv, expected):
+    err = user_error(capsys, 'train', '--out', str(trained), '--resume', *argv)
+    assert expected in err
+
+
+def test_resume_of_a_scheduled_run_keeps_its_epochs(tmp_path, trained, capsys):
+    state = minidl.train.load_checkpoint(trained / 'checkpoint.prev.minidl')
+    state['config']['scheduler'] = 'cosine'
+    save_checkpoint(tmp_path / 'checkpoint.minidl', state)
+    err = user_error(capsys, 'train', '--resume', str(tmp_path / 'checkpoint.minidl'),
+                     '--epochs', '5')
+    assert f'the run of {tmp_path / "checkpoint.minidl"} was trained with --epochs' in err
+    assert 'cosine schedule is planned for its epochs' in err
+
+
+def test_overwrite_replaces_a_run_and_keeps_other_files(tmp_path, capsys):
+    (tmp_path / 'metrics.csv').write_text('epoch\n1\n')
+    (tmp_path / 'notes.txt').write_text('mine')
+    user_error(capsys, 'train', '--out', str(tmp_path), '--epochs', '1')
+    status, _, _ = run_main(capsys, 'train', '--out', str(tmp_path), '--epochs', '1',
+                            '--no-progress', '--overwrite')
+    assert status == 0
+    assert sorted(os.listdir(tmp_path)) == ['checkpoint.minidl', 'curves.png', 'metrics.csv',
+                                            'notes.txt']
+    assert len((tmp_path / 'metrics.csv').read_text().splitlines()) == 2
+
+
+def test_interrupt_says_what_was_saved(trained, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(minidl.train, 'fit', interrupted)
+    status, _, err = run_main(capsys, 'train', '--out', str(tmp_path / 'new'), '--epochs', '1')
+    assert status == 130
+    assert 'interrupted before the first epoch finished: no checkpoint was saved' in err
+    status, _, err = run_main(capsys, 'train', '--out', str(trained), '--resume')
+    assert status == 130
+    assert f'{trained / "checkpoint.minidl"} holds epoch' in err and 'add --resume' in err
+
+
+# ---------------------------------------------------------------- errors before training
+
+@pytest.mark.parametrize('argv, expected', [
+    (['--epochs', '0'], '--epochs 0: must be at least 1'),
+    (['--batch-size', '0'], '--batch-size 0: must be at least 1'),
+    (['--lr', '-1'], '--lr -1.0: must be a number >= 0'),
+    (['--momentum', '1.5'], '--momentum 1.5: must be in [0, 1)'),
+    (['--weight-decay', 'nan'], '--weight-decay nan: must be a number >= 0'),
+    (['--size', '8'], '--size 8: must be at least 28 for lenet5_bn'),
+    (['--epochs', 'x'], "argument --epochs: invalid int value: 'x'"),
+    (['--bogus'], 'unrecognized arguments: --bogus'),
+])
+def test_bad_arguments_are_one_line(tmp_path, capsys, argv, expected):
+    if argv[0] in ('--epochs', '--bogus') and not argv[-1].isdigit():
+        with pytest.raises(SystemExit) as info:    # argparse's own errors
+            main(['train', '--out', str(tmp_path), *argv])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.count('\n') == 1 and 'Traceback' not in err
+    else:
+        err = user_error(capsys, 'train', '--out', str(tmp_path), *argv)
+    assert expected in err
+    assert not os.listdir(tmp_path)
+
+
+def test_an_out_that_cannot_be_written_stops_before_training(tmp_path, capsys, monkeypatch):
+    (tmp_path / 'a-file').write_text('x')
+    err = user_error(capsys, 'train', '--out', str(tmp_path / 'a-file'), '--epochs', '1')
+    assert 'a-file is a file, not a folder' in err
+
+    def read_only(path, mode='r', *args, **kwargs):
+        raise OSError(errno.EROFS, 'Read-only file system', path)
+    monkeypatch.setattr(atomic, 'open', read_only, raising=False)
+    err = user_error(capsys, 'train', '--out', str(tmp_path / 'ro'), '--epochs', '1')
+    assert 'Read-only file system (choose a writable --out)' in err
+
+
+def test_a_full_disk_stops_before_training(tmp_path, capsys, monkeypatch):
+    usage = collections.namedtuple('usage', 'total used free')
+    monkeypatch.setattr(atomic.shutil, 'disk_usage', lambda path: usage(10**9, 10**9, 10**4))
+    err = user_error(capsys, 'train', '--out', str(tmp_path), '--epochs', '1', '--no-progress')
+    assert 'MiB free on its disk' in err and 'free some space' in err
+    assert 'metrics.csv' not in os.listdir(tmp_path)
+
+
+def test_errors_while_training_are_one_line_too(capsys, monkeypatch):
+    def disk_full(args):
+        raise OSError(errno.ENOSPC, 'No space left on device', 'runs/x/checkpoint.minidl')
+    monkeypatch.setattr(cli, 'cmd_models', disk_full)
+    err = user_error(capsys, 'models')
+    assert 'runs/x/checkpoint.minidl: No space left on device (free some space' in err
+    with pytest.raises(OSError):
+        main(['--debug', 'models'])         # the traceback, when asked for
+
+
+def test_an_empty_dataset_is_a_clean_error(tmp_path, capsys):
+    write_mnist(tmp_path / 'MNIST' / 'raw', n_train=0, n_test=0)
+    err = user_error(capsys, 'train', '--dataset', 'mnist', '--data-dir', str(tmp_path),
+                     '--out', str(tmp_path / 'out'), '--epochs', '1')
+    assert 'mnist: the training set holds no images' in err
+
+
+# ---------------------------------------------------------------- wrong checkpoints
+
+def wrong_checkpoints(folder, trained):
+    """(name, path, expected text) of checkpoints `minidl evaluate` must refuse."""
+    marker = folder / 'ran'
+    good = (trained / 'checkpoint.prev.minidl').read_bytes()
+    state = minidl.train.load_checkpoint(trained / 'checkpoint.prev.minidl')
+
+    def write(name, data):
+        (folder / name).write_bytes(data)
+        return folder / name
+
+    def saved(name, obj):
+        save_checkpoint(folder / name, obj)
+        return folder / name
+    flipped = bytearray(good)
+    flipped[-3] ^= 1
+    other_model = dict(state, config=dict(state['config'], model='no_such_model'))
+    wrong_shapes = dict(state, config=dict(state['config'], num_classes=3))
+    return [
+        ('missing', folder / 'missing.minidl', 'does not exist'),
+        ('folder', folder, 'is a folder'),
+        ('empty', write('empty', b''), 'is empty'),
+        ('cut in header', write('cut1', good[:20]), 'cut inside its 49-byte header'),
+        ('cut in data', write('cut2', good[:len(good) // 2]), 'is truncated'),
+        ('flipped bit', write('flip', bytes(flipped)), 'is corrupt'),
+        ('text', write('text', b'hello world, not a checkpoint'), 'not a minidl file'),
+        ('future', write('future', good[:8] + b'' + good[9:]), 'upgrade minidl'),
+        ('legacy', legacy_checkpoint(folder / 'old.pkl', pickle.dumps({'epoch': 1})),
+         'minidl 0.1 as a pickle'),
+        ('evil legacy', legacy_checkpoint(folder / 'evil.pkl', evil_pickle(marker)),
+         'minidl 0.1 as a pickle'),
+        ('pytorch', torch_like_zip(folder / 'w.pt', evil_pickle(marker, protocol=2)),
+         "a zip file (PyTorch's torch.save"),
+        ('a list', saved('list', [1, 2]), 'holds a list, not a checkpoint'),
+        ('no config', saved('noconfig', {'epoch': 1, 'model': {}}), 'config names no model'),
+        ('unknown model', saved('unknown', other_model), "unknown model 'no_such_model'"),
+        ('wrong weights', saved('shapes', wrong_shapes), 'its weights do not fit lenet5_bn'),
+    ]
+
+
+def test_every_wrong_checkpoint_is_one_line_and_runs_nothing(tmp_path, trained, capsys):
+    for name, path, expected in wrong_checkpoints(tmp_path, trained):
+        err = user_error(capsys, 'evaluate', '--checkpoint', str(path))
+        assert expected in err, (name, err)
+    assert not (tmp_path / 'ran').exists()
+
+
 def test_missing_dataset_files_are_a_clean_error(tmp_path, capsys):
-    status, _, err = run_main(capsys, 'train', '--dataset', 'mnist', '--data-dir', str(tmp_path),
-                              '--out', str(tmp_path / 'out'), '--epochs', '1')
-    assert status == 2
-    assert_clean_error(err)
+    err = user_error(capsys, 'train', '--dataset', 'mnist', '--data-dir', str(tmp_path),
+                     '--out', str(tmp_path / 'out'), '--epochs', '1')
     assert 'not found' in err and '--download' in err
 
 

@@ -11,14 +11,20 @@ test loss and accuracy (top-1, and top-5 when there are more than 5 classes). Wi
 - ``metrics.csv``: ``epoch,train_loss,train_acc,test_loss,test_acc`` (accuracies as
   fractions), plus ``test_top5`` when there are more than 5 classes;
 - ``curves.png``: loss and accuracy against the epoch;
-- ``checkpoint.pkl``: everything needed to go on (model, optimizer, scheduler, the
+- ``checkpoint.minidl``: everything needed to go on (model, optimizer, scheduler, the
   random generators, the loaders' positions, the metrics so far, the config), written
-  atomically after every epoch; the one before it is kept as ``checkpoint.prev.pkl``.
+  atomically after every epoch; the one before it is kept as ``checkpoint.prev.minidl``.
 
-``fit(..., resume=True)`` continues from ``out/checkpoint.pkl`` and gives exactly the
+Each epoch writes the metrics and curves first and the checkpoint last, so a checkpoint
+never claims an epoch whose metrics are missing; a resumed run rewrites both from its
+checkpoint before it trains. ``fit`` never writes over another run: see ``run_folder``
+for when ``out`` may be used, and ``overwrite=True`` to replace a run.
+
+``fit(..., resume=True)`` continues from ``out/checkpoint.minidl`` and gives exactly the
 losses an uninterrupted run with the same seed gives: every random draw of a run
 (dropout, shuffling, augmentation) comes from generators whose state the checkpoint
-holds.
+holds. Killed at any point, even while writing its files, a run resumed this way ends
+with the same metrics and weights, byte for byte, as one that never stopped.
 """
 import io
 import math
@@ -34,16 +40,17 @@ from ..autograd import no_grad
 from ..backend import Device, get_array_module, get_rng_state, manual_seed, set_rng_state
 from ..functional import cross_entropy
 from ..models.googlenet import GoogLeNetOutputs, googlenet_loss
-from .checkpoint import atomic_write, load_checkpoint, previous_path, save_checkpoint
+from ..serialization.atomic import (PROBE_NAME, atomic_write, check_writable,
+                                    remove_stale_staging)
+from .checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
+from .run_folder import (CHECKPOINT_NAME, CURVES_NAME, METRICS_NAME, RUN_FILES, clear_run,
+                         plan_run)
 from .transfer import frozen_batchnorm_eval
 
 __all__ = ['fit', 'evaluate', 'FitResult', 'TrainingDiverged', 'LabelError', 'DeviceError',
-           'resolve_device', 'classification_loss', 'write_metrics_csv', 'plot_curves',
-           'CHECKPOINT_NAME', 'METRICS_NAME', 'CURVES_NAME', 'COLUMNS']
+           'ResumeError', 'resolve_device', 'classification_loss', 'write_metrics_csv',
+           'plot_curves', 'CHECKPOINT_NAME', 'METRICS_NAME', 'CURVES_NAME', 'COLUMNS']
 
-CHECKPOINT_NAME = 'checkpoint.pkl'
-METRICS_NAME = 'metrics.csv'
-CURVES_NAME = 'curves.png'
 COLUMNS = ('epoch', 'train_loss', 'train_acc', 'test_loss', 'test_acc')
 TOP5_COLUMN = 'test_top5'
 
@@ -58,6 +65,11 @@ class LabelError(ValueError):
 
 class DeviceError(RuntimeError):
     """The device asked for cannot be used here (e.g. 'cuda' without a GPU or CuPy)."""
+
+
+class ResumeError(ValueError):
+    """The checkpoint to resume from belongs to another kind of run: another model,
+    dataset, batch size or optimizer set-up."""
 
 
 def resolve_device(device):
@@ -246,9 +258,16 @@ def _loader_state(loader):
     return loader.state_dict() if loader is not None and hasattr(loader, 'state_dict') else None
 
 
-def _restore_loader(loader, state):
-    if loader is not None and state is not None and hasattr(loader, 'load_state_dict'):
-        loader.load_state_dict(state)
+def _divergence(value, images, epoch, step, steps, last_good):
+    """Why the loss became ``value``: bad input values, or else the training itself."""
+    where = f'at epoch {epoch}, step {step} (of {steps})'
+    xp = get_array_module(images.array)
+    if not bool(xp.isfinite(images.array).all()):
+        return (f'the input images of epoch {epoch}, step {step} hold NaN or infinite '
+                f'values, so the loss became {value}; training stopped. {last_good} '
+                f'Check the dataset and its transforms (a normalization std of 0?).')
+    return (f'the loss became {value} {where}; training stopped. {last_good} Try a smaller '
+            f'learning rate.')
 
 
 def _train_epoch(model, loader, optimizer, loss_fn, device, epoch, epochs, progress,
@@ -271,9 +290,8 @@ def _train_epoch(model, loader, optimizer, loss_fn, device, epoch, epochs, progr
             loss = loss_fn(output, labels)
             value = float(loss.item())
             if not math.isfinite(value):
-                raise TrainingDiverged(
-                    f'the loss became {value} at epoch {epoch}, step {step} (of {len(loader)}); '
-                    f'training stopped. {last_good} Try a smaller learning rate.')
+                raise TrainingDiverged(_divergence(value, images, epoch, step, len(loader),
+                                                   last_good))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -294,9 +312,60 @@ def _train_epoch(model, loader, optimizer, loss_fn, device, epoch, epochs, progr
             'images_per_s': count / max(seconds, 1e-9), 'seconds': seconds}
 
 
+# The config entries a resumed run must share with its checkpoint.
+_SAME_ON_RESUME = ('model', 'dataset', 'batch_size')
+
+
+def _restore(state, what, model, optimizer, scheduler, train_loader, test_loader, config):
+    """Put the checkpoint ``state`` into the run's objects; ``ResumeError`` naming what
+    differs when it belongs to another kind of run."""
+    missing = [k for k in ('epoch', 'model', 'optimizer', 'rng', 'loader', 'metrics')
+               if k not in state]
+    if missing:
+        raise CheckpointError(f'{what} is not a checkpoint of fit: it lacks '
+                              f'{", ".join(missing)}')
+    saved_config, config = state.get('config') or {}, config or {}
+    differ = [f'{key} {saved_config[key]!r} (this run: {config[key]!r})'
+              for key in _SAME_ON_RESUME
+              if key in saved_config and key in config and saved_config[key] != config[key]]
+    saved_class = state.get('model_class')
+    if saved_class is not None and saved_class != type(model).__name__:
+        differ.insert(0, f'model class {saved_class} (this run: {type(model).__name__})')
+    if differ:
+        raise ResumeError(f'{what} belongs to another run: {"; ".join(differ)}')
+    loaders = state['loader'] if isinstance(state['loader'], dict) else {}
+    parts = [('model', model, state['model']), ('optimizer', optimizer, state['optimizer']),
+             ('training loader', train_loader, loaders.get('train')),
+             ('test loader', test_loader, loaders.get('test'))]
+    if scheduler is not None and state.get('scheduler') is not None:
+        parts.append(('scheduler', scheduler, state['scheduler']))
+    for part, target, saved in parts:
+        if target is None or saved is None or not hasattr(target, 'load_state_dict'):
+            continue
+        try:
+            target.load_state_dict(saved)
+        except (KeyError, ValueError, TypeError, RuntimeError) as err:
+            reason = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise ResumeError(f'{what} does not fit this run\'s {part}: {reason}') from None
+    set_rng_state(state['rng']['minidl'])
+    np.random.set_state(state['rng']['numpy'])
+    return list(state['metrics']), int(state['epoch'])
+
+
+def _checkpoint_bytes(model):
+    """About how big a checkpoint of ``model`` is: its weights and one optimizer buffer."""
+    return 2 * sum(int(np.prod(v.shape)) * v.dtype.itemsize
+                   for v in model.state_dict().values())
+
+
+def _write_run_files(out, metrics, config):
+    write_metrics_csv(os.path.join(out, METRICS_NAME), metrics)
+    plot_curves(os.path.join(out, CURVES_NAME), metrics, title=(config or {}).get('title'))
+
+
 def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=None,
-        loss_fn=None, device='cpu', out=None, resume=False, progress=True, seed=None,
-        config=None, log=print):
+        loss_fn=None, device='cpu', out=None, resume=False, overwrite=False, progress=True,
+        seed=None, config=None, log=print):
     """Train ``model`` for ``epochs`` epochs (counted from the start of the run, resumed ones
     included) and return a ``FitResult``.
 
@@ -308,59 +377,72 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
         loss_fn: ``loss_fn(output, labels)``; default cross-entropy (GoogLeNet's
             auxiliary heads included in training mode).
         device: 'cpu' or 'cuda[:N]'; the model is moved there.
-        out: folder for metrics.csv, curves.png and checkpoint.pkl (None: keep nothing).
-        resume: True continues from out/checkpoint.pkl when it exists; a path continues
-            from that checkpoint file.
+        out: folder for metrics.csv, curves.png and checkpoint.minidl (None: keep
+            nothing). It must not hold another run unless ``resume`` or ``overwrite``
+            is given (``minidl.train.run_folder`` says the rules).
+        resume: True continues from out/checkpoint.minidl (or its previous copy when it
+            is missing; a folder with no run starts from scratch); a path continues from
+            that checkpoint file or run folder.
+        overwrite: delete the run files in ``out`` and start afresh.
         progress: show a tqdm bar per epoch.
         seed: seed minidl's and NumPy's generators when the run starts (not on resume:
             the checkpoint's generator states are restored instead).
         config: a dict saved in the checkpoint (the CLI keeps the model, dataset and
-            hyper-parameters there, for ``minidl evaluate``).
+            hyper-parameters there, for ``minidl evaluate``). On resume its 'model',
+            'dataset' and 'batch_size' must match the checkpoint's.
         log: where the per-epoch lines go (``print``; None for silence).
 
     Raises TrainingDiverged when the loss becomes NaN or infinite (naming the epoch and
     step; the last checkpoint is kept), LabelError for labels outside the model's classes,
-    DeviceError when the device is unusable, CheckpointError for a bad checkpoint.
+    DeviceError when the device is unusable, RunExistsError when ``out`` holds another
+    run, CheckpointError for a bad checkpoint, ResumeError for one of another run, and
+    OSError when ``out`` cannot be written (checked before training starts).
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f'fit: epochs must be a non-negative integer, got {epochs!r}')
     log = log or (lambda *args, **kwargs: None)
     loss_fn = loss_fn or classification_loss
     device = resolve_device(device)
-    model.to(device)
     checkpoint_path = os.path.join(out, CHECKPOINT_NAME) if out is not None else None
     if out is not None:
-        os.makedirs(out, exist_ok=True)
+        resume_from = plan_run(out, resume, overwrite)
+    elif resume is True:
+        raise ValueError('fit: resume=True needs out= (the folder holding checkpoint.minidl)')
+    else:
+        resume_from = resume or None
+    model.to(device)
+    if out is not None:
+        check_writable(out, need_bytes=4 * _checkpoint_bytes(model) + 2**20)
+        remove_stale_staging(out, RUN_FILES + (PROBE_NAME,))
+        if overwrite:
+            clear_run(out)
 
     metrics, start_epoch = [], 0
-    resume_from = None
-    if resume:
-        resume_from = resume if isinstance(resume, (str, os.PathLike)) else checkpoint_path
-        if resume_from is None:
-            raise ValueError('fit: resume=True needs out= (the folder holding checkpoint.pkl)')
-        if resume is True and not os.path.exists(resume_from):
-            log(f'no checkpoint at {resume_from}: starting from scratch')
-            resume_from = None
     if resume_from is not None:
+        what = f'checkpoint {resume_from}'
         state = load_checkpoint(resume_from)
-        model.load_state_dict(state['model'])
-        optimizer.load_state_dict(state['optimizer'])
-        if scheduler is not None and state.get('scheduler') is not None:
-            scheduler.load_state_dict(state['scheduler'])
-        set_rng_state(state['rng']['minidl'])
-        np.random.set_state(state['rng']['numpy'])
-        _restore_loader(train_loader, state['loader']['train'])
-        _restore_loader(test_loader, state['loader']['test'])
-        metrics, start_epoch = list(state['metrics']), int(state['epoch'])
+        metrics, start_epoch = _restore(state, what, model, optimizer, scheduler,
+                                        train_loader, test_loader, config)
+        if out is not None and metrics:   # what a kill may have left a row short
+            _write_run_files(out, metrics, config)
         log(f'resumed from {resume_from} after epoch {start_epoch}')
-    elif seed is not None:
-        manual_seed(seed)
-        np.random.seed(seed)
+    else:
+        if resume:
+            log(f'no checkpoint in {out}: starting from scratch')
+        if seed is not None:
+            manual_seed(seed)
+            np.random.seed(seed)
+    # The checkpoint now in ``out`` is kept as the previous copy only when it is the one
+    # this run continues: resumed from elsewhere, it is replaced, never rotated over the
+    # copy we resumed from.
+    keep_previous = resume_from is None or (
+        checkpoint_path is not None and os.path.exists(checkpoint_path)
+        and os.path.samefile(resume_from, checkpoint_path))
 
     def last_good_note():
-        if checkpoint_path and os.path.exists(checkpoint_path):
-            done = metrics[-1]['epoch'] if metrics else 0
-            return f'The last good checkpoint (epoch {done}) is kept in {checkpoint_path}.'
+        if checkpoint_path and os.path.exists(checkpoint_path) and metrics:
+            return (f'The last good checkpoint (epoch {metrics[-1]["epoch"]}) is kept in '
+                    f'{checkpoint_path}.')
         return 'No checkpoint was written yet.'
 
     started = time.perf_counter()
@@ -379,6 +461,7 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
             scheduler.step()
         metrics.append(row)
         if out is not None:
+            _write_run_files(out, metrics, config)   # before the checkpoint that claims them
             save_checkpoint(checkpoint_path, {
                 'epoch': epoch,
                 'model': model.state_dict(),
@@ -390,10 +473,8 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
                 'metrics': metrics,
                 'config': dict(config or {}),
                 'model_class': type(model).__name__,
-            })
-            write_metrics_csv(os.path.join(out, METRICS_NAME), metrics)
-            plot_curves(os.path.join(out, CURVES_NAME), metrics,
-                        title=(config or {}).get('title'))
+            }, keep_previous=keep_previous)
+            keep_previous = True
         log(format_epoch(row, epochs))
 
     best_acc, best_epoch = _best(metrics)
@@ -402,5 +483,5 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
 
 
 def previous_checkpoint(out):
-    """The last-good checkpoint kept beside ``out/checkpoint.pkl``."""
+    """The last-good checkpoint kept beside ``out/checkpoint.minidl``."""
     return previous_path(os.path.join(out, CHECKPOINT_NAME))

@@ -21,7 +21,9 @@ import os
 import numpy as np
 
 from .. import nn
-from .checkpoint import save_arrays
+from ..backend import is_array, to_device
+from ..serialization import LoadError, load, save
+from ..serialization.atomic import atomic_write
 
 __all__ = ['freeze', 'unfreeze', 'trainable_parameters', 'head_path', 'replace_head',
            'param_groups', 'frozen_batchnorm_eval', 'load_pretrained', 'read_state_dict',
@@ -209,67 +211,44 @@ class LoadReport:
     __repr__ = __str__
 
 
-def _torch_to_numpy(value):
-    if hasattr(value, 'detach') and hasattr(value, 'cpu'):  # a torch.Tensor
-        value = value.detach().cpu()
-        if str(value.dtype) == 'torch.bfloat16':  # NumPy has no bfloat16
-            value = value.float()
+def _to_numpy(value):
+    from ..tensor import Tensor
+    if isinstance(value, Tensor):
         return value.numpy()
-    return value
+    return to_device(value, 'cpu') if is_array(value) else value
 
 
 def _unwrap(obj, path):
-    """The state_dict inside what torch.load returned: a raw state_dict, or one under
-    'state_dict' or 'model' (as training scripts save them), or a whole pickled module."""
+    """The state_dict inside a loaded file: a raw state_dict, or one under 'state_dict',
+    'model' or 'model_state_dict' (as training scripts and ``minidl train`` save them)."""
     for key in ('state_dict', 'model', 'model_state_dict'):
-        if isinstance(obj, dict) and key in obj:
-            inner = obj[key]
-            return inner.state_dict() if hasattr(inner, 'state_dict') else inner
-    if hasattr(obj, 'state_dict') and not isinstance(obj, dict):
-        return obj.state_dict()
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            return obj[key]
     if not isinstance(obj, dict):
-        raise ValueError(f'load_pretrained: {path} holds a {type(obj).__name__}, not a '
-                         f'state_dict')
+        raise LoadError(f'load_pretrained: {path} holds a {type(obj).__name__}, not a '
+                        f'state_dict')
     return obj
 
 
 def read_state_dict(path):
-    """A {name: ndarray} dict from an .npz file, or from a PyTorch .pt/.pth file (through
-    torch, when installed). A 'module.' prefix (DataParallel) is dropped."""
+    """A {name: ndarray} dict from a weights file: PyTorch's .pt/.pth (no PyTorch
+    needed), a minidl file (``minidl.save``, a ``minidl train`` checkpoint), safetensors
+    or .npz, told apart by their contents. Nothing in the file is run (see
+    ``minidl.load``). A 'module.' prefix (DataParallel) is dropped. Raises
+    ``FileNotFoundError`` or ``minidl.serialization.LoadError`` naming the file."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f'load_pretrained: {path} does not exist')
-    ext = os.path.splitext(path)[1].lower()
-    if ext == '.npz':
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                state = {name: archive[name] for name in archive.files}
-        except (ValueError, OSError, EOFError) as err:
-            raise ValueError(f'load_pretrained: {path} is not a readable .npz file '
-                             f'({err})') from None
-    elif ext in ('.pt', '.pth', '.bin', '.ckpt'):
-        try:
-            import torch
-        except ImportError:
-            raise ImportError(f'load_pretrained: reading {path} needs PyTorch (pip install '
-                              f'torch); or save the weights as .npz') from None
-        try:
-            raw = torch.load(path, map_location='cpu', weights_only=True)
-        except Exception as err:
-            raise ValueError(f'load_pretrained: torch.load could not read {path} as weights '
-                             f'({type(err).__name__}: {err})') from None
-        state = {name: _torch_to_numpy(v) for name, v in _unwrap(raw, path).items()}
-    else:
-        raise ValueError(f"load_pretrained: {path}: unknown weights format {ext!r}; "
-                         f"expected .npz, or .pt/.pth (PyTorch)")
+    state = {name: _to_numpy(v) for name, v in _unwrap(load(path, map_location='cpu'),
+                                                       path).items()}
     if state and all(k.startswith('module.') for k in state):
         state = {k[len('module.'):]: v for k, v in state.items()}
     return state
 
 
 def load_pretrained(model, path, strict=False):
-    """Load the weights in ``path`` (.npz, or .pt/.pth through PyTorch) into ``model`` by
-    torchvision's key names and return a ``LoadReport``.
+    """Load the weights in ``path`` (see ``read_state_dict`` for the formats) into
+    ``model`` by torchvision's key names and return a ``LoadReport``.
 
     Keys whose shapes differ (a classifier for another number of classes) are skipped
     and reported; with ``strict=True`` any missing, unexpected or mismatched key is an
@@ -293,6 +272,13 @@ def load_pretrained(model, path, strict=False):
 
 
 def save_weights(model, path):
-    """Write ``model.state_dict()`` to an .npz file atomically (readable by load_pretrained
-    and by ``numpy.load``)."""
-    return save_arrays(path, model.state_dict())
+    """Write ``model.state_dict()`` to ``path`` atomically: an .npz file when the name
+    ends in .npz (readable by ``numpy.load`` too), else a minidl file (``minidl.save``).
+    Both are read by ``load_pretrained``."""
+    path = os.fspath(path)
+    if path.lower().endswith('.npz'):
+        arrays = {name: _to_numpy(value) for name, value in model.state_dict().items()}
+        atomic_write(path, lambda f: np.savez(f, **arrays))
+    else:
+        save(model.state_dict(), path)
+    return path

@@ -1,4 +1,6 @@
 """Transfer learning helpers: freezing, heads, parameter groups, frozen BN, weight files."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,9 @@ from minidl.optim import SGD
 from minidl.train import (fit, freeze, frozen_batchnorm_eval, head_path, load_pretrained,
                           param_groups, read_state_dict, replace_head, save_weights,
                           trainable_parameters, unfreeze)
+from minidl.serialization import LoadError, UnsafeFileError
 from tests.parity import require_torch
+from tests.serialization.evil import evil_pickle, object_array_npz, torch_like_zip
 
 pytestmark = pytest.mark.cpu_only
 
@@ -172,11 +176,37 @@ def test_unreadable_weight_files(tmp_path):
     with pytest.raises(FileNotFoundError, match='nothing.npz does not exist'):
         load_pretrained(WithFc(), tmp_path / 'nothing.npz')
     (tmp_path / 'bad.npz').write_bytes(b'garbage')
-    with pytest.raises(ValueError, match='not a readable .npz'):
+    with pytest.raises(LoadError, match='bad.npz is not a file minidl can load'):
         load_pretrained(WithFc(), tmp_path / 'bad.npz')
     (tmp_path / 'w.h5').write_bytes(b'')
-    with pytest.raises(ValueError, match='unknown weights format'):
+    with pytest.raises(LoadError, match=r'w\.h5 is empty'):
         load_pretrained(WithFc(), tmp_path / 'w.h5')
+    minidl.save(minidl.ones(3), tmp_path / 'tensor.pt')
+    with pytest.raises(LoadError, match='holds a Tensor, not a state_dict'):
+        load_pretrained(WithFc(), tmp_path / 'tensor.pt')
+
+
+def test_weights_in_a_minidl_file_and_a_training_checkpoint(tmp_path, make_run):
+    source = WithFc()
+    save_weights(source, tmp_path / 'weights.pt')       # minidl.save
+    assert read_state_dict(tmp_path / 'weights.pt').keys() == source.state_dict().keys()
+    run = make_run()
+    fit(run.model, run.train_loader, epochs=1, out=str(tmp_path / 'run'), **run.kwargs())
+    target = make_run(seed=1).model
+    assert load_pretrained(target, tmp_path / 'run' / 'checkpoint.minidl').complete
+    for key, value in run.model.state_dict().items():
+        np.testing.assert_array_equal(target.state_dict()[key], value)
+
+
+def test_malicious_weight_files_do_not_run(tmp_path):
+    marker = tmp_path / 'ran'
+    object_array_npz(tmp_path / 'w.npz', marker)
+    with pytest.raises(UnsafeFileError, match='arrays of Python objects'):
+        load_pretrained(WithFc(), tmp_path / 'w.npz')
+    torch_like_zip(tmp_path / 'w.pth', evil_pickle(marker, protocol=2))
+    with pytest.raises(UnsafeFileError, match='asks to load posix.system'):
+        load_pretrained(WithFc(), tmp_path / 'w.pth')
+    assert not marker.exists()
 
 
 def torch_twin(torch):
@@ -195,7 +225,7 @@ def torch_twin(torch):
 
 
 @pytest.mark.parametrize('wrap', ['raw', 'state_dict', 'model', 'dataparallel'])
-def test_load_pytorch_checkpoint_through_torch(tmp_path, wrap):
+def test_load_pytorch_checkpoint_with_pytorch_blocked(tmp_path, wrap, monkeypatch):
     torch = require_torch()
     torch.manual_seed(0)
     twin = torch_twin(torch)
@@ -210,7 +240,9 @@ def test_load_pytorch_checkpoint_through_torch(tmp_path, wrap):
     torch.save(saved, path)
 
     model = WithFc()
-    report = load_pretrained(model, path)
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, 'torch', None)     # `import torch` now fails
+        report = load_pretrained(model, path)
     assert report.complete and len(report.loaded_keys) == len(state)
     model.eval()
     x = np.random.default_rng(0).standard_normal((3, 1, 5, 5)).astype(np.float32)

@@ -5,37 +5,26 @@ The data is the "python version" of the set: ``cifar-10-python.tar.gz`` holding
 uint8 ``data`` array (10000, 3072: the red, green, then blue planes of each image) and
 ``labels``. The batches are read from the extracted folder in ``root`` or, when that
 is absent, straight out of the archive; each is checked against its published MD5.
-The unpickler accepts nothing but NumPy arrays, so a file that is not a CIFAR batch
+The batches are read by ``minidl.serialization.safe_pickle``, which builds nothing but
+NumPy arrays, numbers, strings and containers, so a file that is not a CIFAR batch
 cannot run code.
 """
 import hashlib
-import io
 import os
-import pickle
 import tarfile
 
 import numpy as np
 
+from ...serialization import LoadError
+from ...serialization.safe_pickle import loads
 from .base import DatasetError, ImageDataset
 from .download import check_integrity, download_from_mirrors
 
 
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles dicts, lists, strings, numbers and NumPy arrays; refuses anything else."""
-    allowed = {('numpy.core.multiarray', '_reconstruct'),     # pickled by NumPy 1
-               ('numpy._core.multiarray', '_reconstruct'),    # pickled by NumPy 2
-               ('numpy', 'ndarray'), ('numpy', 'dtype'), ('_codecs', 'encode')}
-
-    def find_class(self, module, name):
-        if (module, name) in self.allowed:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f'refusing to load {module}.{name} from a CIFAR batch')
-
-
 def _unpickle(raw, where, dataset):
     try:
-        entry = _ArrayUnpickler(io.BytesIO(raw), encoding='latin1').load()
-    except Exception as err:
+        entry = loads(raw, where)
+    except LoadError as err:
         raise DatasetError(f'{dataset}: {where} is not a readable CIFAR batch ({err}); delete '
                            f'it and download again') from err
     if not isinstance(entry, dict) or 'data' not in entry or 'labels' not in entry:

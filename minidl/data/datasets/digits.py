@@ -24,7 +24,7 @@ GREY_LEVELS = 16  # pixels hold 0..16
 @functools.lru_cache(maxsize=1)
 def load_digits_arrays():
     """The vendored arrays (read-only): uint8 images (1797, 8, 8), int64 labels (1797,)."""
-    with np.load(DIGITS_FILE) as archive:
+    with np.load(DIGITS_FILE, allow_pickle=False) as archive:
         images, labels = archive['images'], archive['labels'].astype(np.int64)
     images.flags.writeable = labels.flags.writeable = False
     return images, labels

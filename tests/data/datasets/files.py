@@ -1,4 +1,5 @@
-"""Small dataset files in the real formats (IDX, CIFAR pickled batches) and a local HTTP server."""
+"""Small dataset files in the real formats (IDX, CIFAR pickled batches) and local HTTP
+servers, well-behaved and not."""
 import contextlib
 import functools
 import gzip
@@ -92,6 +93,36 @@ def serve(folder):
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextlib.contextmanager
+def serve_raw(response):
+    """A server on 127.0.0.1 that answers every request with the bytes ``response`` and
+    hangs up (a connection cut short, a garbled status line); yields the base URL."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen()
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def answer():
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:   # the timeout: look at ``stop`` again
+                continue
+            with connection:
+                connection.recv(65536)
+                connection.sendall(response)
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{listener.getsockname()[1]}/'
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
 
 
 def dead_url():

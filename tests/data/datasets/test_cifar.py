@@ -1,3 +1,4 @@
+import hashlib
 import io
 import os
 import pickle
@@ -9,6 +10,8 @@ import pytest
 from minidl.data import DataLoader
 from minidl.data.datasets import CIFAR10, DatasetError, DownloadError, get_dataset
 from minidl.data.datasets.cifar import _extract_safely, _unpickle
+
+from tests.serialization.evil import evil_pickle
 
 from .files import dead_url, md5_of, serve, write_cifar_archive
 
@@ -123,5 +126,17 @@ def test_unpickler_refuses_code():
             return (os.getcwd, ())
 
     raw = pickle.dumps({'data': Sneaky(), 'labels': []})
-    with pytest.raises(DatasetError, match='refusing to load posix.getcwd|refusing to load'):
+    with pytest.raises(DatasetError, match='asks to load posix.getcwd, which is not data'):
         _unpickle(raw, 'evil', 'CIFAR10')
+
+
+def test_a_malicious_batch_with_a_matching_checksum_runs_nothing(tmp_path, monkeypatch):
+    marker = tmp_path / 'ran'
+    folder = tmp_path / 'cifar-10-batches-py'
+    folder.mkdir()
+    raw = evil_pickle(marker, protocol=2, hidden_in={'labels': [1]})
+    (folder / 'test_batch').write_bytes(raw)
+    monkeypatch.setattr(CIFAR10, 'test_list', [('test_batch', hashlib.md5(raw).hexdigest())])
+    with pytest.raises(DatasetError, match='test_batch asks to load posix.system'):
+        CIFAR10(tmp_path, train=False)
+    assert not marker.exists()

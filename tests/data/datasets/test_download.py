@@ -1,12 +1,17 @@
+import errno
 import hashlib
 import os
+import subprocess
+import sys
 
 import pytest
 
+from minidl.data.datasets import download
 from minidl.data.datasets.download import (ChecksumError, DownloadError, check_integrity,
                                            download_from_mirrors, download_url, mirror_urls)
+from minidl.serialization.atomic import staging_path
 
-from .files import dead_url, serve
+from .files import dead_url, serve, serve_raw
 
 pytestmark = pytest.mark.cpu_only
 
@@ -76,3 +81,90 @@ def test_all_mirrors_failing(tmp_path, site, monkeypatch):
     assert message.startswith('Thing: could not download blob.bin from any mirror (')
     assert 'does not match' in message and 'offline' not in message
     assert message.endswith(f'Put the files in {folder}')
+
+
+# ---------------------------------------------------------------- transfers that go wrong
+
+HEADERS = b'HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n'
+
+
+@pytest.mark.parametrize('response, message', [
+    (HEADERS + b'Content-Length: 1000\r\n\r\n' + b'x' * 500, 'connection was cut'),
+    (b'HELLO THERE\r\n\r\n', 'BadStatusLine'),
+    (b'', 'RemoteDisconnected'),
+])
+def test_a_broken_transfer_is_a_download_error_and_the_next_mirror_is_tried(
+        tmp_path, site, response, message, monkeypatch):
+    monkeypatch.delenv('MINIDL_DATA_MIRROR', raising=False)
+    with serve_raw(response) as broken:
+        with pytest.raises(DownloadError, match=message):
+            download_url(broken + 'blob.bin', tmp_path / 'blob.bin', timeout=5)
+        assert os.listdir(tmp_path) == ['site']         # no partial file
+        path = download_from_mirrors('blob.bin', tmp_path / 'got', None, [broken, site],
+                                     'Thing', timeout=5)
+    assert open(path, 'rb').read() == PAYLOAD
+
+
+def test_a_body_shorter_than_its_content_length_is_refused_without_a_checksum(
+        tmp_path, monkeypatch):
+    class Short:
+        headers = {'Content-Length': '10'}
+
+        def __init__(self):
+            self.chunks = [b'abc']
+
+        def read(self, size):
+            return self.chunks.pop() if self.chunks else b''
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(download.urllib.request, 'urlopen', lambda *args, **kw: Short())
+    with pytest.raises(DownloadError, match='cut: 3 of 10 bytes arrived'):
+        download_url('http://127.0.0.1/short', tmp_path / 'short.bin')
+    assert os.listdir(tmp_path) == []
+
+
+def test_downloaded_files_take_the_users_umask(tmp_path, site):
+    old = os.umask(0o022)
+    try:
+        download_url(site + 'blob.bin', tmp_path / 'blob.bin', md5=PAYLOAD_MD5)
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / 'blob.bin').st_mode & 0o777 == 0o644
+
+
+def test_staging_files_of_a_killed_download_are_removed_next_time(tmp_path, site):
+    host = staging_path(tmp_path / 'x').rsplit('.tmp-', 1)[1].rsplit('-', 1)[0]
+    child = subprocess.Popen([sys.executable, '-c', 'pass'])
+    child.wait()
+    stale = tmp_path / f'blob.bin.tmp-{host}-{child.pid}'
+    alive = tmp_path / f'blob.bin.tmp-{host}-{os.getppid()}'   # our parent: running
+    stale.write_bytes(b'half')
+    alive.write_bytes(b'half')
+    download_url(site + 'blob.bin', tmp_path / 'blob.bin')
+    assert sorted(os.listdir(tmp_path)) == sorted(['site', 'blob.bin', alive.name])
+
+
+def test_a_disk_error_is_not_blamed_on_the_network(tmp_path, site, monkeypatch):
+    class FullDisk:
+        def __init__(self, *args):
+            self.file = open(*args)
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, 'No space left on device')
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+    monkeypatch.setattr(download, 'open', FullDisk, raising=False)
+    with pytest.raises(OSError, match='No space left') as info:
+        download_from_mirrors('blob.bin', tmp_path / 'got', None, [site, site], 'Thing')
+    assert not isinstance(info.value, DownloadError)
+    assert os.listdir(tmp_path / 'got') == []

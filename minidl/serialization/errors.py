@@ -1,0 +1,15 @@
+"""The errors of loading a file."""
+import pickle
+
+__all__ = ['LoadError', 'UnsafeFileError']
+
+
+class LoadError(RuntimeError):
+    """A file cannot be loaded: it is missing, truncated, corrupt or of another format.
+    The message names the file and says what is wrong with it."""
+
+
+class UnsafeFileError(LoadError, pickle.UnpicklingError):
+    """A pickle in the file asks for something other than data (a function to call, a
+    class to build), which minidl refuses to load because loading it would run code.
+    Also a ``pickle.UnpicklingError``, as PyTorch's ``weights_only`` refusal is."""
