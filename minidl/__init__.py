@@ -4,7 +4,8 @@ Its API follows PyTorch's names: ``import minidl as torch`` ports most scripts.
 """
 from .backend import (Device as device, cuda_is_available, get_array_module, manual_seed,
                       initial_seed, get_rng_state, set_rng_state)
-from .autograd import Function, no_grad, enable_grad, set_grad_enabled, is_grad_enabled
+from .autograd import (ArrayFunction, ArrayFunction as Function, no_grad, enable_grad,
+                       set_grad_enabled, is_grad_enabled, inference_mode)
 from .tensor import (Tensor, tensor, from_numpy, as_tensor, is_tensor, zeros, ones, empty,
                      full, rand, randn, randint, randperm, arange, linspace, eye, zeros_like,
                      ones_like, empty_like, rand_like, randn_like, full_like,
@@ -19,7 +20,7 @@ from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clam
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load
 from . import viz
-from . import nn, optim
+from . import nn, optim, utils, cuda, backends, autograd
 
 __version__ = '0.1.0'
 float = float32
@@ -28,7 +29,3 @@ half = float16
 long = int64
 bool = bool_
 
-
-class cuda:
-    """``minidl.cuda.is_available()``, as in PyTorch."""
-    is_available = staticmethod(cuda_is_available)

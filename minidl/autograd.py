@@ -1,8 +1,12 @@
-"""Reverse-mode automatic differentiation: Function, the graph, and the backward walk.
+"""Reverse-mode automatic differentiation: functions, the graph, and the backward walk.
 
-An operator is a ``Function`` subclass with two static methods working on raw arrays::
+This is also ``torch.autograd``'s path: ``Function``, ``grad``, ``backward``,
+``gradcheck``, ``no_grad`` ... with PyTorch's semantics (the end of this file).
 
-    class Square(Function):
+An operator of minidl is an ``ArrayFunction`` subclass with two static methods working
+on raw arrays (``minidl.Function`` is its public name)::
+
+    class Square(ArrayFunction):
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)
@@ -18,6 +22,11 @@ An operator is a ``Function`` subclass with two static methods working on raw ar
 ``apply`` unwraps the input Tensors, runs ``forward`` and, when some input requires a
 gradient and grad mode is on, records a ``Node`` (the output's ``grad_fn``) holding the
 context and one edge per input. ``backward`` walks these nodes in topological order.
+
+PyTorch's ``torch.autograd.Function`` is ``Function`` here: the same two static
+methods, but on Tensors, as PyTorch calls them (``input.clamp(min=0)``,
+``grad_output.clone()`` work inside); it runs as an ``ArrayFunction`` that wraps the
+arrays into Tensors and back.
 """
 import functools
 import itertools
@@ -111,11 +120,13 @@ class Cost:
 # ---------------------------------------------------------------- Function and its context
 
 class Context:
-    """What ``forward`` leaves for ``backward``: saved arrays and any attributes set on it."""
+    """What ``forward`` leaves for ``backward``: saved arrays (Tensors, for a PyTorch-style
+    ``Function``) and any attributes set on it."""
 
     def __init__(self, needs_input_grad):
         self.needs_input_grad = needs_input_grad
         self._saved = ()
+        self.materialize_grads = True   # None gradients of outputs become zeros
 
     def save_for_backward(self, *arrays):
         self._saved = arrays
@@ -124,9 +135,20 @@ class Context:
     def saved_tensors(self):
         return self._saved
 
+    def set_materialize_grads(self, value):
+        """With False, ``backward`` receives None (not zeros) for the gradient of an
+        output that nothing used, as in PyTorch."""
+        self.materialize_grads = bool(value)
+
+    def mark_non_differentiable(self, *outputs):
+        """The given outputs of ``forward`` do not require grad (a PyTorch-style
+        ``Function``'s integer indices, say)."""
+        self._non_differentiable = {id(o) for o in outputs}
+
     def saved_arrays(self):
         """Every array this context keeps alive: the saved ones and array attributes."""
-        found = [a for a in self._saved if is_array(a)]
+        saved = [getattr(a, 'array', a) for a in self._saved]   # a Tensor's array
+        found = [a for a in saved if is_array(a)]
         for name, value in vars(self).items():
             if name != '_saved' and is_array(value):
                 found.append(value)
@@ -158,17 +180,17 @@ class Node:
         return f'<{self.name()}>'
 
 
-class Function:
+class ArrayFunction:
     """Base class of every operator. Subclasses define ``forward`` and ``backward``
     (static, on raw arrays) and, for the profiler, ``cost``."""
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
-        raise NotImplementedError('a Function subclass must define forward(ctx, ...)')
+        raise NotImplementedError('an ArrayFunction subclass must define forward(ctx, ...)')
 
     @staticmethod
     def backward(ctx, *grad_outputs):
-        raise NotImplementedError('a Function subclass must define backward(ctx, ...)')
+        raise NotImplementedError('an ArrayFunction subclass must define backward(ctx, ...)')
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -268,11 +290,11 @@ def register_apply_hook(hook):
 
 # ---------------------------------------------------------------- the backward walk
 
-def _graph_dependencies(root):
-    """For each node reachable from ``root``, how many edges point at it."""
+def _graph_dependencies(roots):
+    """For each node reachable from the nodes ``roots``, how many edges point at it."""
     dependencies = {}
-    stack = [root]
-    seen = {root}
+    stack = list(roots)
+    seen = set(roots)
     while stack:
         node = stack.pop()
         for edge in node.next_functions:
@@ -308,14 +330,8 @@ def _accumulate_leaf(tensor, grad, handed_out):
         tensor.grad = Tensor(tensor.grad.array + grad)
 
 
-def run_backward(tensor, gradient=None, retain_graph=False):
-    """Backpropagate from ``tensor``: the engine behind ``Tensor.backward``.
-
-    Kahn's algorithm on the graph: a node runs once every node that feeds a gradient
-    into it has run, so each gradient is complete (summed over all uses) before it is
-    passed on. The walk is a loop, not recursion, so deep chains work.
-    """
-    xp = get_array_module(tensor.array)
+def _root_gradient(tensor, gradient, xp):
+    """The gradient that starts the walk at ``tensor``: ones for a one-element tensor."""
     if not tensor.requires_grad:
         raise RuntimeError('backward: the tensor does not require grad and has no grad_fn '
                            '(did you create it under no_grad, or forget requires_grad=True?)')
@@ -323,23 +339,64 @@ def run_backward(tensor, gradient=None, retain_graph=False):
         if tensor.array.size != 1:
             raise RuntimeError(f'backward: grad can be implicitly created only for scalar '
                                f'outputs; got shape {tuple(tensor.shape)}: pass gradient=')
-        grad = xp.ones_like(tensor.array)
-    else:
-        grad = gradient.array if hasattr(gradient, 'data') and not is_array(gradient) else gradient
-        grad = xp.asarray(grad, dtype=tensor.array.dtype)
-        if grad.shape != tensor.array.shape:
-            raise RuntimeError(f'backward: gradient has shape {tuple(grad.shape)}, '
-                               f'the tensor has shape {tuple(tensor.shape)}')
-    root = tensor.grad_fn
-    handed_out = set()  # ids of arrays stored as a leaf's .grad during this walk
-    if root is None:  # a leaf
-        _accumulate_leaf(tensor, grad if gradient is None else grad.copy(), handed_out)
-        return
+        return xp.ones_like(tensor.array)
+    grad = gradient.array if hasattr(gradient, 'array') and not is_array(gradient) else gradient
+    grad = xp.asarray(grad, dtype=tensor.array.dtype)
+    if grad.shape != tensor.array.shape:
+        raise RuntimeError(f'backward: gradient has shape {tuple(grad.shape)}, '
+                           f'the tensor has shape {tuple(tensor.shape)}')
+    return grad
 
-    dependencies = _graph_dependencies(root)
-    buffers = {root: [None] * len(root.output_meta)}
-    buffers[root][tensor._output_index] = grad
-    ready = [root]
+
+def run_backward(tensor, gradient=None, retain_graph=False):
+    """Backpropagate from ``tensor``: the engine behind ``Tensor.backward``."""
+    backward_pass([(tensor, gradient)], retain_graph)
+
+
+def backward_pass(roots, retain_graph=False, inputs=None):
+    """Backpropagate from the ``(tensor, gradient)`` pairs ``roots`` in one walk.
+
+    Kahn's algorithm on the graph: a node runs once every node that feeds a gradient
+    into it has run, so each gradient is complete (summed over all uses) before it is
+    passed on. The walk is a loop, not recursion, so deep chains work.
+
+    Without ``inputs``, every leaf that requires grad accumulates its gradient into
+    ``.grad``. With ``inputs`` (a list of tensors, leaves or not), no ``.grad`` is
+    touched: the gradient reaching each input is returned, None where none does
+    (what ``autograd.grad`` needs).
+    """
+    xp = get_array_module(roots[0][0].array)
+    handed_out = set()  # ids of arrays stored as a leaf's .grad during this walk
+    captured = None if inputs is None else [None] * len(inputs)
+    leaf_slots, node_slots = {}, {}   # where each input's gradient is captured
+    for k, t in enumerate(inputs or ()):
+        if t.grad_fn is None:
+            leaf_slots.setdefault(id(t), []).append(k)
+        else:
+            node_slots.setdefault(t.grad_fn, []).append((t._output_index, k))
+
+    def capture(k, grad):
+        captured[k] = grad.copy() if captured[k] is None else captured[k] + grad
+
+    def reach_leaf(tensor, grad):
+        if captured is None:
+            _accumulate_leaf(tensor, grad, handed_out)
+        else:
+            for k in leaf_slots.get(id(tensor), ()):
+                capture(k, grad)
+
+    buffers = {}
+    for tensor, gradient in roots:
+        grad = _root_gradient(tensor, gradient, xp)
+        if tensor.grad_fn is None:  # a leaf
+            reach_leaf(tensor, grad if gradient is None else grad.copy())
+            continue
+        slots = buffers.setdefault(tensor.grad_fn, [None] * len(tensor.grad_fn.output_meta))
+        i = tensor._output_index
+        slots[i] = grad if slots[i] is None else slots[i] + grad
+
+    dependencies = _graph_dependencies(list(buffers))
+    ready = [node for node in buffers if dependencies.get(node, 0) == 0]
     while ready:
         node = ready.pop()
         grads = buffers.pop(node)
@@ -350,10 +407,13 @@ def run_backward(tensor, gradient=None, retain_graph=False):
                 f'after the first backward. Pass retain_graph=True to the first backward '
                 f'to keep them.')
         for i, (shape, dtype) in enumerate(node.output_meta):
-            if grads[i] is None:
+            if grads[i] is None and ctx.materialize_grads:
                 grads[i] = xp.zeros(shape, dtype=dtype)
         if node.retained:
             _fill_retained(node, grads)
+        for i, k in node_slots.get(node, ()):
+            if grads[i] is not None:
+                capture(k, grads[i])
         input_grads = node.function.backward(ctx, *grads)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
@@ -379,13 +439,236 @@ def run_backward(tensor, gradient=None, retain_graph=False):
                     ready.append(child)
             elif grad is not None:
                 _check_gradient(node, index, grad)
-                _accumulate_leaf(edge, grad, handed_out)
+                reach_leaf(edge, grad)
+    return captured
 
 
 def _fill_retained(node, grads):
     from .tensor import Tensor
     for index, ref in node.retained.items():
         t = ref()
-        if t is not None:
-            g = grads[index]
+        g = grads[index]
+        if t is not None and g is not None:
             t.grad = Tensor(g if t.grad is None else t.grad.array + g)
+
+
+# ---------------------------------------------------------------- torch.autograd's names
+
+class inference_mode(set_grad_enabled):
+    """``with minidl.inference_mode():`` records nothing, as ``no_grad`` (PyTorch's faster
+    variant; here the two are the same). ``inference_mode(False)`` records again."""
+
+    def __init__(self, mode=True):
+        super().__init__(not mode)
+
+
+class Function:
+    """``torch.autograd.Function``: a differentiable function written by hand on Tensors.
+
+        class Exp(Function):
+            @staticmethod
+            def forward(ctx, x):
+                y = x.exp()
+                ctx.save_for_backward(y)
+                return y
+
+            @staticmethod
+            def backward(ctx, grad_output):
+                (y,) = ctx.saved_tensors
+                return grad_output * y
+
+        z = Exp.apply(t)
+
+    As in PyTorch, ``forward`` and ``backward`` receive and return Tensors and run with
+    grad mode off; ``ctx`` has ``save_for_backward``, ``saved_tensors``,
+    ``needs_input_grad``, ``mark_non_differentiable`` and ``set_materialize_grads``;
+    ``forward`` may leave ``ctx`` to a ``setup_context(ctx, inputs, output)`` method (the
+    PyTorch 2 style); ``backward`` returns one gradient (or None) per input of
+    ``forward``. Each subclass runs as an ``ArrayFunction`` twin that wraps arrays into
+    Tensors and back; minidl's own operators are ArrayFunctions directly (raw arrays, no
+    wrapping), and a class of the minidl package must be one.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith('minidl.'):
+            raise TypeError(f'{cls.__qualname__}: minidl\'s operators subclass ArrayFunction '
+                            f'(forward and backward on raw arrays); autograd.Function is '
+                            f'PyTorch\'s, on Tensors, for code outside minidl')
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError('a Function subclass must define forward(ctx, ...)')
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError('setup_context is not defined: forward takes ctx')
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError('a Function subclass must define backward(ctx, ...)')
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        twin = cls.__dict__.get('_array_twin')
+        if twin is None:
+            twin = _array_twin(cls)
+            type.__setattr__(cls, '_array_twin', twin)
+        out = twin.apply(*args, **kwargs)
+        outs = out if isinstance(out, tuple) else (out,)
+        node = outs[0].grad_fn
+        for i in (node.ctx.non_differentiable_outputs if node is not None else ()):
+            outs[i].grad_fn, outs[i]._requires_grad = None, False   # a plain leaf
+        return out
+
+
+FunctionCtx = Context   # torch.autograd.function.FunctionCtx, for annotations
+
+
+def _array_twin(cls):
+    """The ArrayFunction that runs the Tensor-level Function ``cls``."""
+    takes_ctx = cls.setup_context is Function.setup_context
+
+    def forward(ctx, *arrays, **kwargs):
+        from .tensor import Tensor
+        inputs = tuple(Tensor(a) if is_array(a) else a for a in arrays)
+        with no_grad():
+            if takes_ctx:
+                out = cls.forward(ctx, *inputs, **kwargs)
+            else:
+                out = cls.forward(*inputs, **kwargs)
+                cls.setup_context(ctx, inputs, out)
+        outs = out if isinstance(out, tuple) else (out,)
+        hidden = getattr(ctx, '_non_differentiable', ())
+        ctx.non_differentiable_outputs = [i for i, o in enumerate(outs) if id(o) in hidden]
+        arrays_out = tuple(o.array if isinstance(o, Tensor) else o for o in outs)
+        return arrays_out if isinstance(out, tuple) else arrays_out[0]
+
+    def backward(ctx, *grads):
+        from .tensor import Tensor
+        with no_grad():
+            result = cls.backward(ctx, *(None if g is None else Tensor(g) for g in grads))
+        result = result if isinstance(result, tuple) else (result,)
+        expected = len(ctx.needs_input_grad)
+        if len(result) > expected and all(r is None for r in result[expected:]):
+            result = result[:expected]   # PyTorch allows trailing Nones
+        if len(result) != expected:
+            raise RuntimeError(f'function {cls.__name__}Backward returned an incorrect number '
+                               f'of gradients (expected {expected}, got {len(result)})')
+        return tuple(r.array if isinstance(r, Tensor) else r for r in result)
+
+    return type(cls.__name__, (ArrayFunction,), {
+        'forward': staticmethod(forward), 'backward': staticmethod(backward),
+        '__module__': cls.__module__, '__qualname__': cls.__qualname__,
+        '__doc__': cls.__doc__})
+
+
+def once_differentiable(backward):
+    """Marks a ``backward`` that is not itself differentiated (every minidl backward is
+    so: minidl computes first-order gradients only). Returns ``backward`` unchanged."""
+    return backward
+
+
+class _VariableMeta(type):
+    def __instancecheck__(cls, obj):
+        from .tensor import Tensor
+        return isinstance(obj, Tensor)
+
+
+class Variable(metaclass=_VariableMeta):
+    """PyTorch's pre-0.4 wrapper: ``Variable(t, requires_grad=True)`` is the Tensor ``t``
+    (made to require grad), and every Tensor is a Variable, as in PyTorch since 0.4."""
+
+    def __new__(cls, data, requires_grad=False, volatile=False):
+        from .tensor import Tensor
+        if not isinstance(data, Tensor):
+            raise TypeError(f'Variable data has to be a tensor, but got {type(data).__name__}')
+        return data.requires_grad_(requires_grad) if requires_grad else data
+
+
+def _first_order_only(op, create_graph):
+    if create_graph:
+        raise NotImplementedError(f'{op}: create_graph=True (gradients of gradients) is not '
+                                  f'supported: minidl computes first-order gradients only')
+
+
+def _tensors(value, what):
+    from .tensor import Tensor
+    if isinstance(value, Tensor):
+        return [value]
+    value = list(value)
+    if not all(isinstance(v, Tensor) for v in value):
+        raise TypeError(f'{what} must be a Tensor or a sequence of Tensors')
+    return value
+
+
+def _gradients(grad_tensors, count, op):
+    if grad_tensors is None:
+        return [None] * count
+    from .tensor import Tensor
+    grads = [grad_tensors] if isinstance(grad_tensors, Tensor) else list(grad_tensors)
+    if len(grads) != count:
+        raise RuntimeError(f'{op}: got {count} tensors and {len(grads)} gradients')
+    return grads
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """``torch.autograd.backward``: accumulate the gradients of ``tensors`` (weighted by
+    ``grad_tensors``; None for one-element tensors) into the leaves' ``.grad`` in one
+    walk; with ``inputs``, into those tensors' ``.grad`` only."""
+    _first_order_only('backward', create_graph)
+    tensors = _tensors(tensors, 'backward: tensors')
+    roots = list(zip(tensors, _gradients(grad_tensors, len(tensors), 'backward')))
+    retain = bool(create_graph if retain_graph is None else retain_graph)
+    if inputs is None:
+        backward_pass(roots, retain)
+        return
+    inputs = _tensors(inputs, 'backward: inputs')
+    for tensor, grad in zip(inputs, backward_pass(roots, retain, inputs)):
+        if grad is not None:
+            _accumulate_leaf(tensor, grad, set())
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         only_inputs=True, allow_unused=None, is_grads_batched=False, materialize_grads=False):
+    """``torch.autograd.grad``: the gradients of ``outputs`` with respect to ``inputs``,
+    as a tuple of Tensors (one per input), without touching any ``.grad``.
+
+    An input the outputs do not depend on raises, unless ``allow_unused`` (its gradient
+    is then None) or ``materialize_grads`` (zeros).
+    """
+    from .tensor import Tensor
+    _first_order_only('grad', create_graph)
+    if is_grads_batched:
+        raise NotImplementedError('grad: is_grads_batched=True is not supported by minidl')
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    elif materialize_grads and not allow_unused:
+        raise ValueError('grad: expected allow_unused to be True or not passed when '
+                         'materialize_grads=True')
+    outputs = _tensors(outputs, 'grad: outputs')
+    inputs = _tensors(inputs, 'grad: inputs')
+    for t in inputs:
+        if not t.requires_grad:
+            raise RuntimeError('grad: one of the differentiated Tensors does not require grad')
+    roots = list(zip(outputs, _gradients(grad_outputs, len(outputs), 'grad')))
+    found = backward_pass(roots, bool(create_graph if retain_graph is None else retain_graph),
+                          inputs)
+    result = []
+    for t, g in zip(inputs, found):
+        if g is None and not allow_unused:
+            raise RuntimeError('grad: one of the differentiated Tensors appears to not have been '
+                               'used in the graph. Set allow_unused=True if this is the desired '
+                               'behavior.')
+        if g is None and materialize_grads:
+            g = get_array_module(t.array).zeros_like(t.array)
+        result.append(None if g is None else Tensor(g.astype(t.array.dtype, copy=False)))
+    return tuple(result)
+
+
+def __getattr__(name):
+    # torch.autograd.gradcheck: gradcheck.py sits above this file, so it comes on first use
+    if name in ('gradcheck', 'GradcheckError'):
+        from .gradcheck import GradcheckError, gradcheck
+        return gradcheck if name == 'gradcheck' else GradcheckError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,6 +7,7 @@
     minidl summary resnet50 --input 1,3,224,224 --backward --memory
     minidl demo                                          # a few seconds: watch a loss fall
     minidl models                                        # the model zoo
+    minidl run train.py --lr 0.1                         # a PyTorch script, unmodified, on minidl
 
 A run folder is never overwritten unasked: ``train`` refuses an ``--out`` that holds a
 run (its checkpoint, metrics or curves) unless ``--resume`` (go on with it) or
@@ -440,6 +441,10 @@ def build_parser():
                              '(minidl summary MODEL --input 1,3,224,224 [--backward] '
                              '[--memory])')
 
+    commands.add_parser('run', add_help=False,
+                        help='run an unmodified PyTorch script on minidl (minidl run '
+                             '[--profile] SCRIPT [ARGS...])')
+
     demo = commands.add_parser('demo', help='a few seconds of training: watch the loss fall')
     demo.add_argument('--epochs', type=int, default=5)
     demo.add_argument('--seed', type=int, default=0)
@@ -502,12 +507,47 @@ def one_line(message):
     return '; '.join(line.strip() for line in str(message).splitlines() if line.strip())
 
 
+RUN_USAGE = """usage: minidl run [--profile] SCRIPT [ARGS...]
+
+Run the Python file SCRIPT, unmodified, with its imports of torch, torch.*,
+torchvision and torchvision.* resolved to minidl's modules; ARGS become its sys.argv.
+  --profile  when it ends, print the profiler's per-layer table of each model it ran"""
+
+
+def main_run(argv):
+    """``minidl run``: its own parsing, so that the script's arguments pass untouched."""
+    from .compat import run_script
+    profile = False
+    while argv and argv[0].startswith('-'):
+        option = argv.pop(0)
+        if option in ('-h', '--help'):
+            print(RUN_USAGE)
+            return 0
+        if option != '--profile':
+            print(f'{RUN_USAGE}\nminidl run: error: unknown option {option}', file=sys.stderr)
+            return 2
+        profile = True
+    if not argv:
+        print(f'{RUN_USAGE}\nminidl run: error: give the script to run', file=sys.stderr)
+        return 2
+    if not os.path.isfile(argv[0]):
+        print(f'minidl run: error: no such script: {argv[0]}', file=sys.stderr)
+        return 2
+    code = run_script(argv[0], argv[1:], profile=profile)
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)   # sys.exit('message'), as Python reports it
+    return 1
+
+
 def main(argv=None):
     """Run the ``minidl`` command; returns its exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == 'summary':
         from .profile.cli import main_summary
         return main_summary(argv[1:])
+    if argv and argv[0] == 'run':
+        return main_run(argv[1:])
     args = build_parser().parse_args(argv)
     args.given = given_options(argv)
     debug = args.debug or os.environ.get(DEBUG_ENV) == '1'

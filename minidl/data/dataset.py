@@ -1,4 +1,5 @@
-"""Datasets: anything with ``__getitem__`` and ``__len__``, as in ``torch.utils.data``.
+"""Datasets: anything with ``__getitem__`` and ``__len__`` (or ``__iter__``), as in
+``torch.utils.data``.
 
 A dataset may also offer a batch path: ``supports_batches`` is True and
 ``get_batch(indices)`` returns a tuple of stacked NumPy arrays (images, labels, ...)
@@ -10,7 +11,9 @@ import math
 
 import numpy as np
 
-from ..backend import get_generator, is_array, to_device
+from ..backend import get_array_module, is_array
+from ..tensor import Tensor
+from .rng import numpy_generator
 
 
 class Dataset:
@@ -27,36 +30,76 @@ class Dataset:
         return ConcatDataset([self, other])
 
 
-def _host_array(x):
-    """A NumPy array from a NumPy/CuPy array, a minidl Tensor or a (nested) list."""
-    data = getattr(x, 'data', None)
-    if data is not None and is_array(data):  # a minidl Tensor
-        x = data
+class IterableDataset(Dataset):
+    """A stream of items: subclasses define ``__iter__`` (and may define ``__len__``).
+
+    A DataLoader batches the items in the order the stream gives them; it cannot
+    shuffle or sample a stream. minidl reads data in the calling process, so
+    ``get_worker_info()`` is None inside ``__iter__`` and no sharding is needed.
+    """
+
+    def __iter__(self):
+        raise NotImplementedError(f'{type(self).__name__} must define __iter__')
+
+    def __getitem__(self, index):
+        raise TypeError(f'{type(self).__name__} is an IterableDataset: iterate over it '
+                        f'instead of indexing it')
+
+    def __add__(self, other):
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several IterableDatasets one after another."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for dataset in self.datasets:
+            if not isinstance(dataset, IterableDataset):
+                raise TypeError(f'ChainDataset only supports IterableDataset, got '
+                                f'{type(dataset).__name__}')
+            yield from dataset
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
+def _as_tensor(x):
+    """A minidl Tensor for a Tensor (itself), an array (shared) or a (nested) list."""
+    if isinstance(x, Tensor):
+        return x
     if is_array(x):
-        return to_device(x, 'cpu')
-    return np.asarray(x)
+        return Tensor(x)
+    if hasattr(x, 'detach') and hasattr(x, 'numpy'):   # a PyTorch tensor
+        return Tensor(x.detach().cpu().numpy())
+    return Tensor(np.asarray(x))
 
 
 class TensorDataset(Dataset):
-    """Item ``i`` is ``(a[i] for a in arrays)``: the arrays (or tensors) share their first size."""
+    """Item ``i`` is ``tuple(t[i] for t in tensors)``, as in PyTorch: the tensors (or
+    arrays, taken as tensors sharing their memory) share their first size, and the
+    items are tensors sharing memory with them."""
     supports_batches = True
 
     def __init__(self, *tensors):
         if not tensors:
-            raise ValueError('TensorDataset: needs at least one array or tensor')
-        self.tensors = tuple(_host_array(t) for t in tensors)
-        sizes = [a.shape[0] if a.ndim else None for a in self.tensors]
+            raise ValueError('TensorDataset: needs at least one tensor')
+        self.tensors = tuple(_as_tensor(t) for t in tensors)
+        sizes = [t.shape[0] if t.ndim else None for t in self.tensors]
         if None in sizes or len(set(sizes)) != 1:
-            shapes = ', '.join(str(a.shape) for a in self.tensors)
-            raise ValueError(f'TensorDataset: all arrays must have the same first size, '
+            shapes = ', '.join(str(t.shape) for t in self.tensors)
+            raise ValueError(f'TensorDataset: all tensors must have the same first size, '
                              f'got shapes {shapes}')
 
     def __getitem__(self, index):
-        return tuple(a[index] for a in self.tensors)
+        return tuple(Tensor(t.array[index]) for t in self.tensors)
 
     def get_batch(self, indices):
+        """The arrays of a whole batch of items (on the tensors' device)."""
         indices = np.asarray(indices, dtype=np.int64)
-        return tuple(a[indices] for a in self.tensors)
+        return tuple(t.array[get_array_module(t.array).asarray(indices)] for t in self.tensors)
 
     def __len__(self):
         return self.tensors[0].shape[0]
@@ -138,14 +181,17 @@ def _split_lengths(lengths, n):
     return [int(k) for k in lengths]
 
 
-def random_split(dataset, lengths, seed=None):
+def random_split(dataset, lengths, generator=None, seed=None):
     """Split ``dataset`` into non-overlapping random Subsets of the given lengths.
 
-    ``seed`` seeds a private generator; without it the permutation comes from minidl's
-    CPU generator (so ``minidl.manual_seed`` makes it repeatable).
+    The permutation comes from ``generator`` (a ``minidl.Generator``, as
+    ``random_split(ds, [0.8, 0.2], generator=minidl.Generator().manual_seed(42))``, or a
+    NumPy generator), else from a private generator seeded with ``seed``, else from
+    minidl's CPU generator (so ``minidl.manual_seed`` makes it repeatable).
     """
     counts = _split_lengths(lengths, len(dataset))
-    rng = get_generator('cpu') if seed is None else np.random.default_rng(seed)
-    order = rng.permutation(len(dataset))
+    if generator is None and seed is not None:
+        generator = np.random.default_rng(seed)
+    order = numpy_generator(generator).permutation(len(dataset))
     bounds = np.cumsum([0] + counts)
     return [Subset(dataset, order[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]

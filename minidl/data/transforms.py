@@ -18,37 +18,15 @@ torchvision pipelines like ``Compose([ToTensor(), Normalize(...)])`` work unchan
 """
 import math
 import numbers
-import threading
-from contextlib import contextmanager
 
 import numpy as np
 
-from ..backend import get_generator
+from .rng import current_generator, use_generator
 
 __all__ = ['Compose', 'ToTensor', 'Normalize', 'Resize', 'CenterCrop', 'RandomCrop',
            'RandomHorizontalFlip', 'RandomVerticalFlip', 'RandomResizedCrop', 'ColorJitter',
            'use_generator', 'supports_batches', 'rgb_to_grayscale', 'rgb_to_hsv', 'hsv_to_rgb',
            'adjust_brightness', 'adjust_contrast', 'adjust_saturation', 'adjust_hue']
-
-# ---------------------------------------------------------------- where randomness comes from
-_local = threading.local()
-
-
-@contextmanager
-def use_generator(generator):
-    """In this block (and this thread), random transforms without a seed draw from ``generator``."""
-    previous = getattr(_local, 'generator', None)
-    _local.generator = generator
-    try:
-        yield generator
-    finally:
-        _local.generator = previous
-
-
-def _default_generator():
-    generator = getattr(_local, 'generator', None)
-    return generator if generator is not None else get_generator('cpu')
-
 
 def supports_batches(transform):
     """True when ``transform`` accepts a batch ``(N, C, H, W)`` (every minidl transform does)."""
@@ -97,7 +75,7 @@ class RandomTransform(Transform):
 
     @property
     def generator(self):
-        return self._generator if self._generator is not None else _default_generator()
+        return self._generator if self._generator is not None else current_generator()
 
 
 def _pair(size, name):

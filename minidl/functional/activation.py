@@ -1,5 +1,5 @@
 """Activation functions: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax."""
-from ..autograd import Cost, Function
+from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
 from ._util import normalize_dim
 

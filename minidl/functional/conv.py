@@ -20,7 +20,7 @@ are contiguous row-major matrices, which is what BLAS wants. The result (Cout, N
 is transposed to (N, Cout, ...) while the bias is added, in one pass.
 docs/im2col.md draws all of this for a 4x4 input.
 """
-from ..autograd import Cost, Function
+from ..autograd import ArrayFunction as Function, Cost
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
 from ._util import check_tensor, pair
 from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel

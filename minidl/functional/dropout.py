@@ -7,7 +7,7 @@ input's device, so ``minidl.manual_seed`` makes them repeatable.
 """
 import warnings
 
-from ..autograd import Cost, Function, is_grad_enabled
+from ..autograd import ArrayFunction as Function, Cost, is_grad_enabled
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module, random_uniform
 from ._util import check_tensor
 

@@ -3,7 +3,7 @@
 Each backward sums its gradient back to its input's shape (``sum_to_shape``), so an
 operator on a (3, 1) and a (4,) input returns gradients of shapes (3, 1) and (4,).
 """
-from ..autograd import Cost, Function
+from ..autograd import ArrayFunction as Function, Cost
 from .. import backend
 from ..backend import get_array_module
 from ..tensor import Tensor

@@ -4,7 +4,7 @@ Their cost is counted in multiply-accumulates (MACs): an (m, k) @ (k, n) product
 does m*n*k of them, 2*m*n*k FLOPs; each input's gradient is another product of the
 same size.
 """
-from ..autograd import Cost, Function
+from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
 from ._util import check_tensor, sum_to_shape
 

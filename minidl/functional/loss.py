@@ -5,7 +5,7 @@ sample) and an integer target of shape (N,) or (N, d1, ...). With ``reduction='m
 the losses are divided by the total weight of the counted targets, as in PyTorch:
 sum_i w[t_i] over targets that are not ``ignore_index`` (their number without weights).
 """
-from ..autograd import Cost, Function
+from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
 from ._util import check_tensor, raw, shape_of, sum_to_shape
 

@@ -4,7 +4,7 @@ Both normalise over the channel dimension (dimension 1), so they work on (N, C),
 (N, C, L), (N, C, H, W) and deeper inputs alike. The maths of batch norm's backward
 and of LRN's cross-channel term is worked through in docs/normalization.md.
 """
-from ..autograd import Cost, Function
+from ..autograd import ArrayFunction as Function, Cost
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
 from ._util import check_tensor
 

@@ -15,7 +15,7 @@ so every window holds at least one input pixel (or left padding).
 """
 import numpy as np
 
-from ..autograd import Cost, Function
+from ..autograd import ArrayFunction as Function, Cost
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
 from ._util import check_tensor, pair, scatter_add
 from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel

@@ -9,7 +9,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd import Cost, Function
+from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
 from ..tensor import Tensor
 from ._util import check_tensor, normalize_dim

@@ -7,7 +7,7 @@ outputs (expand, repeated indices, replicate padding) backward adds the gradient
 """
 import numpy as np
 
-from ..autograd import Cost, Function
+from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module, is_array
 from ..tensor import Tensor
 from ._util import check_tensor, normalize_dim, scatter_add, sum_to_shape

@@ -9,6 +9,8 @@ from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
 from .dropout import Dropout, Dropout2d
+from .lazy import (LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv2d, LazyLinear,
+                   LazyModuleMixin, UninitializedBuffer, UninitializedParameter)
 from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import (Module, RemovableHandle, register_module_forward_hook,
@@ -23,4 +25,6 @@ __all__ = ['Module', 'Parameter', 'Sequential', 'ModuleList', 'ModuleDict', 'Con
            'AdaptiveMaxPool2d', 'Dropout', 'Dropout2d', 'ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh',
            'Softmax', 'LogSoftmax', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'init',
            'functional', 'RemovableHandle', 'register_module_forward_hook',
-           'register_module_forward_pre_hook']
+           'register_module_forward_pre_hook', 'LazyLinear', 'LazyConv2d', 'LazyBatchNorm1d',
+           'LazyBatchNorm2d', 'LazyBatchNorm3d', 'LazyModuleMixin', 'UninitializedParameter',
+           'UninitializedBuffer']

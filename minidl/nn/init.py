@@ -12,6 +12,9 @@ returns the tensor. The distributions are PyTorch's:
 with fan_in = size(1) * receptive field and fan_out = size(0) * receptive field.
 PyTorch's default for Linear and Conv2d, kaiming_uniform_(a=sqrt(5)), works out to
 U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+The names without the trailing underscore (``normal``, ``xavier_uniform``, ...) are
+PyTorch's deprecated spellings: they do the same and warn (FutureWarning), as PyTorch's.
 """
 import math
 import warnings
@@ -21,7 +24,8 @@ from ..tensor import Tensor
 
 __all__ = ['calculate_gain', 'uniform_', 'normal_', 'trunc_normal_', 'constant_', 'zeros_',
            'ones_', 'eye_', 'xavier_uniform_', 'xavier_normal_', 'kaiming_uniform_',
-           'kaiming_normal_']
+           'kaiming_normal_', 'orthogonal_', 'uniform', 'normal', 'constant', 'eye',
+           'xavier_uniform', 'xavier_normal', 'kaiming_uniform', 'kaiming_normal', 'orthogonal']
 
 
 def calculate_gain(nonlinearity, param=None):
@@ -184,3 +188,51 @@ def kaiming_normal_(tensor, a=0, mode='fan_in', nonlinearity='leaky_relu'):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_calculate_correct_fan(tensor, mode))
     return normal_(tensor, 0.0, std)
+
+
+def orthogonal_(tensor, gain=1):
+    """A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013), trailing dimensions
+    flattened: Q of the QR factorisation of a standard normal (rows, cols) matrix (its
+    transpose when rows < cols), each column's sign set by R's diagonal so that Q is
+    uniform over orthogonal matrices (Mezzadri, 2007), as PyTorch draws it."""
+    _check(tensor, 'orthogonal_')
+    if tensor.ndim < 2:
+        raise ValueError('Only tensors with 2 or more dimensions are supported')
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows
+    flat = random_normal((rows, cols), tensor.dtype, tensor.device)
+    if rows < cols:
+        flat = flat.T
+    xp = get_array_module(flat)
+    q, r = xp.linalg.qr(flat)
+    q = q * xp.sign(xp.diagonal(r))
+    if rows < cols:
+        q = q.T
+    return _write(tensor, (q * gain).reshape(tensor.shape))
+
+
+def _make_deprecated(method):
+    new_name = method.__name__
+    old_name = new_name[:-1]
+
+    def deprecated_init(*args, **kwargs):
+        warnings.warn(f'`nn.init.{old_name}` is now deprecated in favor of '
+                      f'`nn.init.{new_name}`.', FutureWarning, stacklevel=2)
+        return method(*args, **kwargs)
+
+    deprecated_init.__name__ = old_name
+    deprecated_init.__doc__ = f'Deprecated spelling of ``{new_name}`` (warns, as PyTorch).'
+    return deprecated_init
+
+
+uniform = _make_deprecated(uniform_)
+normal = _make_deprecated(normal_)
+constant = _make_deprecated(constant_)
+eye = _make_deprecated(eye_)
+xavier_uniform = _make_deprecated(xavier_uniform_)
+xavier_normal = _make_deprecated(xavier_normal_)
+kaiming_uniform = _make_deprecated(kaiming_uniform_)
+kaiming_normal = _make_deprecated(kaiming_normal_)
+orthogonal = _make_deprecated(orthogonal_)

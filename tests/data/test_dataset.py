@@ -25,9 +25,13 @@ def test_tensor_dataset_items_and_batches():
     assert ds.supports_batches
 
 
-def test_tensor_dataset_accepts_tensors_and_checks_sizes():
-    ds = TensorDataset(minidl.ones(4, 3), np.zeros(4))
-    assert isinstance(ds.tensors[0], np.ndarray) and ds[0][0].shape == (3,)
+def test_tensor_dataset_holds_tensors_and_checks_sizes():
+    x = minidl.ones(4, 3)
+    ds = TensorDataset(x, np.zeros(4))
+    assert ds.tensors[0] is x and isinstance(ds.tensors[1], minidl.Tensor)
+    item, label = ds[0]
+    assert isinstance(item, minidl.Tensor) and item.shape == (3,)      # as in PyTorch
+    assert isinstance(label, minidl.Tensor) and label.shape == () and label.item() == 0
     with pytest.raises(ValueError, match=r'same first size, got shapes \(4, 3\), \(5,\)'):
         TensorDataset(np.zeros((4, 3)), np.zeros(5))
 

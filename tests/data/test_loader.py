@@ -25,7 +25,7 @@ class Augmented(TensorDataset):
         self.transform = transform
 
     def __getitem__(self, i):
-        return self.transform(self.tensors[0][i]), int(self.tensors[1][i])
+        return self.transform(self.tensors[0].numpy()[i]), int(self.tensors[1][i])
 
     def get_batch(self, indices):
         images, labels = super().get_batch(indices)
@@ -180,7 +180,7 @@ def test_collate_fn_and_default_collate():
     batch = default_collate([{'x': np.ones(2, np.float32), 'y': 1, 'w': 0.5, 'name': 'a'},
                              {'x': np.zeros(2, np.float32), 'y': 2, 'w': 1.5, 'name': 'b'}])
     assert batch['x'].shape == (2, 2) and batch['y'].dtype == np.int64
-    assert batch['w'].dtype == np.float32 and batch['name'] == ['a', 'b']
+    assert batch['w'].dtype == np.float64 and batch['name'] == ['a', 'b']   # as PyTorch
     pair = default_collate([(minidl.ones(3), 0), (minidl.zeros(3), 1)])
     assert pair[0].shape == (2, 3) and pair[1].tolist() == [0, 1]
 
