@@ -17,6 +17,7 @@ setup(
         'tqdm>=4.60',
         'matplotlib>=3.7',
         'safetensors>=0.4',
+        'pillow>=9.1',
     ],
     extras_require={
         # CUDA 12; for CUDA 13 install cupy-cuda13x instead (see README)

@@ -1,9 +1,18 @@
-"""Image transforms on NumPy arrays, with torchvision's names, arguments and numerics.
+"""Image transforms with torchvision's names, arguments and numerics.
 
-Every transform takes one float image ``(C, H, W)`` or a whole batch ``(N, C, H, W)``
-and returns the same layout. On a batch, a random transform draws independent
-parameters for each image (a crop position, a flip, jitter factors ...) and applies
-them all with array operations: no Python loop runs over images or pixels.
+This is ``torchvision.transforms`` (``minidl.vision.transforms`` shows it). Each
+transform takes what torchvision's takes and returns the same kind:
+
+- a PIL image: the operation is Pillow's, as torchvision performs it (``pil_ops``), so a
+  pipeline on PIL images gives torchvision's result; ``ToTensor`` / ``PILToTensor``
+  turn it into a minidl Tensor (C, H, W);
+- a float Tensor (C, H, W) or (N, C, H, W): computed on its array, returned as a Tensor
+  (on the CPU);
+- a float NumPy image (C, H, W) or a whole batch (N, C, H, W): minidl's array pipeline,
+  which the datasets of ``minidl.data.datasets`` feed. On a batch, a random transform
+  draws independent parameters for each image (a crop position, a flip, jitter factors
+  ...) and applies them all with array operations: no Python loop runs over images or
+  pixels.
 
 Randomness: a random transform built with ``seed=`` owns a generator seeded with it.
 Without one it draws from minidl's CPU generator (``minidl.manual_seed`` makes it
@@ -11,26 +20,78 @@ repeatable), or, inside a ``use_generator(g)`` block, from ``g``: the DataLoader
 that to give every batch its own generator, so augmentation does not depend on the
 timing of its prefetch thread and repeats exactly when a run is resumed.
 
-``ToTensor`` turns uint8 images ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)`` into float32
-``(C, H, W)`` / ``(N, C, H, W)`` in [0, 1]; the datasets in ``minidl.data.datasets``
-already return such float images, and ``ToTensor`` passes float arrays through, so
-torchvision pipelines like ``Compose([ToTensor(), Normalize(...)])`` work unchanged.
+``ToTensor`` turns a PIL image or a uint8 image ``(H, W)`` / ``(H, W, C)`` into a float32
+Tensor ``(C, H, W)`` in [0, 1], and a uint8 batch ``(N, H, W, C)`` into a float32 array
+``(N, C, H, W)``; the datasets in ``minidl.data.datasets`` already return float images,
+and ``ToTensor`` passes float images through, so torchvision pipelines like
+``Compose([ToTensor(), Normalize(...)])`` work unchanged on them. (torchvision would
+transpose a float (H, W, C) array: minidl takes float arrays as channels-first.)
 """
+import enum
 import math
 import numbers
 
 import numpy as np
 
+from ..backend import to_device
+from ..tensor import Tensor
+from . import pil_ops
 from .rng import current_generator, use_generator
 
-__all__ = ['Compose', 'ToTensor', 'Normalize', 'Resize', 'CenterCrop', 'RandomCrop',
-           'RandomHorizontalFlip', 'RandomVerticalFlip', 'RandomResizedCrop', 'ColorJitter',
-           'use_generator', 'supports_batches', 'rgb_to_grayscale', 'rgb_to_hsv', 'hsv_to_rgb',
+__all__ = ['Compose', 'ToTensor', 'PILToTensor', 'ToPILImage', 'Lambda', 'Normalize', 'Resize',
+           'CenterCrop', 'Pad', 'RandomCrop', 'RandomHorizontalFlip', 'RandomVerticalFlip',
+           'RandomResizedCrop', 'ColorJitter', 'InterpolationMode', 'use_generator',
+           'supports_batches', 'batch_exact', 'rgb_to_grayscale', 'rgb_to_hsv', 'hsv_to_rgb',
            'adjust_brightness', 'adjust_contrast', 'adjust_saturation', 'adjust_hue']
 
 def supports_batches(transform):
     """True when ``transform`` accepts a batch ``(N, C, H, W)`` (every minidl transform does)."""
     return transform is None or bool(getattr(transform, 'batched', False))
+
+
+def batch_exact(transform):
+    """True when running ``transform`` on a float batch (N, C, H, W) gives exactly what
+    running it on each PIL image gives (a pipeline that ends in tensors through
+    ``ToTensor``): crops and flips with zero fill, ``ToTensor``, ``Normalize``. The
+    torchvision-style datasets then read whole batches; resizing and colour changes,
+    which round to uint8 on PIL images, keep them item by item."""
+    if isinstance(transform, Compose):
+        return (all(getattr(t, 'exact_on_batches', False) for t in transform.transforms)
+                and any(isinstance(t, ToTensor) for t in transform.transforms))
+    return isinstance(transform, ToTensor)
+
+
+class InterpolationMode(enum.Enum):
+    """torchvision's interpolation modes (PIL images take every one; float arrays and
+    Tensors are resized bilinearly only)."""
+    NEAREST = 'nearest'
+    BILINEAR = 'bilinear'
+    BICUBIC = 'bicubic'
+    BOX = 'box'
+    HAMMING = 'hamming'
+    LANCZOS = 'lanczos'
+
+
+_PIL_CODES = {int(code): name for name, code in pil_ops.PIL_RESAMPLING.items()}
+
+
+def _interpolation(value, name):
+    """'bilinear', ... from an InterpolationMode, its value, or a Pillow constant."""
+    if isinstance(value, InterpolationMode):
+        return value.value
+    if isinstance(value, str) and value in pil_ops.PIL_RESAMPLING:
+        return value
+    if isinstance(value, numbers.Integral) and int(value) in _PIL_CODES:
+        return _PIL_CODES[int(value)]
+    raise TypeError(f'{name}: interpolation should be an InterpolationMode, its name or a '
+                    f'Pillow constant, got {value!r}')
+
+
+def _check_array_interpolation(interpolation, name):
+    if interpolation != 'bilinear':
+        raise ValueError(f"{name}: float arrays and Tensors are resized with "
+                         f"interpolation='bilinear' only (PIL images take {interpolation!r}), "
+                         f"got {interpolation!r}")
 
 
 # ---------------------------------------------------------------- base classes
@@ -47,10 +108,16 @@ def _check_image(img, name):
 
 
 class Transform:
-    """A transform of float images: subclasses write ``apply(batch)`` for a batch (N, C, H, W)."""
+    """A transform of images: subclasses write ``apply(batch)`` for a float batch
+    (N, C, H, W) and ``apply_pil(img)`` for a PIL image; Tensors run through ``apply``."""
     batched = True
+    exact_on_batches = False   # see batch_exact()
 
     def __call__(self, img):
+        if pil_ops.is_pil_image(img):
+            return self.apply_pil(img)
+        if isinstance(img, Tensor):
+            return Tensor(self(to_device(img.array, 'cpu')))
         img = _check_image(img, type(self).__name__)
         if img.ndim == 3:
             return self.apply(img[None])[0]
@@ -58,6 +125,10 @@ class Transform:
 
     def apply(self, batch):
         raise NotImplementedError(f'{type(self).__name__} must define apply(batch)')
+
+    def apply_pil(self, img):
+        raise TypeError(f'{type(self).__name__}: img should be a Tensor image, not a PIL '
+                        f'image; convert it with ToTensor() first')
 
     def _args(self):
         return ''
@@ -93,7 +164,7 @@ def _pair(size, name):
 
 
 class Compose:
-    """Apply ``transforms`` one after another."""
+    """Apply ``transforms`` one after another (any callables: a function works too)."""
 
     def __init__(self, transforms):
         self.transforms = list(transforms)
@@ -113,13 +184,22 @@ class Compose:
 
 
 class ToTensor:
-    """uint8 ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)`` -> float32 channels-first in [0, 1].
+    """A PIL image or a uint8 image (H, W) / (H, W, C) -> float32 Tensor (C, H, W) in [0, 1];
+    a uint8 batch (N, H, W, C) -> float32 array (N, C, H, W).
 
-    Float arrays are taken to be channels-first already and come back as float32.
+    Float images (arrays, channels-first, or Tensors) pass through as they are.
     """
     batched = True
+    exact_on_batches = True
 
     def __call__(self, pic):
+        if pil_ops.is_pil_image(pic):
+            return Tensor(pil_ops.to_float_array(pic))
+        if isinstance(pic, Tensor):
+            if pic.dtype.kind != 'f':
+                raise TypeError(f'ToTensor: expects uint8 images or float images, got a '
+                                f'{pic.dtype} Tensor')
+            return pic
         pic = np.asarray(pic)
         if pic.dtype == np.uint8:
             if pic.ndim == 2:
@@ -132,7 +212,7 @@ class ToTensor:
                 raise ValueError(f'ToTensor: expects a uint8 image (H, W), (H, W, C) or a batch '
                                  f'(N, H, W, C), got shape {pic.shape}')
             out /= 255
-            return out
+            return out if out.ndim == 4 else Tensor(out)
         if pic.dtype.kind == 'f':
             if pic.ndim == 2:
                 pic = pic[None]
@@ -146,8 +226,67 @@ class ToTensor:
         return 'ToTensor()'
 
 
+class PILToTensor:
+    """A PIL image (or a uint8 array (H, W) / (H, W, C)) -> Tensor (C, H, W) of the same
+    type, values unchanged (uint8 0..255 for 'L' and 'RGB' images)."""
+    batched = False
+
+    def __call__(self, pic):
+        if pil_ops.is_pil_image(pic):
+            return Tensor(np.ascontiguousarray(pil_ops.to_uint8_array(pic)))
+        if isinstance(pic, np.ndarray) and pic.dtype == np.uint8 and pic.ndim in (2, 3):
+            pic = pic[:, :, None] if pic.ndim == 2 else pic
+            return Tensor(np.ascontiguousarray(pic.transpose(2, 0, 1)))
+        raise TypeError(f'PILToTensor: pic should be a PIL Image or a uint8 array (H, W[, C]), '
+                        f'got {type(pic).__name__}')
+
+    def __repr__(self):
+        return 'PILToTensor()'
+
+
+class ToPILImage:
+    """A Tensor or array (C, H, W) -> PIL image: floats times 255, truncated to uint8
+    (torchvision's rule); 1, 3, 4 channels give an 'L', 'RGB', 'RGBA' image."""
+    batched = False
+
+    def __init__(self, mode=None):
+        self.mode = mode
+
+    def __call__(self, pic):
+        if isinstance(pic, Tensor):
+            array = pic.numpy()
+        elif isinstance(pic, np.ndarray):
+            # torchvision takes arrays as (H, W, C)
+            array = pic if pic.ndim == 2 else pic.transpose(2, 0, 1)
+        else:
+            raise TypeError(f'ToPILImage: pic should be Tensor or ndarray. Got {type(pic)}.')
+        return pil_ops.to_pil_image(array, self.mode)
+
+    def __repr__(self):
+        return f'ToPILImage(mode={self.mode})' if self.mode else 'ToPILImage()'
+
+
+class Lambda:
+    """Apply a user function as a transform."""
+    batched = False
+
+    def __init__(self, lambd):
+        if not callable(lambd):
+            raise TypeError(f'Argument lambd should be callable, got '
+                            f'{type(lambd).__name__!r}')
+        self.lambd = lambd
+
+    def __call__(self, img):
+        return self.lambd(img)
+
+    def __repr__(self):
+        return 'Lambda()'
+
+
 class Normalize(Transform):
-    """``(x - mean[c]) / std[c]`` for every channel c."""
+    """``(x - mean[c]) / std[c]`` for every channel c (float images and Tensors; a PIL
+    image raises, as in torchvision)."""
+    exact_on_batches = True
 
     def __init__(self, mean, std, inplace=False):
         self.mean = np.asarray(mean, dtype=np.float32).reshape(-1)
@@ -175,41 +314,39 @@ class Normalize(Transform):
 
 # ---------------------------------------------------------------- geometry
 
-def _source_index(start, length, out_size):
-    """Bilinear sampling positions, as PyTorch's ``interpolate(align_corners=False)``.
+def _resize_weights(start, length, size, out_size, antialias):
+    """Interpolation weights (N, out_size, size) that resize the box (start[n], length[n])
+    of an axis of ``size`` pixels to ``out_size``, Pillow's bilinear filter.
 
-    Output pixel d of a box (start, length) resized to out_size samples the source at
-    s = (d + 0.5) * length / out_size - 0.5, clamped at 0: between pixels floor(s) and
-    floor(s) + 1 (kept inside the box) with weight frac = s - floor(s) on the second.
+    Output pixel d has its centre at c = (d + 0.5) * scale in box coordinates, scale =
+    length / out_size; input pixel x (its centre at x + 0.5) gets the triangle weight
+    max(0, 1 - |x + 0.5 - c| / support), support = max(scale, 1) with ``antialias``
+    (shrinking averages every pixel under the footprint) and 1 without (the two nearest
+    pixels: ``interpolate(mode='bilinear', align_corners=False)``); pixels outside the
+    box get none, and the weights are normalised to sum to 1 (clamping at the borders).
+    PyTorch's ``interpolate(antialias=True)`` computes the same weights (it follows Pillow).
     """
-    scale = length.astype(np.float64)[:, None] / out_size
-    s = np.maximum((np.arange(out_size) + 0.5) * scale - 0.5, 0.0)
-    i0 = s.astype(np.int64)
-    i1 = np.minimum(i0 + 1, length[:, None] - 1)
-    frac = (s - i0).astype(np.float32)
-    return start[:, None] + i0, start[:, None] + i1, frac
+    length = length.astype(np.float64)
+    scale = length / out_size
+    support = np.maximum(scale, 1.0) if antialias else np.ones_like(scale)
+    centre = (np.arange(out_size) + 0.5)[None, :] * scale[:, None]             # (N, out)
+    x = np.arange(size)[None, None, :] - start[:, None, None]                   # (N, 1, size)
+    weights = np.maximum(0.0, 1 - np.abs(x + 0.5 - centre[:, :, None]) / support[:, None, None])
+    weights *= (x >= 0) & (x < length[:, None, None])
+    return weights / weights.sum(axis=2, keepdims=True)
 
 
-def _take_rows(batch, rows):
-    """``batch[n, :, rows[n], :]`` for every n: (N, C, H, W), rows (N, k) -> (N, C, k, W)."""
-    n = np.arange(batch.shape[0])[:, None, None]
-    c = np.arange(batch.shape[1])[None, :, None]
-    return batch[n, c, rows[:, None, :]]
-
-
-def _resample(batch, top, left, height, width, out_h, out_w):
+def _resample(batch, top, left, height, width, out_h, out_w, antialias=True):
     """Bilinear resize of the box (top, left, height, width) of each image to (out_h, out_w).
 
-    The boxes are arrays (N,), one per image; rows are interpolated first, then columns.
+    The boxes are arrays (N,), one per image; the weights of rows and of columns are
+    matrices, so the resize is two batched matrix products: Wy @ image @ Wx^T.
     """
-    y0, y1, fy = _source_index(top, height, out_h)
-    x0, x1, fx = _source_index(left, width, out_w)
-    fy = fy[:, None, :, None]
-    rows = _take_rows(batch, y0) * (1 - fy) + _take_rows(batch, y1) * fy       # (N, C, oh, W)
-    rows = rows.swapaxes(2, 3)                                                  # (N, C, W, oh)
-    fx = fx[:, None, :, None]
-    out = _take_rows(rows, x0) * (1 - fx) + _take_rows(rows, x1) * fx          # (N, C, ow, oh)
-    return np.ascontiguousarray(out.swapaxes(2, 3)).astype(batch.dtype, copy=False)
+    n, _, size_h, size_w = batch.shape
+    wy = _resize_weights(top, height, size_h, out_h, antialias).astype(batch.dtype)
+    wx = _resize_weights(left, width, size_w, out_w, antialias).astype(batch.dtype)
+    rows = np.matmul(wy[:, None], batch)                                   # (N, C, oh, W)
+    return np.matmul(rows, wx[:, None].transpose(0, 1, 3, 2))              # (N, C, oh, ow)
 
 
 def _crop(batch, top, left, h, w):
@@ -222,6 +359,8 @@ def _pad(batch, padding, fill=0, mode='constant', name='pad'):
     """Pad the last two axes by ``padding``: an int, (left/right, top/bottom) or (l, t, r, b)."""
     if isinstance(padding, numbers.Integral):
         left = top = right = bottom = int(padding)
+    elif len(padding) == 1:
+        left = top = right = bottom = int(padding[0])
     elif len(padding) == 2:
         (left, top), (right, bottom) = padding, padding
     elif len(padding) == 4:
@@ -238,18 +377,33 @@ def _pad(batch, padding, fill=0, mode='constant', name='pad'):
     return np.pad(batch, widths, mode=mode)
 
 
-class Resize(Transform):
-    """Resize with bilinear interpolation.
+def _resized_size(height, width, size, max_size, name):
+    """torchvision's output size: (h, w) as given, or the smaller edge matched to an int
+    ``size`` keeping the aspect ratio (the longer edge truncated), capped by ``max_size``."""
+    if isinstance(size, tuple):
+        return size
+    short, long = (height, width) if height <= width else (width, height)
+    new_short, new_long = size, int(size * long / short)
+    if max_size is not None:
+        if max_size <= size:
+            raise ValueError(f'{name}: max_size = {max_size} must be strictly greater than the '
+                             f'requested size for the smaller edge size = {size}')
+        if new_long > max_size:
+            new_short, new_long = int(max_size * new_short / new_long), max_size
+    return (new_short, new_long) if height <= width else (new_long, new_short)
 
-    ``size`` (h, w) gives the output size; an int matches the smaller edge to it and keeps
-    the aspect ratio, as torchvision. Like ``antialias=False``: shrinking by a large
-    factor samples rather than averages.
+
+class Resize(Transform):
+    """Resize to ``size``: (h, w), or an int that the smaller edge is matched to (keeping
+    the aspect ratio, the longer edge at most ``max_size``), as torchvision.
+
+    PIL images are resized by Pillow with ``interpolation`` (always antialiased);
+    float arrays and Tensors bilinearly, antialiased when shrinking unless
+    ``antialias=False`` (torchvision's default since 0.17 is True).
     """
 
-    def __init__(self, size, interpolation='bilinear'):
-        if interpolation != 'bilinear':
-            raise ValueError(f"Resize: only interpolation='bilinear' is supported, "
-                             f"got {interpolation!r}")
+    def __init__(self, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
+                 antialias=True):
         if isinstance(size, numbers.Integral) or (isinstance(size, (tuple, list))
                                                   and len(size) == 1):
             self.size = int(size if isinstance(size, numbers.Integral) else size[0])
@@ -257,29 +411,45 @@ class Resize(Transform):
                 raise ValueError(f'Resize: size must be positive, got {size}')
         else:
             self.size = _pair(size, 'Resize')
-        self.interpolation = interpolation
+            if max_size is not None:
+                raise ValueError('Resize: max_size should only be passed if size specifies the '
+                                 'length of the smaller edge, i.e. size should be an int')
+        self.interpolation = _interpolation(interpolation, 'Resize')
+        self.max_size, self.antialias = max_size, antialias
 
     def output_size(self, height, width):
-        if isinstance(self.size, tuple):
-            return self.size
-        short, long = (height, width) if height <= width else (width, height)
-        new_short, new_long = self.size, int(self.size * long / short)
-        return (new_short, new_long) if height <= width else (new_long, new_short)
+        return _resized_size(height, width, self.size, self.max_size, 'Resize')
 
     def apply(self, batch):
+        _check_array_interpolation(self.interpolation, 'Resize')
         n, _, height, width = batch.shape
         out_h, out_w = self.output_size(height, width)
         if (out_h, out_w) == (height, width):
             return batch.copy()
         zeros = np.zeros(n, dtype=np.int64)
-        return _resample(batch, zeros, zeros, np.full(n, height), np.full(n, width), out_h, out_w)
+        return _resample(batch, zeros, zeros, np.full(n, height), np.full(n, width), out_h,
+                         out_w, bool(self.antialias))
+
+    def apply_pil(self, img):
+        out = self.output_size(*pil_ops.image_size(img))
+        if out == pil_ops.image_size(img):
+            return img
+        return pil_ops.resize(img, out, self.interpolation)
 
     def _args(self):
-        return f'size={self.size}'
+        return (f'size={self.size}, interpolation={self.interpolation}, '
+                f'max_size={self.max_size}, antialias={self.antialias}')
+
+
+def _center_padding(height, width, h, w):
+    """(left, top, right, bottom) zero padding that lets an (h, w) crop fit, as torchvision."""
+    pad_w, pad_h = max(w - width, 0), max(h - height, 0)
+    return pad_w // 2, pad_h // 2, (pad_w + 1) // 2, (pad_h + 1) // 2
 
 
 class CenterCrop(Transform):
     """The central (h, w) window; an image smaller than that is zero-padded first."""
+    exact_on_batches = True
 
     def __init__(self, size):
         self.size = _pair(size, 'CenterCrop')
@@ -288,14 +458,45 @@ class CenterCrop(Transform):
         h, w = self.size
         height, width = batch.shape[-2:]
         if h > height or w > width:
-            pad_w, pad_h = max(w - width, 0), max(h - height, 0)
-            batch = _pad(batch, (pad_w // 2, pad_h // 2, (pad_w + 1) // 2, (pad_h + 1) // 2))
+            batch = _pad(batch, _center_padding(height, width, h, w))
             height, width = batch.shape[-2:]
         top, left = int(round((height - h) / 2.0)), int(round((width - w) / 2.0))
         return batch[:, :, top:top + h, left:left + w].copy()
 
+    def apply_pil(self, img):
+        h, w = self.size
+        height, width = pil_ops.image_size(img)
+        if h > height or w > width:
+            img = pil_ops.pad(img, _center_padding(height, width, h, w))
+            height, width = pil_ops.image_size(img)
+            if (h, w) == (height, width):
+                return img
+        top, left = int(round((height - h) / 2.0)), int(round((width - w) / 2.0))
+        return pil_ops.crop(img, top, left, h, w)
+
     def _args(self):
         return f'size={self.size}'
+
+
+class Pad(Transform):
+    """Pad every side: ``padding`` an int, (left/right, top/bottom) or (left, top, right,
+    bottom); ``padding_mode`` 'constant' (with ``fill``), 'edge', 'reflect' or 'symmetric'."""
+
+    def __init__(self, padding, fill=0, padding_mode='constant'):
+        self.padding, self.fill, self.padding_mode = padding, fill, padding_mode
+
+    @property
+    def exact_on_batches(self):
+        return self.padding_mode != 'constant' or self.fill == 0
+
+    def apply(self, batch):
+        return _pad(batch, self.padding, self.fill, self.padding_mode, 'Pad')
+
+    def apply_pil(self, img):
+        return pil_ops.pad(img, self.padding, self.fill, self.padding_mode)
+
+    def _args(self):
+        return f'padding={self.padding}, fill={self.fill}, padding_mode={self.padding_mode}'
 
 
 class RandomCrop(RandomTransform):
@@ -307,6 +508,10 @@ class RandomCrop(RandomTransform):
         self.size = _pair(size, 'RandomCrop')
         self.padding, self.pad_if_needed = padding, pad_if_needed
         self.fill, self.padding_mode = fill, padding_mode
+
+    @property
+    def exact_on_batches(self):
+        return self.padding_mode != 'constant' or self.fill == 0
 
     def apply(self, batch):
         if self.padding is not None:
@@ -328,12 +533,30 @@ class RandomCrop(RandomTransform):
         left = gen.integers(0, width - w + 1, size=n)
         return _crop(batch, top, left, h, w)
 
+    def apply_pil(self, img):
+        if self.padding is not None:
+            img = pil_ops.pad(img, self.padding, self.fill, self.padding_mode)
+        h, w = self.size
+        height, width = pil_ops.image_size(img)
+        if self.pad_if_needed and width < w:
+            img = pil_ops.pad(img, (w - width, 0), self.fill, self.padding_mode)
+        if self.pad_if_needed and height < h:
+            img = pil_ops.pad(img, (0, h - height), self.fill, self.padding_mode)
+        height, width = pil_ops.image_size(img)
+        if height < h or width < w:
+            raise ValueError(f'RandomCrop: required crop size {(h, w)} is larger than the input '
+                             f'image size {(height, width)}')
+        top = int(self.generator.integers(0, height - h + 1))
+        left = int(self.generator.integers(0, width - w + 1))
+        return pil_ops.crop(img, top, left, h, w)
+
     def _args(self):
         return f'size={self.size}, padding={self.padding}'
 
 
 class RandomHorizontalFlip(RandomTransform):
     """Mirror each image left-right with probability p."""
+    exact_on_batches = True
 
     def __init__(self, p=0.5, seed=None):
         super().__init__(seed)
@@ -344,6 +567,9 @@ class RandomHorizontalFlip(RandomTransform):
         out = batch.copy()
         out[flip] = batch[flip][..., ::-1]
         return out
+
+    def apply_pil(self, img):
+        return pil_ops.hflip(img) if self.generator.random() < self.p else img
 
     def _args(self):
         return f'p={self.p}'
@@ -358,6 +584,9 @@ class RandomVerticalFlip(RandomHorizontalFlip):
         out[flip] = batch[flip][..., ::-1, :]
         return out
 
+    def apply_pil(self, img):
+        return pil_ops.vflip(img) if self.generator.random() < self.p else img
+
 
 class RandomResizedCrop(RandomTransform):
     """A random box of each image (area fraction in ``scale``, aspect ratio in ``ratio``)
@@ -365,16 +594,14 @@ class RandomResizedCrop(RandomTransform):
     tries per image and then a central box, drawn for the whole batch at once."""
 
     def __init__(self, size, scale=(0.08, 1.0), ratio=(3.0 / 4.0, 4.0 / 3.0),
-                 interpolation='bilinear', seed=None):
+                 interpolation=InterpolationMode.BILINEAR, antialias=True, seed=None):
         super().__init__(seed)
         self.size = _pair(size, 'RandomResizedCrop')
         if scale[0] > scale[1] or ratio[0] > ratio[1]:
             raise ValueError(f'RandomResizedCrop: scale and ratio must be (min, max), '
                              f'got scale={scale}, ratio={ratio}')
-        if interpolation != 'bilinear':
-            raise ValueError(f"RandomResizedCrop: only interpolation='bilinear' is supported, "
-                             f"got {interpolation!r}")
-        self.scale, self.ratio = tuple(scale), tuple(ratio)
+        self.interpolation = _interpolation(interpolation, 'RandomResizedCrop')
+        self.scale, self.ratio, self.antialias = tuple(scale), tuple(ratio), antialias
 
     def get_params(self, n, height, width, tries=10):
         """Boxes (top, left, h, w), each an int64 array (n,)."""
@@ -405,9 +632,14 @@ class RandomResizedCrop(RandomTransform):
         return top, left, h, w
 
     def apply(self, batch):
+        _check_array_interpolation(self.interpolation, 'RandomResizedCrop')
         n, _, height, width = batch.shape
         top, left, h, w = self.get_params(n, height, width)
-        return _resample(batch, top, left, h, w, *self.size)
+        return _resample(batch, top, left, h, w, *self.size, bool(self.antialias))
+
+    def apply_pil(self, img):
+        top, left, h, w = (int(v[0]) for v in self.get_params(1, *pil_ops.image_size(img)))
+        return pil_ops.resize(pil_ops.crop(img, top, left, h, w), self.size, self.interpolation)
 
     def _args(self):
         return f'size={self.size}, scale={self.scale}, ratio={self.ratio}'
@@ -570,6 +802,19 @@ class ColorJitter(RandomTransform):
                 if chosen.any():
                     out[chosen] = adjust(out[chosen], factors[k][chosen])
         return out
+
+    _pil_adjustments = (pil_ops.adjust_brightness, pil_ops.adjust_contrast,
+                        pil_ops.adjust_saturation, pil_ops.adjust_hue)
+
+    def apply_pil(self, img):
+        gen = self.generator
+        order = np.argsort(gen.random(4))
+        ranges = (self.brightness, self.contrast, self.saturation, self.hue)
+        factors = [None if r is None else float(gen.uniform(r[0], r[1])) for r in ranges]
+        for k in order:
+            if factors[k] is not None:
+                img = self._pil_adjustments[k](img, factors[k])
+        return img
 
     def _args(self):
         return (f'brightness={self.brightness}, contrast={self.contrast}, '

@@ -83,13 +83,15 @@ def test_resize_matches_hand_computed_bilinear():
 
 
 @settings(max_examples=15, deadline=None)
-@given(h=st.integers(2, 9), w=st.integers(2, 9), oh=st.integers(1, 12), ow=st.integers(1, 12))
-def test_resize_matches_torch_interpolate(h, w, oh, ow):
+@given(h=st.integers(2, 9), w=st.integers(2, 9), oh=st.integers(1, 12), ow=st.integers(1, 12),
+       antialias=st.booleans())
+def test_resize_matches_torch_interpolate(h, w, oh, ow, antialias):
     torch = require_torch()
     x = batch(2, 2, h, w, seed=h * 10 + w)
     expected = torch.nn.functional.interpolate(torch.from_numpy(x), size=(oh, ow),
-                                               mode='bilinear', align_corners=False).numpy()
-    out = T.Resize((oh, ow))(x)
+                                               mode='bilinear', align_corners=False,
+                                               antialias=antialias).numpy()
+    out = T.Resize((oh, ow), antialias=antialias)(x)
     assert out.shape == (2, 2, oh, ow) and out.dtype == np.float32
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
