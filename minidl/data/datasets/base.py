@@ -3,6 +3,7 @@ import operator
 
 import numpy as np
 
+from ...tensor import Tensor
 from ..dataset import Dataset
 from ..transforms import ToTensor, supports_batches
 
@@ -12,6 +13,14 @@ class DatasetError(RuntimeError):
 
 
 _to_tensor = ToTensor()
+
+
+def as_array(values):
+    """The NumPy array behind ``data`` or ``targets``: an array, a Tensor's array, or a list
+    (torchvision keeps MNIST's as Tensors, CIFAR-10's labels as a list)."""
+    if isinstance(values, Tensor):
+        return values.array
+    return values if isinstance(values, np.ndarray) else np.asarray(values)
 
 
 class ImageDataset(Dataset):
@@ -39,16 +48,17 @@ class ImageDataset(Dataset):
 
     @property
     def in_channels(self):
-        if self.data.dtype == np.uint8:
-            return 1 if self.data.ndim == 3 else self.data.shape[-1]
-        return self.data.shape[1]
+        data = as_array(self.data)
+        if data.dtype == np.uint8:
+            return 1 if data.ndim == 3 else data.shape[-1]
+        return data.shape[1]
 
     def __len__(self):
         return len(self.targets)
 
     def _images(self, indices):
         """float32 (N, C, H, W) in [0, 1] for ``indices``."""
-        images = self.data[indices]
+        images = as_array(self.data)[indices]
         if images.dtype == np.uint8:
             return _to_tensor(images[..., None] if images.ndim == 3 else images)
         return images.astype(np.float32, copy=True)
@@ -61,7 +71,7 @@ class ImageDataset(Dataset):
                 images = self.transform(images)
             else:  # a transform of single images only
                 images = np.stack([self.transform(image) for image in images])
-        return images, self.targets[indices]
+        return images, as_array(self.targets)[indices]
 
     def __getitem__(self, index):
         index = operator.index(index)
@@ -71,7 +81,7 @@ class ImageDataset(Dataset):
         image = self._images(np.array([index]))[0]
         if self.transform is not None:
             image = self.transform(image)
-        return image, int(self.targets[index])
+        return image, int(as_array(self.targets)[index])
 
     def __repr__(self):
         split = '' if not hasattr(self, 'train') else f", {'train' if self.train else 'test'}"
