@@ -8,6 +8,7 @@ import pytest
 import minidl
 from minidl import Function
 from minidl.autograd import Cost
+from tests.parity import require_torch
 
 
 def leaf(*shape, dtype=np.float64):
@@ -280,3 +281,180 @@ def test_leaf_gradient_is_not_a_view_of_another_array():
     a = leaf(2, 3)
     a.reshape(6).backward(minidl.ones(6, dtype=np.float64))
     assert a.grad.array.flags.owndata
+
+
+# ---------------------------------------------------------------- torch.autograd's names
+
+class MyReLU(minidl.autograd.Function):
+    """PyTorch's tutorial Function: forward and backward call Tensor methods."""
+
+    @staticmethod
+    def forward(ctx, input):
+        ctx.save_for_backward(input)
+        return input.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, = ctx.saved_tensors
+        grad_input = grad_output.clone()
+        grad_input[input < 0] = 0
+        return grad_input
+
+
+class ScaledSum(minidl.autograd.Function):
+    """Two tensor inputs and a number; the number's gradient is None."""
+
+    @staticmethod
+    def forward(ctx, x, w, scale):
+        ctx.save_for_backward(x, w)
+        ctx.scale = scale
+        return (x * w).sum(dim=1) * scale
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, w = ctx.saved_tensors
+        g = grad.unsqueeze(1) * ctx.scale
+        return (g * w if ctx.needs_input_grad[0] else None), g * x, None
+
+
+def test_torch_style_function_sees_tensors_and_matches_torch():
+    torch = require_torch()
+
+    class TorchScaledSum(torch.autograd.Function):   # the same code, run by PyTorch
+        forward = staticmethod(ScaledSum.forward)
+        backward = staticmethod(ScaledSum.backward)
+
+    x, w = np.random.randn(3, 4), np.random.randn(3, 4)
+    mx, mw = minidl.tensor(x, requires_grad=True), minidl.tensor(w, requires_grad=True)
+    out = ScaledSum.apply(mx, mw, 0.5)
+    assert repr(out.grad_fn) == '<ScaledSumBackward>' and out.requires_grad
+    out.sum().backward()
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    TorchScaledSum.apply(tx, tw, 0.5).sum().backward()
+    np.testing.assert_allclose(mx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(mw.grad.numpy(), tw.grad.numpy(), rtol=1e-12)
+    assert minidl.autograd.gradcheck(MyReLU.apply, (leaf(5),))
+    assert minidl.autograd.gradcheck(lambda a, b: ScaledSum.apply(a, b, 2.0), (leaf(2, 3), leaf(2, 3)))
+
+
+def test_torch_style_function_runs_without_recording_and_checks_gradient_count():
+    seen = []
+
+    class Probe(minidl.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen.append((minidl.is_grad_enabled(), type(x)))
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2, None          # a trailing None is allowed, as in PyTorch
+
+    Probe.apply(leaf(3)).sum().backward()
+    assert seen == [(False, minidl.Tensor)]
+
+    class TooFew(minidl.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x + y
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad
+
+    with pytest.raises(RuntimeError, match=r'TooFewBackward returned an incorrect number of '
+                                           r'gradients \(expected 2, got 1\)'):
+        TooFew.apply(leaf(2), leaf(2)).sum().backward()
+
+
+def test_setup_context_non_differentiable_outputs_and_materialize_grads():
+    class SortWithIndex(minidl.autograd.Function):
+        @staticmethod
+        def forward(x):
+            order = minidl.tensor(np.argsort(x.numpy()))
+            return x[order], order
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.set_materialize_grads(False)
+            ctx.mark_non_differentiable(output[1])
+            ctx.save_for_backward(output[1])
+
+        @staticmethod
+        def backward(ctx, grad_values, grad_order):
+            (order,) = ctx.saved_tensors
+            assert grad_order is None              # not materialised
+            grad = minidl.zeros_like(grad_values)
+            grad[order] = grad_values
+            return grad
+
+    x = leaf(5)
+    values, order = SortWithIndex.apply(x)
+    assert values.requires_grad and not order.requires_grad and order.grad_fn is None
+    (values * minidl.arange(5).double()).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[order.numpy()], np.arange(5.0))
+
+
+def test_functions_of_minidl_are_array_functions():
+    with pytest.raises(TypeError, match="minidl's operators subclass ArrayFunction"):
+        type('Op', (minidl.autograd.Function,), {'__module__': 'minidl.functional.new'})
+    assert minidl.Function is minidl.autograd.ArrayFunction
+
+
+def test_grad_matches_torch_and_touches_no_grad_attribute():
+    torch = require_torch()
+    a, b = np.random.randn(3), np.random.randn(3)
+    ma, mb = minidl.tensor(a, requires_grad=True), minidl.tensor(b, requires_grad=True)
+    hidden = ma * mb
+    out = (hidden.exp() * ma).sum()
+    g_a, g_hidden = minidl.autograd.grad(out, [ma, hidden], retain_graph=True)
+    ta, tb = torch.tensor(a, requires_grad=True), torch.tensor(b, requires_grad=True)
+    t_hidden = ta * tb
+    t_out = (t_hidden.exp() * ta).sum()
+    e_a, e_hidden = torch.autograd.grad(t_out, [ta, t_hidden])
+    np.testing.assert_allclose(g_a.numpy(), e_a.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(g_hidden.numpy(), e_hidden.numpy(), rtol=1e-12)
+    assert ma.grad is None and mb.grad is None
+    unused = leaf(2)
+    with pytest.raises(RuntimeError, match='appears to not have been used in the graph'):
+        minidl.autograd.grad(out, [unused], retain_graph=True)
+    assert minidl.autograd.grad(out, [unused], allow_unused=True, retain_graph=True) == (None,)
+    zeros, = minidl.autograd.grad(out, [unused], materialize_grads=True)
+    assert zeros.tolist() == [0.0, 0.0]
+    with pytest.raises(NotImplementedError, match='first-order gradients only'):
+        minidl.autograd.grad(out, [ma], create_graph=True)
+
+
+def test_backward_of_several_outputs_in_one_walk_matches_torch():
+    torch = require_torch()
+    x = np.random.randn(4)
+    mx = minidl.tensor(x, requires_grad=True)
+    shared = mx * 3
+    y1, y2 = shared.sum(), (shared * shared)
+    minidl.autograd.backward([y1, y2], [None, minidl.ones(4, dtype=minidl.float64)])
+    tx = torch.tensor(x, requires_grad=True)
+    t_shared = tx * 3
+    torch.autograd.backward([t_shared.sum(), t_shared * t_shared], [None, torch.ones(4, dtype=torch.float64)])
+    np.testing.assert_allclose(mx.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    # inputs=: only those tensors accumulate
+    a, b = leaf(2), leaf(2)
+    minidl.autograd.backward((a * b).sum(), inputs=[a])
+    assert a.grad is not None and b.grad is None
+    np.testing.assert_allclose(a.grad.numpy(), b.numpy())
+
+
+def test_variable_inference_mode_and_once_differentiable():
+    from minidl.autograd import Variable, inference_mode, once_differentiable
+    t = minidl.ones(2)
+    v = Variable(t, requires_grad=True)
+    assert v is t and t.requires_grad and isinstance(t, Variable)
+    with inference_mode():
+        assert not minidl.is_grad_enabled()
+        with inference_mode(False):
+            assert minidl.is_grad_enabled()
+    assert minidl.inference_mode is inference_mode
+
+    def backward(ctx, g):
+        return g
+    assert once_differentiable(backward) is backward
+    assert minidl.autograd.gradcheck is minidl.gradcheck

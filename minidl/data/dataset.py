@@ -45,6 +45,10 @@ class IterableDataset(Dataset):
         raise TypeError(f'{type(self).__name__} is an IterableDataset: iterate over it '
                         f'instead of indexing it')
 
+    def __len__(self):
+        raise TypeError(f'{type(self).__name__} is a stream without a length (define __len__ '
+                        f'to give it one)')
+
     def __add__(self, other):
         return ChainDataset([self, other])
 

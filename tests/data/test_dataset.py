@@ -92,3 +92,39 @@ def test_random_split_lengths_like_torch():
 def test_random_split_bad_lengths():
     with pytest.raises(ValueError, match='random_split: lengths'):
         random_split(make_dataset(10), [3, 4])
+
+
+def test_random_split_follows_its_generator():
+    ds = make_dataset(12)
+    first = random_split(ds, [0.5, 0.5], generator=np.random.default_rng(42))
+    again = random_split(ds, [0.5, 0.5], generator=np.random.default_rng(42))
+    assert all(np.array_equal(p.indices, q.indices) for p, q in zip(first, again))
+
+
+def test_iterable_and_chain_datasets():
+    from minidl.data import ChainDataset, IterableDataset
+
+    class Count(IterableDataset):
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            return iter(range(self.n))
+
+        def __len__(self):
+            return self.n
+
+    chained = Count(2) + Count(3)
+    assert isinstance(chained, ChainDataset) and list(chained) == [0, 1, 0, 1, 2]
+    assert len(chained) == 5
+    with pytest.raises(TypeError, match='iterate over it'):
+        Count(2)[0]
+
+
+def test_default_collate_types_match_torch():
+    torch = require_torch()
+    from minidl.data import default_collate
+    batch = [(1.5, 2, True), (0.5, 3, False)]
+    mine, theirs = default_collate(batch), torch.utils.data.default_collate(batch)
+    for m, t in zip(mine, theirs):
+        assert str(m.dtype) == str(t.dtype).replace('torch.', '') and m.tolist() == t.tolist()

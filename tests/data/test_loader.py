@@ -190,3 +190,84 @@ def test_argument_checks():
         DataLoader(make_dataset(), batch_size=0)
     with pytest.raises(ValueError, match='num_workers'):
         DataLoader(make_dataset(), num_workers=-1)
+
+
+# ---------------------------------------------------------------- PyTorch's other arguments
+
+def test_sampler_and_batch_sampler_choose_the_order():
+    from minidl.data import BatchSampler, SubsetRandomSampler
+    ds = make_dataset(10)
+    loader = DataLoader(ds, batch_size=3, sampler=[9, 8, 7, 1, 0])
+    assert labels_of(loader) == [[9, 8, 7], [1, 0]] and len(loader) == 2
+    batches = [[0, 5], [2], [9, 3, 4]]
+    loader = DataLoader(ds, batch_sampler=batches)
+    assert labels_of(loader) == batches and len(loader) == 3 and loader.batch_size is None
+    sampler = SubsetRandomSampler([1, 3, 5, 7], generator=np.random.default_rng(0))
+    assert sorted(sum(labels_of(DataLoader(ds, batch_size=2, sampler=sampler)), [])) == [1, 3, 5, 7]
+    default = DataLoader(ds, batch_size=4, drop_last=True)
+    assert isinstance(default.batch_sampler, BatchSampler) and default.sampler is not None
+
+
+def test_shuffled_epochs_follow_the_generator_argument():
+    first = labels_of(DataLoader(make_dataset(20), batch_size=5, shuffle=True,
+                                 generator=np.random.default_rng(11)))
+    again = labels_of(DataLoader(make_dataset(20), batch_size=5, shuffle=True,
+                                 generator=np.random.default_rng(11)))
+    assert first == again and sorted(sum(first, [])) == list(range(20))
+
+
+def test_batch_size_none_yields_items_as_tensors():
+    loader = DataLoader(make_dataset(3), batch_size=None)
+    items = list(loader)
+    assert len(loader) == 3 and len(items) == 3
+    image, label = items[1]
+    assert isinstance(image, minidl.Tensor) and image.shape == (1, 4, 4) and label.item() == 1
+
+
+def test_iterable_dataset_is_batched_in_its_order():
+    from minidl.data import IterableDataset
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            for i in range(7):
+                yield np.full(2, i, np.float32), i
+
+    loader = DataLoader(Stream(), batch_size=3)
+    batches = list(loader)
+    assert [b[1].tolist() for b in batches] == [[0, 1, 2], [3, 4, 5], [6]]
+    assert batches[0][0].shape == (3, 2)
+    assert [b[1].tolist() for b in DataLoader(Stream(), batch_size=3, drop_last=True)] == \
+        [[0, 1, 2], [3, 4, 5]]
+    with pytest.raises(TypeError):
+        len(loader)   # a stream without __len__, as in PyTorch
+    with pytest.raises(ValueError, match='IterableDataset: expected unspecified shuffle'):
+        DataLoader(Stream(), shuffle=True)
+
+
+def test_workers_run_in_process_and_torch_only_options_are_accepted():
+    from minidl.data import get_worker_info
+    seen = []
+
+    class Probe(Dataset):
+        def __getitem__(self, i):
+            seen.append(get_worker_info())
+            return np.zeros(1, np.float32), i
+
+        def __len__(self):
+            return 4
+
+    loader = DataLoader(Probe(), batch_size=2, num_workers=4, pin_memory=True, timeout=5,
+                        worker_init_fn=lambda i: seen.append('init'), persistent_workers=True,
+                        prefetch_factor=2)
+    assert [b[1].tolist() for b in loader] == [[0, 1], [2, 3]]
+    assert seen == [None] * 4     # read here, by no worker process
+
+
+def test_mutually_exclusive_arguments_like_torch():
+    ds = make_dataset()
+    with pytest.raises(ValueError, match='sampler option is mutually exclusive with shuffle'):
+        DataLoader(ds, sampler=[0, 1], shuffle=True)
+    with pytest.raises(ValueError, match='batch_sampler option is mutually exclusive'):
+        DataLoader(ds, batch_sampler=[[0]], batch_size=2)
+    with pytest.raises(ValueError, match='mutually exclusive with drop_last'):
+        DataLoader(ds, batch_size=None, drop_last=True)

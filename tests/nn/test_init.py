@@ -113,3 +113,32 @@ def test_initialisers_are_seeded_keep_dtype_and_work_on_parameters():
     assert not np.array_equal(init.kaiming_uniform_(p).numpy(), first)
     with pytest.warns(UserWarning, match='zero-element'):
         init.kaiming_normal_(minidl.empty(0, 3))
+
+
+def test_deprecated_names_warn_and_do_the_same():
+    import warnings
+    from minidl.nn import init
+    for old, new, args in [('normal', 'normal_', (0.0, 1.0)), ('uniform', 'uniform_', ()),
+                           ('constant', 'constant_', (0.5,)), ('xavier_uniform', 'xavier_uniform_', ()),
+                           ('xavier_normal', 'xavier_normal_', ()), ('kaiming_normal', 'kaiming_normal_', ()),
+                           ('kaiming_uniform', 'kaiming_uniform_', ()), ('eye', 'eye_', ()),
+                           ('orthogonal', 'orthogonal_', ())]:
+        a, b = minidl.empty(4, 3), minidl.empty(4, 3)
+        minidl.manual_seed(7)
+        with pytest.warns(FutureWarning, match=f'`nn.init.{old}` is now deprecated in favor of '
+                                               f'`nn.init.{new}`'):
+            assert getattr(init, old)(a, *args) is a
+        minidl.manual_seed(7)
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            getattr(init, new)(b, *args)
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.parametrize('shape', [(3, 5), (5, 3), (4, 2, 3, 3)])
+def test_orthogonal_rows_or_columns_are_orthonormal(shape):
+    from minidl.nn import init
+    w = init.orthogonal_(minidl.empty(*shape, dtype=minidl.float64), gain=2.0).numpy()
+    flat = w.reshape(shape[0], -1) / 2.0
+    small = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
+    np.testing.assert_allclose(small, np.eye(small.shape[0]), atol=1e-12)
