@@ -35,6 +35,11 @@ class _Uninitialized:
     __slots__ = ()
     becomes = None   # the class a placeholder turns into
 
+    def __init__(self, requires_grad=None, device=None, dtype=None):
+        if requires_grad is None:   # PyTorch's defaults: a parameter requires grad
+            requires_grad = self.becomes is Parameter
+        self.becomes.__init__(self, _placeholder(dtype, device), requires_grad)
+
     def materialize(self, shape, device=None, dtype=None):
         """Give the placeholder ``shape`` (its dtype and device unless given), in place;
         it becomes a plain Parameter (Tensor); the values are uninitialised."""
@@ -42,6 +47,10 @@ class _Uninitialized:
         dtype = self.dtype if dtype is None else dtype
         self.array = array_module_for(device).empty(tuple(shape), dtype=dtype)
         self.__class__ = self.becomes
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_uninitialized, (type(self), self.requires_grad, str(self.device),
+                                         self.dtype))
 
     def __repr__(self):
         return f'<{type(self).__name__}>'
@@ -52,25 +61,11 @@ class UninitializedParameter(_Uninitialized, Parameter):
     __slots__ = ()
     becomes = Parameter
 
-    def __init__(self, requires_grad=True, device=None, dtype=None):
-        super().__init__(_placeholder(dtype, device), requires_grad)
-
-    def __reduce_ex__(self, protocol):
-        return (_rebuild_uninitialized, (UninitializedParameter, self.requires_grad,
-                                         str(self.device), self.dtype))
-
 
 class UninitializedBuffer(_Uninitialized, Tensor):
     """A buffer whose shape is not known yet (a lazy BatchNorm's running statistics)."""
     __slots__ = ()
     becomes = Tensor
-
-    def __init__(self, requires_grad=False, device=None, dtype=None):
-        super().__init__(_placeholder(dtype, device), requires_grad)
-
-    def __reduce_ex__(self, protocol):
-        return (_rebuild_uninitialized, (UninitializedBuffer, self.requires_grad,
-                                         str(self.device), self.dtype))
 
 
 def _rebuild_uninitialized(cls, requires_grad, device, dtype):
