@@ -162,17 +162,6 @@ def manual_seed(seed):
     global _seed
     _seed = int(seed)
     _generators.clear()
-    _device_seeds.clear()
-
-
-_device_seeds = {}   # Device -> seed given to that device alone (minidl.cuda.manual_seed)
-
-
-def seed_device(device, seed):
-    """Seed the generator of ``device`` alone (``torch.cuda.manual_seed``)."""
-    device = Device(device)
-    _device_seeds[device] = int(seed)
-    _generators.pop(device, None)
 
 
 def initial_seed():
@@ -189,7 +178,7 @@ def get_generator(device=CPU):
         else:
             cupy = _import_cupy()
             with cupy.cuda.Device(device.index):
-                gen = cupy.random.RandomState(_device_seeds.get(device, _seed + device.index))
+                gen = cupy.random.RandomState(_seed + device.index)
         _generators[device] = gen
     return gen
 

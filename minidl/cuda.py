@@ -5,7 +5,7 @@ functions and ``empty_cache`` then do nothing, as PyTorch's do without CUDA, and
 functions that need a GPU (``synchronize``, ``current_device``, ``set_device``,
 ``get_device_name``) raise an error saying what is missing.
 """
-from .backend import Device, array_module_for, cuda_is_available, seed_device
+from .backend import Device, array_module_for, cuda_is_available, get_generator
 
 __all__ = ['is_available', 'device_count', 'current_device', 'set_device', 'synchronize',
            'manual_seed', 'manual_seed_all', 'empty_cache', 'get_device_name']
@@ -62,16 +62,21 @@ def get_device_name(device=None):
     return name.decode() if isinstance(name, bytes) else name
 
 
+def _seed_gpu(index, seed):
+    """Reseed GPU ``index``'s default generator (CuPy's RandomState) in place."""
+    get_generator(Device('cuda', index)).seed(int(seed))
+
+
 def manual_seed(seed):
     """Seed the current GPU's generator (nothing happens without a GPU, as in PyTorch)."""
     if cuda_is_available():
-        seed_device(Device('cuda', current_device()), seed)
+        _seed_gpu(current_device(), seed)
 
 
 def manual_seed_all(seed):
     """Seed every GPU's generator (nothing happens without a GPU, as in PyTorch)."""
     for index in range(device_count()):
-        seed_device(Device('cuda', index), seed)
+        _seed_gpu(index, seed)
 
 
 def empty_cache():

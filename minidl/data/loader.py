@@ -233,7 +233,11 @@ class DataLoader:
 
     # ------------------------------------------------------------ iteration
     def _batch_indices(self, epoch):
-        """The epoch's batches of indices (single indices when batching is off)."""
+        """The epoch's batches of indices (single indices when batching is off). A sampler
+        with ``set_epoch`` (``DistributedSampler``) is told the epoch first, so that a
+        resumed run reads the same indices."""
+        if hasattr(self.sampler, 'set_epoch'):
+            self.sampler.set_epoch(epoch)
         with use_generator(np.random.default_rng([self.seed, 0, epoch])):
             if self.batch_sampler is None:
                 return [int(i) for i in self.sampler]

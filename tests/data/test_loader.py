@@ -271,3 +271,23 @@ def test_mutually_exclusive_arguments_like_torch():
         DataLoader(ds, batch_sampler=[[0]], batch_size=2)
     with pytest.raises(ValueError, match='mutually exclusive with drop_last'):
         DataLoader(ds, batch_size=None, drop_last=True)
+
+
+def test_a_sampler_with_set_epoch_is_told_each_epoch():
+    class EpochSampler:
+        def __init__(self):
+            self.epoch = None
+
+        def set_epoch(self, epoch):
+            self.epoch = epoch
+
+        def __iter__(self):
+            return iter([self.epoch % 3, 3])
+
+        def __len__(self):
+            return 2
+
+    loader = DataLoader(make_dataset(5), batch_size=2, sampler=EpochSampler())
+    assert labels_of(loader) == [[0, 3]] and labels_of(loader) == [[1, 3]]
+    loader.set_epoch(5)
+    assert labels_of(loader) == [[2, 3]]
