@@ -66,8 +66,11 @@ def minidl_name(torch_name):
 
 
 def _missing_module(torch_name):
-    return ModuleNotFoundError(f"No module named '{torch_name}': minidl does not provide this "
-                               f"PyTorch module {_HINT}", name=torch_name)
+    """The error for importing ``torch_name``, a module or (``from torch.nn import X``) a
+    name. It carries no ``name``: the import system would otherwise turn the second case
+    into a bare "cannot import name" and drop the explanation."""
+    return ModuleNotFoundError(f'cannot import {torch_name}: minidl does not provide this '
+                               f'PyTorch API {_HINT}')
 
 
 def _view(torch_name, target):

@@ -72,17 +72,19 @@ def test_minidl_run_resolves_imports_without_pytorch(tmp_path):
         real = [m for m in list(sys.modules.values())
                 if 'site-packages/torch' in (getattr(m, '__file__', None) or '')]
         assert not real, real
-        try:
-            import torch.distributions
-        except ImportError as error:
-            print('IMPORT', error)
+        for statement in ('import torch.distributions', 'from torch.nn import Transformer'):
+            try:
+                exec(statement)
+            except ImportError as error:
+                print('IMPORT', error)
         print('ARGV', sys.argv[1:])
         torch.fft.rfft(torch.zeros(4))
     ''', args=['a', '--flag'])
     assert done.returncode == 1
     notice = done.stderr.splitlines()[0]
     assert notice.startswith('minidl run: ') and 'resolve to minidl' in notice
-    assert "IMPORT No module named 'torch.distributions': minidl does not provide" in done.stdout
+    assert 'IMPORT cannot import torch.distributions: minidl does not provide' in done.stdout
+    assert 'IMPORT cannot import torch.nn.Transformer: minidl does not provide' in done.stdout
     assert "ARGV ['a', '--flag']" in done.stdout
     assert 'torch.fft: minidl does not provide this PyTorch API' in done.stderr
     assert 'runpy' not in done.stderr and 'script.py' in done.stderr   # the script's traceback
