@@ -79,6 +79,7 @@ class LazyModuleMixin:
     placeholders and initialises them.
     """
     cls_to_become = None
+    inferred = None   # the name of the size read from the first input ('in_features', ...)
 
     def _setup_lazy(self):
         self._initialize_hook = self.register_forward_pre_hook(_infer_parameters)
@@ -89,6 +90,11 @@ class LazyModuleMixin:
 
     def initialize_parameters(self, *inputs):
         raise NotImplementedError(f'{type(self).__name__} must define initialize_parameters')
+
+    def reset_parameters(self):
+        """The plain layer's initialisation, once the size is known (nothing before)."""
+        if not self.has_uninitialized_params() and getattr(self, self.inferred) != 0:
+            super().reset_parameters()
 
     def _read_sizes(self):
         """Set the inferred size from the parameters' shapes (given by a checkpoint)."""
@@ -131,6 +137,7 @@ def _size_of(input, dim, layer, what):
 class LazyLinear(LazyModuleMixin, Linear):
     """``Linear`` whose ``in_features`` is the last dimension of the first input."""
     cls_to_become = Linear
+    inferred = 'in_features'
 
     def __init__(self, out_features, bias=True, device=None, dtype=None):
         Module.__init__(self)
@@ -141,10 +148,6 @@ class LazyLinear(LazyModuleMixin, Linear):
         else:
             self.register_parameter('bias', None)
         self._setup_lazy()
-
-    def reset_parameters(self):
-        if not self.has_uninitialized_params() and self.in_features != 0:
-            super().reset_parameters()
 
     def _read_sizes(self):
         self.in_features = self.weight.shape[1]
@@ -160,6 +163,7 @@ class LazyLinear(LazyModuleMixin, Linear):
 class LazyConv2d(LazyModuleMixin, Conv2d):
     """``Conv2d`` whose ``in_channels`` is dimension 1 of the first input."""
     cls_to_become = Conv2d
+    inferred = 'in_channels'
 
     def __init__(self, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
                  bias=True, padding_mode='zeros', device=None, dtype=None):
@@ -171,10 +175,6 @@ class LazyConv2d(LazyModuleMixin, Conv2d):
         if bias:
             self.bias = UninitializedParameter(device=device, dtype=dtype)
         self._setup_lazy()
-
-    def reset_parameters(self):
-        if not self.has_uninitialized_params() and self.in_channels != 0:
-            super().reset_parameters()
 
     def _read_sizes(self):
         self.in_channels = self.weight.shape[1] * self.groups
@@ -193,6 +193,7 @@ class LazyConv2d(LazyModuleMixin, Conv2d):
 
 class _LazyBatchNorm(LazyModuleMixin):
     """A BatchNorm whose ``num_features`` is dimension 1 of the first input."""
+    inferred = 'num_features'
 
     def __init__(self, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None):
@@ -206,10 +207,6 @@ class _LazyBatchNorm(LazyModuleMixin):
             self.running_mean = UninitializedBuffer(device=device, dtype=dtype)
             self.running_var = UninitializedBuffer(device=device, dtype=dtype)
         self._setup_lazy()
-
-    def reset_parameters(self):
-        if not self.has_uninitialized_params() and self.num_features != 0:
-            super().reset_parameters()
 
     def _read_sizes(self):
         given = self.weight if self.weight is not None else self.running_mean
