@@ -1,6 +1,6 @@
 """Adadelta: steps whose size comes from running averages of past gradients and steps."""
 from ..backend import cuda_kernels_enabled, get_array_module
-from .optimizer import CudaKernel, Optimizer, step_counter
+from .optimizer import CudaKernel, Optimizer, _gradient_copied, step_counter
 
 __all__ = ['Adadelta', 'adadelta_update']
 
@@ -95,6 +95,10 @@ class Adadelta(Optimizer):
     def param_state_arrays(self, group):
         """square_avg and acc_delta."""
         return 2
+
+    def update_scratch_arrays(self, group):
+        """RMS[g], the step and a product; one more when the gradient is copied."""
+        return 3 + _gradient_copied(group)
 
     def _initial_state(self, p, group):
         xp = get_array_module(p.array)

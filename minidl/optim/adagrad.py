@@ -1,6 +1,6 @@
 """Adagrad: each parameter's step divided by the root of its summed squared gradients."""
 from ..backend import cuda_kernels_enabled, get_array_module
-from .optimizer import CudaKernel, Optimizer, step_counter
+from .optimizer import CudaKernel, Optimizer, _gradient_copied, step_counter
 
 __all__ = ['Adagrad', 'adagrad_update']
 
@@ -91,6 +91,10 @@ class Adagrad(Optimizer):
     def param_state_arrays(self, group):
         """The sum of squared gradients."""
         return 1
+
+    def update_scratch_arrays(self, group):
+        """The denominator and the step; one more when the gradient is copied."""
+        return 2 + _gradient_copied(group)
 
     def _initial_state(self, p, group):
         return self._fresh_state(p, group['initial_accumulator_value'])

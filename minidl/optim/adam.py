@@ -1,6 +1,6 @@
 """Adam and AdamW: steps scaled by running averages of the gradient and of its square."""
 from ..backend import cuda_kernels_enabled, get_array_module
-from .optimizer import CudaKernel, Optimizer, step_counter
+from .optimizer import CudaKernel, Optimizer, _gradient_copied, step_counter
 
 __all__ = ['Adam', 'AdamW', 'adam_update']
 
@@ -132,6 +132,11 @@ class Adam(Optimizer):
     def param_state_arrays(self, group):
         """exp_avg and exp_avg_sq, and max_exp_avg_sq with amsgrad."""
         return 3 if group['amsgrad'] else 2
+
+    def update_scratch_arrays(self, group):
+        """The denominator and the step; one more when the gradient is copied (maximize,
+        L2 weight decay)."""
+        return 2 + _gradient_copied(group)
 
     def _initial_state(self, p, group):
         xp = get_array_module(p.array)

@@ -155,6 +155,13 @@ class Optimizer:
         such as the 4-byte ``step`` count are not counted."""
         raise NotImplementedError(f'{type(self).__name__} must define param_state_arrays()')
 
+    def update_scratch_arrays(self, group):
+        """At most how many temporary arrays of a parameter's size one update of a
+        parameter of ``group`` holds at once (NumPy path, measured with tracemalloc for
+        parameters large enough for NumPy to reuse temporaries; CuPy may hold more, the
+        CUDA kernels none). The memory profiler adds it for the largest parameter."""
+        return 1
+
     def state_bytes(self):
         """Bytes of the per-parameter state arrays this optimizer holds once every
         parameter has been updated: ``param_state_arrays`` times each parameter's size."""
@@ -219,6 +226,13 @@ class Optimizer:
                 lines.append(f'    {key}: {group[key]}')
         lines.append(')')
         return '\n'.join(lines)
+
+
+def _gradient_copied(group):
+    """Whether an update makes a new gradient array (negated for maximize, or with the
+    L2 penalty added) before its own temporaries."""
+    return bool(group.get('maximize') or (group.get('weight_decay', 0) != 0
+                                          and not group.get('decoupled_weight_decay')))
 
 
 def step_counter(value=0.0):

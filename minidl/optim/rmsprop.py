@@ -2,7 +2,7 @@
 import functools
 
 from ..backend import cuda_kernels_enabled, get_array_module
-from .optimizer import CudaKernel, Optimizer, step_counter
+from .optimizer import CudaKernel, Optimizer, _gradient_copied, step_counter
 
 __all__ = ['RMSprop', 'rmsprop_update']
 
@@ -116,6 +116,10 @@ class RMSprop(Optimizer):
     def param_state_arrays(self, group):
         """square_avg, and momentum_buffer and grad_avg when used."""
         return 1 + (group['momentum'] > 0) + bool(group['centered'])
+
+    def update_scratch_arrays(self, group):
+        """The denominator and the step; one more when the gradient is copied."""
+        return 2 + _gradient_copied(group)
 
     def _initial_state(self, p, group):
         xp = get_array_module(p.array)

@@ -79,6 +79,10 @@ class SGD(Optimizer):
         """The momentum buffer: one array like each parameter when momentum is on."""
         return 1 if group['momentum'] != 0 else 0
 
+    def update_scratch_arrays(self, group):
+        """d_p and lr * d_p; one more with Nesterov, maximize or weight decay."""
+        return 2 if group['nesterov'] or group['maximize'] or group['weight_decay'] != 0 else 1
+
     def _kernel_update(self, p, grad, group):
         """The step of one parameter as one CUDA kernel, in place on p and its buffer."""
         momentum = group['momentum']
