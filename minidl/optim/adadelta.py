@@ -1,6 +1,6 @@
 """Adadelta: steps whose size comes from running averages of past gradients and steps."""
-from ..backend import cuda_kernels_enabled, get_array_module
-from .optimizer import CudaKernel, Optimizer, _gradient_copied, step_counter
+from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
+from .optimizer import Optimizer, _gradient_copied, step_counter
 
 __all__ = ['Adadelta', 'adadelta_update']
 
@@ -33,28 +33,6 @@ def adadelta_update(param, grad, square_avg, acc_delta, *, lr, rho, eps, weight_
     param -= lr * delta
 
 
-# adadelta_update for one element, in one pass.
-_KERNEL = CudaKernel(
-    'adadelta', 'T grad, T lr, T rho, T one_minus_rho, T eps, T weight_decay, bool maximize',
-    'T param, T square_avg, T acc_delta', '''
-T g = maximize ? -grad : grad;
-if (weight_decay != 0) g = g + weight_decay * param;
-square_avg = square_avg * rho + one_minus_rho * g * g;
-const T rms_grad = sqrt(square_avg + eps);
-const T delta = sqrt(acc_delta + eps) / rms_grad * g;
-acc_delta = acc_delta * rho + one_minus_rho * delta * delta;
-param = param - lr * delta;
-''')
-
-
-def adadelta_kernel_update(param, grad, square_avg, acc_delta, *, lr, rho, eps, weight_decay,
-                           maximize=False):
-    """adadelta_update on CuPy arrays as one CUDA kernel (same arguments, same result)."""
-    t = param.dtype.type
-    _KERNEL(grad, t(lr), t(rho), t(1 - rho), t(eps), t(weight_decay), bool(maximize),
-            param, square_avg, acc_delta)
-
-
 class Adadelta(Optimizer):
     """PyTorch's Adadelta, step for step (``adadelta_update`` has the arithmetic). For
     each parameter p with gradient g:
@@ -69,8 +47,9 @@ class Adadelta(Optimizer):
     ``weight_decay`` adds weight_decay * p to g; ``maximize`` ascends. State per
     parameter, under PyTorch's keys: 'step' (0-d float32, host), 'square_avg' and
     'acc_delta' (arrays like p). ``foreach`` is accepted and changes nothing;
-    ``capturable`` and ``differentiable`` must stay off. On a GPU with
-    ``minidl.backend.use_cuda_kernels`` on, a parameter's whole update is one kernel.
+    ``capturable`` and ``differentiable`` must stay off. On a GPU a parameter's
+    whole update is one kernel (adadelta_update_cuda, below) unless
+    ``minidl.backend.use_cuda_kernels`` is off.
 
     Source: Zeiler, "ADADELTA: An Adaptive Learning Rate Method" (arXiv:1212.5701),
     Algorithm 1.
@@ -107,8 +86,33 @@ class Adadelta(Optimizer):
 
     def _update(self, p, grad, state, group):
         state['step'] += 1
-        update = (adadelta_kernel_update if cuda_kernels_enabled(get_array_module(p.array))
+        update = (adadelta_update_cuda if cuda_kernels_enabled(get_array_module(p.array))
                   else adadelta_update)
         update(p.array, grad, state['square_avg'], state['acc_delta'], lr=group['lr'],
                rho=group['rho'], eps=group['eps'], weight_decay=group['weight_decay'],
                maximize=group['maximize'])
+
+
+# ---------------------------------------------------------------- the same on a GPU
+
+# adadelta_update for one element, in one pass.
+_ADADELTA_KERNEL = (
+    'ElementwiseKernel', 'adadelta',
+    'T grad, T lr, T rho, T one_minus_rho, T eps, T weight_decay, bool maximize',
+    'T param, T square_avg, T acc_delta', '''
+T g = maximize ? -grad : grad;
+if (weight_decay != 0) g = g + weight_decay * param;
+square_avg = square_avg * rho + one_minus_rho * g * g;
+const T rms_grad = sqrt(square_avg + eps);
+const T delta = sqrt(acc_delta + eps) / rms_grad * g;
+acc_delta = acc_delta * rho + one_minus_rho * delta * delta;
+param = param - lr * delta;
+''')
+
+
+def adadelta_update_cuda(param, grad, square_avg, acc_delta, *, lr, rho, eps, weight_decay,
+                         maximize=False):
+    """adadelta_update on CuPy arrays as one CUDA kernel (same arguments, same result)."""
+    t = param.dtype.type
+    cuda_kernel(*_ADADELTA_KERNEL)(grad, t(lr), t(rho), t(1 - rho), t(eps), t(weight_decay),
+                                   bool(maximize), param, square_avg, acc_delta)

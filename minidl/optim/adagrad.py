@@ -1,6 +1,6 @@
 """Adagrad: each parameter's step divided by the root of its summed squared gradients."""
-from ..backend import cuda_kernels_enabled, get_array_module
-from .optimizer import CudaKernel, Optimizer, _gradient_copied, step_counter
+from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
+from .optimizer import Optimizer, _gradient_copied, step_counter
 
 __all__ = ['Adagrad', 'adagrad_update']
 
@@ -28,24 +28,6 @@ def adagrad_update(param, grad, state_sum, step, *, lr, lr_decay, eps, weight_de
     param -= clr * grad / std
 
 
-# adagrad_update for one element, in one pass (clr comes in computed).
-_KERNEL = CudaKernel('adagrad', 'T grad, T clr, T eps, T weight_decay, bool maximize',
-                     'T param, T state_sum', '''
-T g = maximize ? -grad : grad;
-if (weight_decay != 0) g = g + weight_decay * param;
-state_sum = state_sum + g * g;
-param = param - clr * g / (sqrt(state_sum) + eps);
-''')
-
-
-def adagrad_kernel_update(param, grad, state_sum, step, *, lr, lr_decay, eps, weight_decay,
-                          maximize=False):
-    """adagrad_update on CuPy arrays as one CUDA kernel (same arguments, same result)."""
-    t = param.dtype.type
-    _KERNEL(grad, t(lr / (1 + (step - 1) * lr_decay)), t(eps), t(weight_decay),
-            bool(maximize), param, state_sum)
-
-
 class Adagrad(Optimizer):
     """PyTorch's Adagrad, step for step (``adagrad_update`` has the arithmetic). For each
     parameter p with gradient g, at its t-th update:
@@ -61,8 +43,9 @@ class Adagrad(Optimizer):
     ``weight_decay`` adds weight_decay * p to g; ``maximize`` ascends. The state is
     created with the optimizer, as PyTorch does: per parameter 'step' (0-d float32,
     host) and 'sum' (an array like p). ``foreach`` is accepted and changes nothing;
-    ``differentiable`` and ``fused`` must stay off. On a GPU with
-    ``minidl.backend.use_cuda_kernels`` on, a parameter's whole update is one kernel.
+    ``differentiable`` and ``fused`` must stay off. On a GPU a parameter's
+    whole update is one kernel (adagrad_update_cuda, below) unless
+    ``minidl.backend.use_cuda_kernels`` is off.
 
     Source: Duchi, Hazan & Singer, "Adaptive Subgradient Methods for Online Learning and
     Stochastic Optimization", JMLR 12 (2011), the diagonal version.
@@ -108,8 +91,29 @@ class Adagrad(Optimizer):
 
     def _update(self, p, grad, state, group):
         state['step'] += 1
-        update = (adagrad_kernel_update if cuda_kernels_enabled(get_array_module(p.array))
+        update = (adagrad_update_cuda if cuda_kernels_enabled(get_array_module(p.array))
                   else adagrad_update)
         update(p.array, grad, state['sum'], float(state['step']), lr=group['lr'],
                lr_decay=group['lr_decay'], eps=group['eps'],
                weight_decay=group['weight_decay'], maximize=group['maximize'])
+
+
+# ---------------------------------------------------------------- the same on a GPU
+
+# adagrad_update for one element, in one pass (clr comes in computed).
+_ADAGRAD_KERNEL = ('ElementwiseKernel', 'adagrad',
+                   'T grad, T clr, T eps, T weight_decay, bool maximize', 'T param, T state_sum',
+                   '''
+T g = maximize ? -grad : grad;
+if (weight_decay != 0) g = g + weight_decay * param;
+state_sum = state_sum + g * g;
+param = param - clr * g / (sqrt(state_sum) + eps);
+''')
+
+
+def adagrad_update_cuda(param, grad, state_sum, step, *, lr, lr_decay, eps, weight_decay,
+                        maximize=False):
+    """adagrad_update on CuPy arrays as one CUDA kernel (same arguments, same result)."""
+    t = param.dtype.type
+    cuda_kernel(*_ADAGRAD_KERNEL)(grad, t(lr / (1 + (step - 1) * lr_decay)), t(eps),
+                                  t(weight_decay), bool(maximize), param, state_sum)

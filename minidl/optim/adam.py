@@ -1,6 +1,6 @@
 """Adam and AdamW: steps scaled by running averages of the gradient and of its square."""
-from ..backend import cuda_kernels_enabled, get_array_module
-from .optimizer import CudaKernel, Optimizer, _gradient_copied, step_counter
+from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
+from .optimizer import Optimizer, _gradient_copied, step_counter
 
 __all__ = ['Adam', 'AdamW', 'adam_update']
 
@@ -42,45 +42,6 @@ def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, lr, b
     param -= lr / bias_correction1 * exp_avg / denom
 
 
-# The same step as adam_update for one element, in one pass over the arrays; the scalars
-# that depend only on the step come in computed (in double precision, as PyTorch does).
-_KERNEL_BODY = '''
-T g = maximize ? -grad : grad;
-if (weight_decay != 0) {
-    if (decoupled) param = param * decay_factor;
-    else g = g + weight_decay * param;
-}
-exp_avg = exp_avg + one_minus_beta1 * (g - exp_avg);
-exp_avg_sq = exp_avg_sq * beta2 + one_minus_beta2 * g * g;
-%s
-const T denom = sqrt(%s) / bias_correction2_sqrt + eps;
-param = param - step_size * exp_avg / denom;
-'''
-_KERNEL_INPUTS = ('T grad, T one_minus_beta1, T beta2, T one_minus_beta2, T eps, '
-                  'T weight_decay, T decay_factor, T step_size, T bias_correction2_sqrt, '
-                  'bool maximize, bool decoupled')
-_KERNELS = {
-    False: CudaKernel('adam', _KERNEL_INPUTS, 'T param, T exp_avg, T exp_avg_sq',
-                      _KERNEL_BODY % ('', 'exp_avg_sq')),
-    True: CudaKernel('adam_amsgrad', _KERNEL_INPUTS,
-                     'T param, T exp_avg, T exp_avg_sq, T max_exp_avg_sq',
-                     _KERNEL_BODY % ('if (!(max_exp_avg_sq > exp_avg_sq || isnan(max_exp_avg_sq))) '
-                                     'max_exp_avg_sq = exp_avg_sq;', 'max_exp_avg_sq')),
-}
-
-
-def adam_kernel_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, lr, beta1,
-                       beta2, eps, weight_decay, maximize=False, decoupled_weight_decay=False):
-    """adam_update on CuPy arrays as one CUDA kernel (same arguments, same result)."""
-    t = param.dtype.type
-    scalars = (t(1 - beta1), t(beta2), t(1 - beta2), t(eps), t(weight_decay),
-               t(1 - lr * weight_decay), t(lr / (1 - beta1 ** step)),
-               t((1 - beta2 ** step) ** 0.5), bool(maximize), bool(decoupled_weight_decay))
-    amsgrad = max_exp_avg_sq is not None
-    outputs = (param, exp_avg, exp_avg_sq) + ((max_exp_avg_sq,) if amsgrad else ())
-    _KERNELS[amsgrad](grad, *scalars, *outputs)
-
-
 class Adam(Optimizer):
     """PyTorch's Adam, step for step (``adam_update`` has the arithmetic). For each
     parameter p with gradient g, at its t-th update:
@@ -98,8 +59,9 @@ class Adam(Optimizer):
     ``maximize`` ascends. State per parameter, under PyTorch's keys: 'step' (a 0-d
     float32 array on the host), 'exp_avg', 'exp_avg_sq' (and 'max_exp_avg_sq'), arrays
     like p. ``foreach`` is accepted and changes nothing (one implementation);
-    ``capturable``, ``differentiable`` and ``fused`` must stay off. On a GPU with
-    ``minidl.backend.use_cuda_kernels`` on, a parameter's whole update is one kernel.
+    ``capturable``, ``differentiable`` and ``fused`` must stay off. On a GPU a parameter's
+    whole update is one kernel (adam_update_cuda, below) unless
+    ``minidl.backend.use_cuda_kernels`` is off.
 
     Sources: Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015
     (arXiv:1412.6980), Algorithm 1; AMSGrad: Reddi, Kale & Kumar, "On the Convergence of
@@ -149,7 +111,7 @@ class Adam(Optimizer):
     def _update(self, p, grad, state, group):
         state['step'] += 1
         beta1, beta2 = group['betas']
-        update = (adam_kernel_update if cuda_kernels_enabled(get_array_module(p.array))
+        update = (adam_update_cuda if cuda_kernels_enabled(get_array_module(p.array))
                   else adam_update)
         update(p.array, grad, state['exp_avg'], state['exp_avg_sq'],
                state['max_exp_avg_sq'] if group['amsgrad'] else None, float(state['step']),
@@ -178,3 +140,46 @@ class AdamW(Adam):
                          maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused,
                          decoupled_weight_decay=True)
+
+
+# ---------------------------------------------------------------- the same on a GPU
+
+# adam_update for one element, in one pass over the arrays; the scalars that depend
+# only on the step come in computed (in double precision, as PyTorch does).
+_KERNEL_BODY = '''
+T g = maximize ? -grad : grad;
+if (weight_decay != 0) {
+    if (decoupled) param = param * decay_factor;
+    else g = g + weight_decay * param;
+}
+exp_avg = exp_avg + one_minus_beta1 * (g - exp_avg);
+exp_avg_sq = exp_avg_sq * beta2 + one_minus_beta2 * g * g;
+%s
+const T denom = sqrt(%s) / bias_correction2_sqrt + eps;
+param = param - step_size * exp_avg / denom;
+'''
+_KERNEL_INPUTS = ('T grad, T one_minus_beta1, T beta2, T one_minus_beta2, T eps, '
+                  'T weight_decay, T decay_factor, T step_size, T bias_correction2_sqrt, '
+                  'bool maximize, bool decoupled')
+_ADAM_KERNEL = ('ElementwiseKernel', 'adam', _KERNEL_INPUTS, 'T param, T exp_avg, T exp_avg_sq',
+                _KERNEL_BODY % ('', 'exp_avg_sq'))
+# amsgrad: v_max = max(v_max, v) (NaN wins, as torch.maximum), and v_max in the denominator
+_ADAM_AMSGRAD_KERNEL = (
+    'ElementwiseKernel', 'adam_amsgrad', _KERNEL_INPUTS,
+    'T param, T exp_avg, T exp_avg_sq, T max_exp_avg_sq',
+    _KERNEL_BODY % ('if (!(max_exp_avg_sq > exp_avg_sq || isnan(max_exp_avg_sq))) '
+                    'max_exp_avg_sq = exp_avg_sq;', 'max_exp_avg_sq'))
+
+
+def adam_update_cuda(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, *, lr, beta1,
+                     beta2, eps, weight_decay, maximize=False, decoupled_weight_decay=False):
+    """adam_update on CuPy arrays as one CUDA kernel (same arguments, same result)."""
+    t = param.dtype.type
+    scalars = (t(1 - beta1), t(beta2), t(1 - beta2), t(eps), t(weight_decay),
+               t(1 - lr * weight_decay), t(lr / (1 - beta1 ** step)),
+               t((1 - beta2 ** step) ** 0.5), bool(maximize), bool(decoupled_weight_decay))
+    if max_exp_avg_sq is None:
+        cuda_kernel(*_ADAM_KERNEL)(grad, *scalars, param, exp_avg, exp_avg_sq)
+    else:
+        cuda_kernel(*_ADAM_AMSGRAD_KERNEL)(grad, *scalars, param, exp_avg, exp_avg_sq,
+                                           max_exp_avg_sq)

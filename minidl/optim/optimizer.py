@@ -17,10 +17,10 @@ import copy
 import numpy as np
 
 from ..autograd import enable_grad
-from ..backend import _import_cupy, get_array_module, is_array, to_device
+from ..backend import get_array_module, is_array, to_device
 from ..tensor import Tensor, zero_grads
 
-__all__ = ['Optimizer', 'required', 'CudaKernel']
+__all__ = ['Optimizer', 'required']
 
 
 class _Required:
@@ -269,23 +269,3 @@ def _reject_unsupported_flags(name, **flags):
             raise ValueError(f'{name}: {flag}={value!r} is not supported by minidl (one '
                              f'implementation, on NumPy or CuPy arrays; its CUDA kernel is '
                              f'switched on by MINIDL_CUDA_KERNELS=1)')
-
-
-class CudaKernel:
-    """A CuPy ``ElementwiseKernel`` kept as its source and built on its first call, so that
-    importing an optimizer needs neither CuPy nor a GPU (CuPy then compiles it once per
-    dtype and caches the binary). ``T`` in the parameters is the element type: one source
-    serves float32 and float64. Called like the CuPy kernel: inputs, then outputs (updated
-    in place when given)."""
-
-    def __init__(self, name, in_params, out_params, operation):
-        self.name, self.in_params, self.out_params = name, in_params, out_params
-        self.operation = operation
-        self._kernel = None
-
-    def __call__(self, *args):
-        if self._kernel is None:
-            cupy = _import_cupy()
-            self._kernel = cupy.ElementwiseKernel(self.in_params, self.out_params,
-                                                  self.operation, name=f'minidl_{self.name}')
-        return self._kernel(*args)

@@ -1,8 +1,6 @@
 """RMSprop: the gradient divided by a running root mean square of recent gradients."""
-import functools
-
-from ..backend import cuda_kernels_enabled, get_array_module
-from .optimizer import CudaKernel, Optimizer, _gradient_copied, step_counter
+from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
+from .optimizer import Optimizer, _gradient_copied, step_counter
 
 __all__ = ['RMSprop', 'rmsprop_update']
 
@@ -42,40 +40,6 @@ def rmsprop_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, al
         param -= lr * grad / avg
 
 
-@functools.lru_cache(maxsize=None)
-def _kernel(centered, with_momentum):
-    """rmsprop_update for one element, in one pass: one kernel per variant of the state."""
-    outputs = ['T param', 'T square_avg']
-    body = ['T g = maximize ? -grad : grad;',
-            'if (weight_decay != 0) g = g + weight_decay * param;',
-            'square_avg = square_avg * alpha + one_minus_alpha * g * g;']
-    if centered:
-        outputs.append('T grad_avg')
-        body += ['grad_avg = grad_avg + one_minus_alpha * (g - grad_avg);',
-                 'const T avg = sqrt(square_avg - grad_avg * grad_avg) + eps;']
-    else:
-        body.append('const T avg = sqrt(square_avg) + eps;')
-    if with_momentum:
-        outputs.append('T momentum_buffer')
-        body += ['momentum_buffer = momentum_buffer * momentum + g / avg;',
-                 'param = param - lr * momentum_buffer;']
-    else:
-        body.append('param = param - lr * g / avg;')
-    name = 'rmsprop' + ('_centered' if centered else '') + ('_momentum' if with_momentum else '')
-    return CudaKernel(name, 'T grad, T lr, T alpha, T one_minus_alpha, T eps, T weight_decay, '
-                            'T momentum, bool maximize', ', '.join(outputs), '\n'.join(body))
-
-
-def rmsprop_kernel_update(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha,
-                          eps, weight_decay, momentum, maximize=False):
-    """rmsprop_update on CuPy arrays as one CUDA kernel (same arguments, same result)."""
-    t = param.dtype.type
-    outputs = [a for a in (param, square_avg, grad_avg, momentum_buffer) if a is not None]
-    _kernel(grad_avg is not None, momentum_buffer is not None)(
-        grad, t(lr), t(alpha), t(1 - alpha), t(eps), t(weight_decay), t(momentum),
-        bool(maximize), *outputs)
-
-
 class RMSprop(Optimizer):
     """PyTorch's RMSprop, step for step (``rmsprop_update`` has the arithmetic). For each
     parameter p with gradient g:
@@ -90,8 +54,9 @@ class RMSprop(Optimizer):
     p = p - lr b. ``weight_decay`` adds weight_decay * p to g; ``maximize`` ascends.
     State per parameter, under PyTorch's keys: 'step' (0-d float32, host), 'square_avg',
     and 'momentum_buffer', 'grad_avg' when used. ``foreach`` is accepted and changes
-    nothing; ``capturable`` and ``differentiable`` must stay off. On a GPU with
-    ``minidl.backend.use_cuda_kernels`` on, a parameter's whole update is one kernel.
+    nothing; ``capturable`` and ``differentiable`` must stay off. On a GPU a parameter's
+    whole update is one kernel (rmsprop_update_cuda, below) unless
+    ``minidl.backend.use_cuda_kernels`` is off.
 
     Sources: Tieleman & Hinton, "Neural Networks for Machine Learning", Coursera lecture
     6.5 (2012) for RMSprop; Graves, "Generating Sequences With Recurrent Neural
@@ -132,7 +97,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p, grad, state, group):
         state['step'] += 1
-        update = (rmsprop_kernel_update if cuda_kernels_enabled(get_array_module(p.array))
+        update = (rmsprop_update_cuda if cuda_kernels_enabled(get_array_module(p.array))
                   else rmsprop_update)
         update(p.array, grad, state['square_avg'],
                state['grad_avg'] if group['centered'] else None,
@@ -140,3 +105,39 @@ class RMSprop(Optimizer):
                lr=group['lr'], alpha=group['alpha'], eps=group['eps'],
                weight_decay=group['weight_decay'], momentum=group['momentum'],
                maximize=group['maximize'])
+
+
+# ---------------------------------------------------------------- the same on a GPU
+
+def _kernel_source(centered, with_momentum):
+    """rmsprop_update for one element, in one pass: the kernel of one variant of the state
+    (with or without grad_avg, with or without momentum_buffer)."""
+    outputs = ['T param', 'T square_avg']
+    body = ['T g = maximize ? -grad : grad;',
+            'if (weight_decay != 0) g = g + weight_decay * param;',
+            'square_avg = square_avg * alpha + one_minus_alpha * g * g;']
+    if centered:
+        outputs.append('T grad_avg')
+        body += ['grad_avg = grad_avg + one_minus_alpha * (g - grad_avg);',
+                 'const T avg = sqrt(square_avg - grad_avg * grad_avg) + eps;']
+    else:
+        body.append('const T avg = sqrt(square_avg) + eps;')
+    if with_momentum:
+        outputs.append('T momentum_buffer')
+        body += ['momentum_buffer = momentum_buffer * momentum + g / avg;',
+                 'param = param - lr * momentum_buffer;']
+    else:
+        body.append('param = param - lr * g / avg;')
+    name = 'rmsprop' + ('_centered' if centered else '') + ('_momentum' if with_momentum else '')
+    return ('ElementwiseKernel', name, 'T grad, T lr, T alpha, T one_minus_alpha, T eps, '
+            'T weight_decay, T momentum, bool maximize', ', '.join(outputs), '\n'.join(body))
+
+
+def rmsprop_update_cuda(param, grad, square_avg, grad_avg, momentum_buffer, *, lr, alpha,
+                        eps, weight_decay, momentum, maximize=False):
+    """rmsprop_update on CuPy arrays as one CUDA kernel (same arguments, same result)."""
+    t = param.dtype.type
+    outputs = [a for a in (param, square_avg, grad_avg, momentum_buffer) if a is not None]
+    kernel = cuda_kernel(*_kernel_source(grad_avg is not None, momentum_buffer is not None))
+    kernel(grad, t(lr), t(alpha), t(1 - alpha), t(eps), t(weight_decay), t(momentum),
+           bool(maximize), *outputs)

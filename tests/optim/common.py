@@ -12,6 +12,7 @@ import minidl.functional as F
 import minidl.nn as nn
 from minidl.backend import to_device
 from tests import parity
+from tests.functional.kernels import TOL
 from tests.parity import require_torch
 
 ATOL = {np.float64: 1e-10, np.float32: 1e-5}
@@ -133,9 +134,9 @@ def check_state_dicts_cross_over(make_ours, make_theirs, dtype=np.float64, steps
 
 
 def check_kernel_follows_generic_path(cp, monkeypatch, make_optimizer, dtype, steps=5):
-    """On CuPy: the same gradients through ``make_optimizer(params)`` with
-    ``use_cuda_kernels`` off (generic array code) and on (one kernel per parameter) give
-    the same parameters and state."""
+    """On CuPy (``cp``, the fixture of tests.functional.kernels): the same gradients
+    through ``make_optimizer(params)`` with ``use_cuda_kernels`` off (generic array code)
+    and on (one kernel per parameter) give the same parameters and state."""
     from minidl import backend
     rng = np.random.default_rng(0)
     start = [cp.asarray(rng.standard_normal(s).astype(dtype)) for s in ((3, 4), (5,))]
@@ -151,7 +152,7 @@ def check_kernel_follows_generic_path(cp, monkeypatch, make_optimizer, dtype, st
                 p.grad = minidl.tensor(g.copy())
             opt.step()
         runs.append((params, opt))
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    tol = TOL[dtype]
     (generic, generic_opt), (fused, fused_opt) = runs
     for p, q in zip(fused, generic):
         np.testing.assert_allclose(p.numpy(), q.numpy(), **tol)

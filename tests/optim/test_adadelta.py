@@ -7,6 +7,7 @@ import pytest
 import minidl
 import minidl.nn as nn
 from minidl.optim import Adadelta
+from tests.functional.kernels import cp  # noqa: F401 (a fixture)
 from tests.optim.common import (check_kernel_follows_generic_path,
                                 check_state_dicts_cross_over, config_id, follow_torch, groups)
 from tests.parity import require_torch

@@ -8,6 +8,7 @@ import minidl
 import minidl.nn as nn
 from minidl.backend import to_device
 from minidl.optim import Adagrad
+from tests.functional.kernels import cp  # noqa: F401 (a fixture)
 from tests.optim.common import (check_kernel_follows_generic_path,
                                 check_state_dicts_cross_over, config_id, follow_torch, groups,
                                 make_twins, train_side_by_side)

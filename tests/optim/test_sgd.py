@@ -7,12 +7,12 @@ import pytest
 import minidl
 import minidl.functional as F
 import minidl.nn as nn
+from minidl import backend
 from minidl.optim import SGD
 from tests import parity
+from tests.functional.kernels import TOL, cp  # noqa: F401 (cp: a fixture)
 from tests.optim.common import config_id, follow_torch, groups, make_twins, mlp
 from tests.parity import require_torch
-from minidl import backend
-from tests.functional.kernels import TOL, cp  # noqa: F401 (cp: a fixture)
 
 sgd_module = importlib.import_module('minidl.optim.sgd')
 
