@@ -338,6 +338,12 @@ def test_train_with_another_optimizer_and_a_per_batch_schedule(tmp_path, capsys)
     first = state['optimizer']['state'][0]
     assert sorted(first) == ['exp_avg', 'exp_avg_sq', 'step'] and first['step'] == 12
     assert state['scheduler']['total_steps'] == state['scheduler']['last_epoch'] == 12
+    # --resume takes the optimizer and its options from the run
+    status, out, _ = run_main(capsys, 'train', '--out', str(tmp_path), '--resume',
+                              '--no-progress')
+    assert status == 0 and 'adamw (lr 0.001, weight_decay 0.01), onecycle schedule' in out
+    status, _, err = run_main(capsys, 'train', '--out', str(tmp_path), '--resume', '--lr', '0.1')
+    assert status == 2 and 'trained with --lr 0.001, not --lr 0.1' in err
 
 
 def test_optimizer_options_and_schedules():
