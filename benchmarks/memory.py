@@ -58,7 +58,7 @@ def training_section():
         print(f'  {label}: predicted {mb(m.predicted_peak_bytes)} MB, measured '
               f'{mb(m.measured_peak_bytes)} MB ({time.perf_counter() - start:.0f} s)',
               file=sys.stderr, flush=True)
-        rows.append([label, mb(m.param_bytes), mb(m.grad_bytes + m.momentum_bytes),
+        rows.append([label, mb(m.param_bytes), mb(m.grad_bytes + m.state_bytes),
                      mb(m.saved_bytes), mb(m.transient_bytes), mb(m.input_bytes),
                      mb(m.sum_of_terms_bytes), mb(m.predicted_peak_bytes),
                      mb(m.measured_peak_bytes), f'{m.ratio:.3f}'])

@@ -2,6 +2,7 @@
 
     minidl train --out runs/digits                       # LeNet-5 + BN on the shipped digits
     minidl train --model resnet18 --dataset cifar10 --data-dir data --download --epochs 30
+    minidl train --optimizer adam --scheduler onecycle --out runs/adam
     minidl train --out runs/digits --resume              # go on after an interruption
     minidl evaluate --checkpoint runs/digits/checkpoint.minidl
     minidl summary resnet50 --input 1,3,224,224 --backward --memory
@@ -33,7 +34,19 @@ import numpy as np
 DEBUG_ENV = 'MINIDL_DEBUG'
 
 DATASETS = ('digits', 'mnist', 'fashion-mnist', 'cifar10')
-SCHEDULERS = ('none', 'step', 'multistep', 'cosine')
+SCHEDULERS = ('none', 'step', 'multistep', 'cosine', 'warmup-cosine', 'cosine-restarts',
+              'linear', 'onecycle', 'plateau')
+
+# The options of each `--optimizer` when not given: its learning rate, weight decay and
+# (SGD, RMSprop) momentum for the default run, LeNet-5 + BN on the digits.
+OPTIMIZERS = {
+    'sgd': dict(lr=0.1, momentum=0.9, weight_decay=5e-4),
+    'adam': dict(lr=1e-3, weight_decay=0.0),
+    'adamw': dict(lr=1e-3, weight_decay=1e-2),
+    'rmsprop': dict(lr=1e-3, momentum=0.0, weight_decay=0.0),
+    'adagrad': dict(lr=1e-2, weight_decay=0.0),
+    'adadelta': dict(lr=1.0, weight_decay=0.0),
+}
 
 # Mean and standard deviation per channel of the training images (in [0, 1]).
 DATASET_STATS = {
@@ -51,8 +64,8 @@ _SMALL_INPUT_MODELS = ('resnet', 'resnext', 'densenet')
 
 # The defaults of `minidl train`: LeNet-5 with batch norm on the shipped digits at 28x28,
 # tuned to pass 97% test accuracy in well under two minutes on two CPU cores.
-DEFAULTS = dict(model='lenet5_bn', dataset='digits', epochs=30, batch_size=32, lr=0.1,
-                momentum=0.9, weight_decay=5e-4, scheduler='cosine', augment=True, seed=0)
+DEFAULTS = dict(model='lenet5_bn', dataset='digits', epochs=30, batch_size=32, optimizer='sgd',
+                scheduler='cosine', augment=True, seed=0)
 
 
 class UsageError(Exception):
@@ -142,16 +155,65 @@ def build_model(config):
                             in_channels=config['in_channels'], **config.get('model_kwargs', {}))
 
 
-def build_scheduler(name, optimizer, epochs):
+def optimizer_options(args):
+    """The options of ``args.optimizer``, filling --lr, --weight-decay and (sgd, rmsprop)
+    --momentum in ``args`` from OPTIMIZERS where they are None. ``UsageError`` for
+    --momentum or --nesterov on an optimizer without them."""
+    defaults = OPTIMIZERS[args.optimizer]
+    if args.momentum is not None and 'momentum' not in defaults:
+        raise UsageError(f'--momentum applies to sgd and rmsprop, not {args.optimizer}'
+                         + (' (it has betas)' if args.optimizer.startswith('adam') else ''))
+    if args.nesterov and args.optimizer != 'sgd':
+        raise UsageError(f'--nesterov applies to sgd, not {args.optimizer}')
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    options = {key: getattr(args, key) for key in defaults}
+    if args.nesterov:
+        options['nesterov'] = True
+    return options
+
+
+def build_optimizer(name, params, options):
+    from . import optim
+    classes = {'sgd': optim.SGD, 'adam': optim.Adam, 'adamw': optim.AdamW,
+               'rmsprop': optim.RMSprop, 'adagrad': optim.Adagrad, 'adadelta': optim.Adadelta}
+    return classes[name](params, **options)
+
+
+def build_scheduler(name, optimizer, epochs, steps_per_epoch=1):
+    """The schedule ``name`` over ``epochs`` and the interval it is stepped at, 'epoch' or
+    'batch' (OneCycleLR, with ``steps_per_epoch`` batches an epoch); (None, 'epoch') for
+    'none'."""
     from .optim import lr_scheduler
     if name == 'none':
-        return None
+        return None, 'epoch'
     if name == 'step':
-        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1)
+        return lr_scheduler.StepLR(optimizer, step_size=max(1, epochs // 3), gamma=0.1), 'epoch'
     if name == 'multistep':
         milestones = sorted({max(1, epochs // 2), max(1, (3 * epochs) // 4)})
-        return lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
-    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs))
+        return lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1), 'epoch'
+    if name == 'warmup-cosine':     # a tenth of the run warming up from lr / 10
+        warmup = max(1, epochs // 10)
+        return lr_scheduler.SequentialLR(optimizer, [
+            lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=warmup),
+            lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs - warmup))],
+            milestones=[warmup]), 'epoch'
+    if name == 'cosine-restarts':   # three cosine cycles
+        return lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=max(1, epochs // 3)), 'epoch'
+    if name == 'linear':            # down to 0 at the end
+        return lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=0.0,
+                                     total_iters=max(1, epochs)), 'epoch'
+    if name == 'onecycle':          # up to --lr and down, cycling momentum where there is one
+        group = optimizer.param_groups[0]
+        cycle = 'betas' in group or group.get('momentum', 0) > 0
+        return lr_scheduler.OneCycleLR(optimizer, max_lr=group['lr'], epochs=max(1, epochs),
+                                       steps_per_epoch=max(1, steps_per_epoch),
+                                       cycle_momentum=cycle), 'batch'
+    if name == 'plateau':           # a tenth of the lr after a tenth of the run without progress
+        return lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.1,
+                                              patience=max(1, epochs // 10)), 'epoch'
+    return lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, epochs)), 'epoch'
 
 
 # ---------------------------------------------------------------- checks before training
@@ -203,8 +265,8 @@ def _check_arguments(args):
     checks = [('--epochs', args.epochs >= 1, 'at least 1'),
               ('--batch-size', args.batch_size >= 1, 'at least 1'),
               ('--lr', np.isfinite(args.lr) and args.lr >= 0, 'a number >= 0'),
-              ('--momentum', 0 <= args.momentum < 1 if np.isfinite(args.momentum) else False,
-               'in [0, 1)'),
+              ('--momentum', args.momentum is None or (np.isfinite(args.momentum)
+                                                       and 0 <= args.momentum < 1), 'in [0, 1)'),
               ('--weight-decay', np.isfinite(args.weight_decay) and args.weight_decay >= 0,
                'a number >= 0')]
     smallest = _min_input(args.model) or 1
@@ -233,6 +295,7 @@ def prepare_out(args):
     resume_from = plan_run(out, args.resume, args.overwrite)
     if resume_from is not None:
         _take_saved_options(args, load_checkpoint(resume_from), resume_from)
+    optimizer_options(args)       # the optimizer's own defaults for what is still unset
     _check_arguments(args)
     check_writable(out)
     return out
@@ -243,17 +306,18 @@ def prepare_out(args):
 def cmd_train(args):
     import minidl
     from .data import DataLoader
-    from .optim import SGD
     from .train import fit, resolve_device
 
     device = resolve_device(args.device)   # fail before loading anything
     out = args.out = prepare_out(args)
+    options = optimizer_options(args)
     size = args.size if args.size is not None else default_size(args.model, args.dataset)
     config = dict(model=args.model, dataset=args.dataset, data_dir=args.data_dir,
                   download=args.download, size=size, augment=args.augment, epochs=args.epochs,
-                  batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-                  weight_decay=args.weight_decay, nesterov=args.nesterov,
-                  scheduler=args.scheduler, seed=args.seed, mean=None, std=None,
+                  batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                  momentum=args.momentum, weight_decay=args.weight_decay,
+                  nesterov=args.nesterov, scheduler=args.scheduler, seed=args.seed,
+                  mean=None, std=None,
                   model_kwargs=model_kwargs(args.model, size))
     minidl.manual_seed(args.seed)
     np.random.seed(args.seed)
@@ -262,20 +326,21 @@ def cmd_train(args):
                   title=f'{args.model} on {args.dataset}')
     print(f'{args.model} on {args.dataset} ({len(train_set)} train / {len(test_set)} test '
           f'images, {train_set.num_classes} classes, input {config["in_channels"]}x'
-          f'{size or "native"}), {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}, '
-          f'device {device}; output in {out}')
+          f'{size or "native"}), {args.epochs} epochs, batch {args.batch_size}, '
+          f'{args.optimizer} ({", ".join(f"{k} {v}" for k, v in options.items())}), '
+          f'{args.scheduler} schedule, device {device}; output in {out}')
     model = build_model(config).to(device)
-    optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
-                    weight_decay=args.weight_decay, nesterov=args.nesterov)
-    scheduler = build_scheduler(args.scheduler, optimizer, args.epochs)
+    optimizer = build_optimizer(args.optimizer, model.parameters(), options)
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
                               seed=args.seed)
     test_loader = DataLoader(test_set, batch_size=max(args.batch_size, 256))
+    scheduler, interval = build_scheduler(args.scheduler, optimizer, args.epochs,
+                                          len(train_loader))
     started = time.perf_counter()
     result = fit(model, train_loader, test_loader, epochs=args.epochs, optimizer=optimizer,
-                 scheduler=scheduler, device=device, out=out, resume=args.resume,
-                 overwrite=args.overwrite, progress=not args.no_progress, seed=args.seed,
-                 config=config)
+                 scheduler=scheduler, scheduler_interval=interval, device=device, out=out,
+                 resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress,
+                 seed=args.seed, config=config)
     seconds = time.perf_counter() - started
     if result.best_test_acc is not None:
         final = result.final
@@ -397,12 +462,18 @@ def build_parser():
     train.add_argument('--download', action='store_true', help='fetch missing dataset files')
     train.add_argument('--epochs', type=int, default=DEFAULTS['epochs'])
     train.add_argument('--batch-size', type=int, default=DEFAULTS['batch_size'])
-    train.add_argument('--lr', type=float, default=DEFAULTS['lr'])
-    train.add_argument('--momentum', type=float, default=DEFAULTS['momentum'])
-    train.add_argument('--weight-decay', type=float, default=DEFAULTS['weight_decay'])
-    train.add_argument('--nesterov', action='store_true')
+    train.add_argument('--optimizer', default=DEFAULTS['optimizer'], choices=tuple(OPTIMIZERS),
+                       help='default sgd; the options below default per optimizer: '
+                            + '; '.join(f'{name} ' + ', '.join(f'{k} {v}' for k, v in o.items())
+                                        for name, o in OPTIMIZERS.items()))
+    train.add_argument('--lr', type=float, default=None, help='learning rate (the peak with '
+                                                              'onecycle)')
+    train.add_argument('--momentum', type=float, default=None, help='sgd and rmsprop')
+    train.add_argument('--weight-decay', type=float, default=None)
+    train.add_argument('--nesterov', action='store_true', help='sgd')
     train.add_argument('--scheduler', default=DEFAULTS['scheduler'], choices=SCHEDULERS,
-                       help='learning-rate schedule, stepped per epoch (default cosine)')
+                       help='learning-rate schedule, stepped per epoch (onecycle per batch, '
+                            'plateau on the test loss; default cosine)')
     train.add_argument('--augment', action=argparse.BooleanOptionalAction,
                        default=DEFAULTS['augment'],
                        help='random crops of padded images, and flips for cifar10 and '

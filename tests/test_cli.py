@@ -324,3 +324,62 @@ def test_python_dash_m_minidl_runs():
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert 'lenet5_bn' in result.stdout
+
+
+def test_train_with_another_optimizer_and_a_per_batch_schedule(tmp_path, capsys):
+    status, out, _ = run_main(capsys, 'train', '--optimizer', 'adamw', '--scheduler', 'onecycle',
+                              '--epochs', '1', '--batch-size', '128', '--no-progress',
+                              '--out', str(tmp_path))
+    assert status == 0
+    assert 'adamw (lr 0.001, weight_decay 0.01), onecycle schedule' in out
+    from minidl.train import load_checkpoint
+    state = load_checkpoint(tmp_path / 'checkpoint.minidl')
+    assert state['config']['optimizer'] == 'adamw'
+    first = state['optimizer']['state'][0]
+    assert sorted(first) == ['exp_avg', 'exp_avg_sq', 'step'] and first['step'] == 12
+    assert state['scheduler']['total_steps'] == state['scheduler']['last_epoch'] == 12
+    # --resume takes the optimizer and its options from the run
+    status, out, _ = run_main(capsys, 'train', '--out', str(tmp_path), '--resume',
+                              '--no-progress')
+    assert status == 0 and 'adamw (lr 0.001, weight_decay 0.01), onecycle schedule' in out
+    status, _, err = run_main(capsys, 'train', '--out', str(tmp_path), '--resume', '--lr', '0.1')
+    assert status == 2 and 'trained with --lr 0.001, not --lr 0.1' in err
+
+
+def test_optimizer_options_and_schedules():
+    from minidl.cli import UsageError, build_optimizer, build_parser, build_scheduler, \
+        optimizer_options
+
+    def options(*argv):
+        return optimizer_options(build_parser().parse_args(['train', *argv]))
+    assert options() == {'lr': 0.1, 'momentum': 0.9, 'weight_decay': 5e-4}
+    assert options('--optimizer', 'adam') == {'lr': 1e-3, 'weight_decay': 0.0}
+    assert options('--optimizer', 'rmsprop', '--momentum', '0.5', '--lr', '0.01') == \
+        {'lr': 0.01, 'momentum': 0.5, 'weight_decay': 0.0}
+    assert options('--nesterov', '--weight-decay', '0')['nesterov'] is True
+    with pytest.raises(UsageError, match='--momentum applies to sgd and rmsprop, not adam'):
+        options('--optimizer', 'adam', '--momentum', '0.9')
+    with pytest.raises(UsageError, match='--nesterov applies to sgd'):
+        options('--optimizer', 'adagrad', '--nesterov')
+    model = minidl.nn.Linear(2, 2)
+    kinds = {}
+    for name in ('none', 'step', 'multistep', 'cosine', 'warmup-cosine', 'cosine-restarts',
+                 'linear', 'onecycle', 'plateau'):
+        optimizer = build_optimizer('rmsprop', model.parameters(),
+                                    options('--optimizer', 'rmsprop'))
+        schedule, interval = build_scheduler(name, optimizer, epochs=10, steps_per_epoch=4)
+        kinds[name] = (type(schedule).__name__, interval)
+        if name == 'onecycle':        # rmsprop without momentum: no momentum to cycle
+            assert not schedule.cycle_momentum and schedule.total_steps == 40
+    assert kinds['onecycle'] == ('OneCycleLR', 'batch')
+    assert kinds['plateau'] == ('ReduceLROnPlateau', 'epoch')
+    assert kinds['warmup-cosine'] == ('SequentialLR', 'epoch')
+    assert kinds['none'] == ('NoneType', 'epoch')
+
+
+def test_an_option_the_optimizer_lacks_is_a_clean_error(tmp_path, capsys):
+    status, _, err = run_main(capsys, 'train', '--optimizer', 'adam', '--momentum', '0.9',
+                              '--out', str(tmp_path))
+    assert status == 2
+    assert_clean_error(err)
+    assert '--momentum applies to sgd and rmsprop, not adam (it has betas)' in err

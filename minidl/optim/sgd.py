@@ -1,5 +1,4 @@
 """Stochastic gradient descent with momentum, dampening, Nesterov and weight decay."""
-from ..autograd import enable_grad
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
 from .optimizer import Optimizer
 
@@ -49,20 +48,14 @@ class SGD(Optimizer):
     def step(self, closure=None):
         """One update of every parameter that has a gradient; ``closure`` (re-evaluating
         the loss with gradients on) is called first when given, and its loss returned."""
-        loss = None
-        if closure is not None:
-            with enable_grad():
-                loss = closure()
+        loss = self._evaluate(closure)
         for group in self.param_groups:
             lr, momentum, dampening = group['lr'], group['momentum'], group['dampening']
             weight_decay, nesterov = group['weight_decay'], group['nesterov']
             for p in group['params']:
-                if p.grad is None:
+                d_p = self._gradient(p)
+                if d_p is None:
                     continue
-                d_p = p.grad.array
-                if d_p.shape != p.array.shape:
-                    raise RuntimeError(f'SGD: the gradient of a parameter of shape {p.shape} has '
-                                       f'shape {tuple(d_p.shape)}')
                 if cuda_kernels_enabled(get_array_module(p.array)):
                     self._kernel_update(p, d_p, group)
                     continue
@@ -81,6 +74,14 @@ class SGD(Optimizer):
                     d_p = d_p + momentum * buf if nesterov else buf
                 p.array -= lr * d_p
         return loss
+
+    def param_state_arrays(self, group):
+        """The momentum buffer: one array like each parameter when momentum is on."""
+        return 1 if group['momentum'] != 0 else 0
+
+    def update_scratch_arrays(self, group):
+        """d_p and lr * d_p; one more with Nesterov, maximize or weight decay."""
+        return 2 if group['nesterov'] or group['maximize'] or group['weight_decay'] != 0 else 1
 
     def _kernel_update(self, p, grad, group):
         """The step of one parameter as one CUDA kernel, in place on p and its buffer."""

@@ -298,7 +298,7 @@ def _model_arrays(model):
 
 
 def summary(model, input_size, device='cpu', backward=False, memory=False, dtype='float32',
-            batch_dim=None, depth=None):
+            batch_dim=None, depth=None, optimizer=None):
     """Run ``model`` once on random inputs and count, per module, what it costs.
 
     ``input_size``: the input's shape, e.g. (1, 3, 224, 224), or a list of shapes for a
@@ -312,9 +312,10 @@ def summary(model, input_size, device='cpu', backward=False, memory=False, dtype
     backward pass runs on the sum of all outputs; this adds the backward FLOPs (split
     into input- and weight-gradient work, from the cost rules, where ``needs_input_grad``
     says a gradient is wanted: none for the model input) and the bytes saved for
-    backward. memory=True (implies backward): also predicts the peak memory of one SGD
-    training step and measures it (see ``minidl.profile.memory``); the model's state is
-    restored afterwards.
+    backward. memory=True (implies backward): also predicts the peak memory of one
+    training step with ``optimizer`` (a minidl optimizer of the model's parameters; by
+    default SGD with momentum 0.9) and measures it (see ``minidl.profile.memory``); the
+    model's and the optimizer's state are restored afterwards.
 
     ``depth``: fold the rows deeper than this into their ancestor at that depth.
     """
@@ -374,7 +375,7 @@ def summary(model, input_size, device='cpu', backward=False, memory=False, dtype
         storage_bytes=tracer.storage_bytes)
     if memory:
         from .memory import memory_report
-        result.memory = memory_report(model, result, shapes, dtype, device)
+        result.memory = memory_report(model, result, shapes, dtype, device, optimizer)
     return result
 
 

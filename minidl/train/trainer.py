@@ -40,6 +40,7 @@ from ..autograd import no_grad
 from ..backend import Device, get_array_module, get_rng_state, manual_seed, set_rng_state
 from ..functional import cross_entropy
 from ..models.googlenet import GoogLeNetOutputs, googlenet_loss
+from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..serialization.atomic import (PROBE_NAME, atomic_write, check_writable,
                                     remove_stale_staging)
 from .checkpoint import CheckpointError, load_checkpoint, previous_path, save_checkpoint
@@ -271,7 +272,7 @@ def _divergence(value, images, epoch, step, steps, last_good):
 
 
 def _train_epoch(model, loader, optimizer, loss_fn, device, epoch, epochs, progress,
-                 last_good):
+                 last_good, batch_scheduler=None):
     model.train()
     frozen_batchnorm_eval(model)
     loss_sum, count, correct = 0.0, 0, 0
@@ -295,6 +296,8 @@ def _train_epoch(model, loader, optimizer, loss_fn, device, epoch, epochs, progr
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            if batch_scheduler is not None:
+                batch_scheduler.step()
             n = len(labels)
             count += n
             loss_sum += value * n
@@ -352,10 +355,14 @@ def _restore(state, what, model, optimizer, scheduler, train_loader, test_loader
     return list(state['metrics']), int(state['epoch'])
 
 
-def _checkpoint_bytes(model):
-    """About how big a checkpoint of ``model`` is: its weights and one optimizer buffer."""
-    return 2 * sum(int(np.prod(v.shape)) * v.dtype.itemsize
-                   for v in model.state_dict().values())
+def _checkpoint_bytes(model, optimizer):
+    """About how big a checkpoint of ``model`` is: its weights and the optimizer's state
+    as the optimizer states it (one buffer per parameter for one that does not say)."""
+    weights = sum(int(np.prod(v.shape)) * v.dtype.itemsize for v in model.state_dict().values())
+    try:
+        return weights + optimizer.state_bytes()
+    except NotImplementedError:
+        return 2 * weights
 
 
 def _write_run_files(out, metrics, config):
@@ -364,8 +371,8 @@ def _write_run_files(out, metrics, config):
 
 
 def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=None,
-        loss_fn=None, device='cpu', out=None, resume=False, overwrite=False, progress=True,
-        seed=None, config=None, log=print):
+        scheduler_interval='epoch', loss_fn=None, device='cpu', out=None, resume=False,
+        overwrite=False, progress=True, seed=None, config=None, log=print):
     """Train ``model`` for ``epochs`` epochs (counted from the start of the run, resumed ones
     included) and return a ``FitResult``.
 
@@ -373,7 +380,10 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
         train_loader, test_loader: iterables of (images, labels) batches; minidl
             DataLoaders' positions are saved in checkpoints.
         optimizer, scheduler: a minidl optimizer and (optionally) a learning-rate
-            schedule, stepped once per epoch.
+            schedule, stepped once per epoch; a ReduceLROnPlateau is stepped with the
+            epoch's test loss (its training loss without a test loader).
+        scheduler_interval: 'epoch', or 'batch' to step the schedule after every
+            optimizer step (OneCycleLR).
         loss_fn: ``loss_fn(output, labels)``; default cross-entropy (GoogLeNet's
             auxiliary heads included in training mode).
         device: 'cpu' or 'cuda[:N]'; the model is moved there.
@@ -400,6 +410,14 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
     """
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f'fit: epochs must be a non-negative integer, got {epochs!r}')
+    if scheduler_interval not in ('epoch', 'batch'):
+        raise ValueError(f"fit: scheduler_interval must be 'epoch' or 'batch', got "
+                         f"{scheduler_interval!r}")
+    plateau = isinstance(scheduler, ReduceLROnPlateau)
+    if plateau and scheduler_interval == 'batch':
+        raise ValueError('fit: a ReduceLROnPlateau steps once per epoch, with the test loss '
+                         "(scheduler_interval='epoch')")
+    batch_scheduler = scheduler if scheduler_interval == 'batch' else None
     log = log or (lambda *args, **kwargs: None)
     loss_fn = loss_fn or classification_loss
     device = resolve_device(device)
@@ -412,7 +430,7 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
         resume_from = resume or None
     model.to(device)
     if out is not None:
-        check_writable(out, need_bytes=4 * _checkpoint_bytes(model) + 2**20)
+        check_writable(out, need_bytes=4 * _checkpoint_bytes(model, optimizer) + 2**20)
         remove_stale_staging(out, RUN_FILES + (PROBE_NAME,))
         if overwrite:
             clear_run(out)
@@ -450,14 +468,16 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
         lr = _current_lr(optimizer)
         row = {'epoch': epoch}
         row.update(_train_epoch(model, train_loader, optimizer, loss_fn, device, epoch, epochs,
-                                progress, last_good_note()))
+                                progress, last_good_note(), batch_scheduler))
         row['test_loss'] = row['test_acc'] = row[TOP5_COLUMN] = None
         if test_loader is not None:
             result = evaluate(model, test_loader, loss_fn, device)
             row['test_loss'], row['test_acc'], row[TOP5_COLUMN] = (
                 result['loss'], result['acc'], result['top5'])
         row['lr'] = lr
-        if scheduler is not None:
+        if plateau:
+            scheduler.step(row['train_loss'] if row['test_loss'] is None else row['test_loss'])
+        elif scheduler is not None and batch_scheduler is None:
             scheduler.step()
         metrics.append(row)
         if out is not None:

@@ -19,6 +19,7 @@ EXAMPLES = {
     'dense_block_growth.py': ['denselayer6', 'channels halved'],
     'regularization_cifar_mini.py': ['weight decay 5e-3', 'augmentation (crops)'],
     'transfer_learning.py': ['feature extraction', 'negative transfer'],
+    'optimizers.py': ["SGD's step grows with the gradient", 'AdamW', 'loss curves saved to'],
 }
 
 

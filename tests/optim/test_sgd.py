@@ -7,32 +7,14 @@ import pytest
 import minidl
 import minidl.functional as F
 import minidl.nn as nn
+from minidl import backend
 from minidl.optim import SGD
 from tests import parity
-from tests.parity import require_torch
-from minidl import backend
 from tests.functional.kernels import TOL, cp  # noqa: F401 (cp: a fixture)
+from tests.optim.common import config_id, follow_torch, groups, make_twins, mlp
+from tests.parity import require_torch
 
 sgd_module = importlib.import_module('minidl.optim.sgd')
-
-
-def mlp(nn):
-    return nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 2))
-
-
-def make_twins(dtype):
-    torch = require_torch()
-    theirs = mlp(torch.nn).to(torch.float32 if dtype == np.float32 else torch.float64)
-    ours = mlp(nn).to(dtype)
-    ours.load_state_dict(theirs.state_dict())
-    return ours.to(parity.DEVICE), theirs
-
-
-def groups(model, lr2, wd2):
-    """Two groups: the first layer with the defaults, the last with its own lr and decay."""
-    return [{'params': model[0].parameters()},
-            {'params': model[2].parameters(), 'lr': lr2, 'weight_decay': wd2}]
-
 
 CONFIGS = [dict(momentum=0.0), dict(momentum=0.9), dict(momentum=0.9, dampening=0.3),
            dict(momentum=0.8, nesterov=True), dict(momentum=0.9, weight_decay=0.01),
@@ -41,27 +23,9 @@ CONFIGS = [dict(momentum=0.0), dict(momentum=0.9), dict(momentum=0.9, dampening=
 
 
 @pytest.mark.parametrize('dtype', [np.float64, np.float32])
-@pytest.mark.parametrize('config', CONFIGS, ids=lambda c: ','.join(f'{k}={v}' for k, v in c.items()))
+@pytest.mark.parametrize('config', CONFIGS, ids=config_id)
 def test_sgd_follows_torch_trajectory(config, dtype):
-    torch = require_torch()
-    ours, theirs = make_twins(dtype)
-    opt = SGD(groups(ours, 0.03, 0.02), lr=0.05, **config)
-    ref = torch.optim.SGD(groups(theirs, 0.03, 0.02), lr=0.05, **config)
-    rng = np.random.default_rng(0)
-    atol = 1e-10 if dtype == np.float64 else 1e-5
-    for step in range(20):
-        x = rng.standard_normal((8, 3)).astype(dtype)
-        y = rng.standard_normal((8, 2)).astype(dtype)
-        opt.zero_grad()
-        F.mse_loss(ours(minidl.tensor(parity.on_device(x))), minidl.tensor(parity.on_device(y))).backward()
-        opt.step()
-        ref.zero_grad()
-        torch.nn.functional.mse_loss(theirs(torch.tensor(x)), torch.tensor(y)).backward()
-        ref.step()
-        for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-            np.testing.assert_allclose(p.numpy(), q.detach().numpy(), rtol=0, atol=atol,
-                                       err_msg=f'{name} after step {step + 1}')
-            assert p.dtype == np.dtype(dtype)
+    follow_torch(SGD, dtype, dict(lr=0.03, weight_decay=0.02), lr=0.05, **config)
 
 
 def test_state_dict_round_trip_continues_the_same_trajectory():
@@ -69,7 +33,7 @@ def test_state_dict_round_trip_continues_the_same_trajectory():
     twin = mlp(nn).double()
     twin.load_state_dict(ours.state_dict())
     twin.to(parity.DEVICE)
-    opt = SGD(groups(ours, 0.03, 0.01), lr=0.1, momentum=0.9, nesterov=True)
+    opt = SGD(groups(ours, lr=0.03, weight_decay=0.01), lr=0.1, momentum=0.9, nesterov=True)
     rng = np.random.default_rng(1)
     data = [(minidl.tensor(parity.on_device(rng.standard_normal((4, 3)))),
              minidl.tensor(parity.on_device(rng.standard_normal((4, 2))))) for _ in range(6)]
@@ -85,7 +49,7 @@ def test_state_dict_round_trip_continues_the_same_trajectory():
     assert [g['params'] for g in state['param_groups']] == [[0, 1], [2, 3]]
     assert state['param_groups'][1]['lr'] == 0.03 and state['param_groups'][0]['lr'] == 0.1
     twin.load_state_dict(ours.state_dict())
-    opt2 = SGD(groups(twin, 0.5, 0.5), lr=0.5)          # options come from the state_dict
+    opt2 = SGD(groups(twin, lr=0.5, weight_decay=0.5), lr=0.5)   # options from the state_dict
     opt2.load_state_dict(state)
     assert opt2.param_groups[1]['lr'] == 0.03 and opt2.param_groups[0]['momentum'] == 0.9
     train(ours, opt, data[3:])

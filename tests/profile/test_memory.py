@@ -9,17 +9,19 @@ import minidl.nn as nn
 from minidl import models
 from minidl.models.resnet import BasicBlock, ResNet
 from minidl.profile import summary
+from minidl.optim import SGD, Adadelta, Adam
 from minidl.profile.memory import MemoryReport, measure_training_peak, predict_peak
 
 pytestmark = pytest.mark.cpu_only
 
 
-def _check_prediction(model, input_size):
-    s = summary(model, input_size, memory=True)
+def _check_prediction(model, input_size, optimizer=None, state_arrays=1):
+    s = summary(model, input_size, memory=True, optimizer=optimizer)
     m = s.memory
     assert m.tool == 'tracemalloc'
     trainable = sum(p.array.nbytes for p in model.parameters() if p.requires_grad)
-    assert m.param_bytes == s.param_bytes and m.grad_bytes == m.momentum_bytes == trainable
+    assert m.param_bytes == s.param_bytes and m.grad_bytes == trainable
+    assert m.state_bytes == state_arrays * trainable
     assert m.saved_bytes == s.saved_bytes > 0
     assert m.measured_peak_bytes == pytest.approx(m.predicted_peak_bytes, rel=0.10), str(s)
     assert 'measured / predicted' in str(s)
@@ -28,6 +30,21 @@ def _check_prediction(model, input_size):
 
 def test_lenet5_batch_64():
     _check_prediction(models.lenet5(num_classes=10), (64, 1, 28, 28))
+
+
+@pytest.mark.parametrize('make, arrays', [
+    (lambda params: Adam(params, amsgrad=True), 3), (lambda params: Adadelta(params), 2),
+    (lambda params: SGD(params, lr=0.1), 0)], ids=['Adam-amsgrad', 'Adadelta', 'SGD-plain'])
+def test_each_optimizer_state_enters_the_prediction(make, arrays):
+    """A model whose parameters dominate the step (a wide MLP, batch 8): the optimizer's
+    state decides the peak, and the prediction follows it."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 10))
+    optimizer = make(model.parameters())
+    s = _check_prediction(model, (8, 1, 16, 16), optimizer, state_arrays=arrays)
+    assert f'{type(optimizer).__name__}, {arrays} state arrays per parameter' in str(s)
+    assert not optimizer.state or all(  # the measurement left the optimizer as it was
+        not np.asarray(v).any() for entries in optimizer.state.values() for k, v in entries.items()
+        if k != 'sum')
 
 
 def test_small_resnet_at_32x32():
@@ -51,9 +68,9 @@ def test_measurement_restores_the_model():
 
 
 def test_report_arithmetic():
-    r = MemoryReport(param_bytes=100, grad_bytes=100, momentum_bytes=100, input_bytes=10,
+    r = MemoryReport(param_bytes=100, grad_bytes=100, state_bytes=100, input_bytes=10,
                      saved_bytes=500, transient_bytes=190, predicted_peak_bytes=1000,
-                     measured_peak_bytes=900, tool='t')
+                     measured_peak_bytes=900, tool='t', optimizer='SGD, 1 state array')
     assert r.sum_of_terms_bytes == 1000
     assert r.ratio == 0.9
 
@@ -63,10 +80,13 @@ def test_predicted_peak_of_a_chain_by_hand():
     from minidl.profile.summary import OpRecord
     ops = [OpRecord('0', 'F', ('A',), 40, 0, 8, 100), OpRecord('1', 'G', ('A', 'B'), 20, 40, 0, 0)]
     s = types.SimpleNamespace(ops=ops, storage_bytes={'A': 40, 'B': 60}, param_bytes=8)
-    base = 8 + 8 + 0                           # parameters + momentum + input
+    base = 8 + 8 + 0                           # parameters + optimizer state + input
     # backward of G: A and B held, its output gradient (20) and input gradient (40)
     at_g = base + 100 + 20 + 40
     # backward of F: only A held (B went with G), its gradients (40 + 8) and scratch 100
     at_f = base + 40 + 40 + 8 + 100
-    assert predict_peak(s, momentum_bytes=8, input_bytes=0, largest_param_bytes=8) == \
-        max(at_g, at_f)
+    assert predict_peak(s, state_bytes=8, input_bytes=0, grad_bytes=8,
+                        update_scratch_bytes=8) == max(at_g, at_f)
+    # an optimizer with more state and temporaries peaks in its update
+    assert predict_peak(s, state_bytes=24, input_bytes=0, grad_bytes=8,
+                        update_scratch_bytes=300) == 8 + 24 + 8 + 300

@@ -32,8 +32,9 @@ class Run:
         self.scheduler = lr_scheduler.StepLR(self.optimizer, step_size=1, gamma=0.7)
 
     def kwargs(self, **extra):
-        return dict(optimizer=self.optimizer, scheduler=self.scheduler, progress=False,
-                    log=None, **extra)
+        """fit's keyword arguments for this run; ``extra`` adds or replaces some."""
+        return {**dict(optimizer=self.optimizer, scheduler=self.scheduler, progress=False,
+                       log=None), **extra}
 
 
 @pytest.fixture

@@ -356,3 +356,34 @@ def test_nan_in_the_input_is_not_blamed_on_the_learning_rate(make_run):
         fit(model, DataLoader(data, batch_size=8), epochs=1,
             optimizer=SGD(model.parameters(), lr=0.1), progress=False, log=None)
     assert 'learning rate' not in str(info.value)
+
+
+def test_plateau_schedule_steps_with_the_test_loss(make_run):
+    run = make_run()
+    schedule = lr_scheduler.ReduceLROnPlateau(run.optimizer, patience=0, factor=0.5)
+    result = fit(run.model, run.train_loader, run.test_loader, epochs=3,
+                 **run.kwargs(scheduler=schedule))
+    assert schedule.last_epoch == 3
+    assert schedule.best == min(m['test_loss'] for m in result.metrics)
+    with pytest.raises(ValueError, match='ReduceLROnPlateau steps once per epoch'):
+        fit(run.model, run.train_loader, epochs=1,
+            **run.kwargs(scheduler=schedule, scheduler_interval='batch'))
+
+
+def test_a_per_batch_schedule_steps_after_every_optimizer_step(make_run):
+    run = make_run()
+    batches = len(run.train_loader)
+    schedule = lr_scheduler.OneCycleLR(run.optimizer, max_lr=0.2, epochs=2,
+                                       steps_per_epoch=batches)
+    twin = lr_scheduler.OneCycleLR(make_run().optimizer, max_lr=0.2, epochs=2,
+                                   steps_per_epoch=batches)
+    expected = [twin.get_last_lr()[0]]
+    for _ in range(2 * batches):
+        twin.step()
+        expected.append(twin.get_last_lr()[0])
+    result = fit(run.model, run.train_loader, None, epochs=2,
+                 **run.kwargs(scheduler=schedule, scheduler_interval='batch'))
+    assert schedule.last_epoch == 2 * batches
+    assert [m['lr'] for m in result.metrics] == [expected[0], expected[batches]]
+    assert run.optimizer.param_groups[0]['lr'] == expected[-1]
+    assert expected[-2] < 1e-5              # the last batch ran at the cycle's minimum
