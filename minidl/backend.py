@@ -59,12 +59,18 @@ def get_array_module(*arrays):
 # docs/gpu.md). MINIDL_CUDA_KERNELS=0 in the environment, or setting it False, turns them
 # off: the generic array code is the reference they are tested against.
 use_cuda_kernels = os.environ.get('MINIDL_CUDA_KERNELS', '1') != '0'
+# Kernels not yet run on a GPU (written and checked as C++ on the CPU only) are used
+# only when asked for, with MINIDL_CUDA_KERNELS=all, until a GPU session has tested
+# them and dropped their ``tested=False``.
+use_untested_cuda_kernels = os.environ.get('MINIDL_CUDA_KERNELS') == 'all'
 
 
-def cuda_kernels_enabled(xp):
+def cuda_kernels_enabled(xp, tested=True):
     """True when ``xp`` is CuPy and ``use_cuda_kernels`` is on: an operator then calls
-    its hand-written kernel instead of the generic array code."""
-    return use_cuda_kernels and xp is not np and getattr(xp, '__name__', '') == 'cupy'
+    its hand-written kernel instead of the generic array code. A kernel that has not run
+    on a GPU yet passes ``tested=False`` and also needs ``use_untested_cuda_kernels``."""
+    return (use_cuda_kernels and (tested or use_untested_cuda_kernels)
+            and xp is not np and getattr(xp, '__name__', '') == 'cupy')
 
 
 @functools.lru_cache(maxsize=None)

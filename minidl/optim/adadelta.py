@@ -86,8 +86,8 @@ class Adadelta(Optimizer):
 
     def _update(self, p, grad, state, group):
         state['step'] += 1
-        update = (adadelta_update_cuda if cuda_kernels_enabled(get_array_module(p.array))
-                  else adadelta_update)
+        on_gpu = cuda_kernels_enabled(get_array_module(p.array), tested=False)
+        update = adadelta_update_cuda if on_gpu else adadelta_update
         update(p.array, grad, state['square_avg'], state['acc_delta'], lr=group['lr'],
                rho=group['rho'], eps=group['eps'], weight_decay=group['weight_decay'],
                maximize=group['maximize'])

@@ -91,8 +91,8 @@ class Adagrad(Optimizer):
 
     def _update(self, p, grad, state, group):
         state['step'] += 1
-        update = (adagrad_update_cuda if cuda_kernels_enabled(get_array_module(p.array))
-                  else adagrad_update)
+        on_gpu = cuda_kernels_enabled(get_array_module(p.array), tested=False)
+        update = adagrad_update_cuda if on_gpu else adagrad_update
         update(p.array, grad, state['sum'], float(state['step']), lr=group['lr'],
                lr_decay=group['lr_decay'], eps=group['eps'],
                weight_decay=group['weight_decay'], maximize=group['maximize'])

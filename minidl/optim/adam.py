@@ -111,8 +111,8 @@ class Adam(Optimizer):
     def _update(self, p, grad, state, group):
         state['step'] += 1
         beta1, beta2 = group['betas']
-        update = (adam_update_cuda if cuda_kernels_enabled(get_array_module(p.array))
-                  else adam_update)
+        on_gpu = cuda_kernels_enabled(get_array_module(p.array), tested=False)
+        update = adam_update_cuda if on_gpu else adam_update
         update(p.array, grad, state['exp_avg'], state['exp_avg_sq'],
                state['max_exp_avg_sq'] if group['amsgrad'] else None, float(state['step']),
                lr=group['lr'], beta1=beta1, beta2=beta2, eps=group['eps'],

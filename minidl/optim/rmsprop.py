@@ -97,8 +97,8 @@ class RMSprop(Optimizer):
 
     def _update(self, p, grad, state, group):
         state['step'] += 1
-        update = (rmsprop_update_cuda if cuda_kernels_enabled(get_array_module(p.array))
-                  else rmsprop_update)
+        on_gpu = cuda_kernels_enabled(get_array_module(p.array), tested=False)
+        update = rmsprop_update_cuda if on_gpu else rmsprop_update
         update(p.array, grad, state['square_avg'],
                state['grad_avg'] if group['centered'] else None,
                state['momentum_buffer'] if group['momentum'] > 0 else None,

@@ -145,6 +145,7 @@ def check_kernel_follows_generic_path(cp, monkeypatch, make_optimizer, dtype, st
     runs = []
     for kernels in (False, True):
         monkeypatch.setattr(backend, 'use_cuda_kernels', kernels)
+        monkeypatch.setattr(backend, 'use_untested_cuda_kernels', kernels)
         params = [minidl.tensor(p.copy(), requires_grad=True) for p in start]
         opt = make_optimizer(params)
         for step_grads in grads:
