@@ -517,8 +517,13 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype, device=device)
 
 
-def _size(shape):
-    return _shape_args(shape)
+def _size(shape, size=None, op='factory'):
+    """The shape from ``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))``."""
+    if size is not None:
+        if shape:
+            raise TypeError(f'{op}: give the shape either as arguments or as size=, not both')
+        shape = (size,)
+    return tuple(int(n) for n in _shape_args(shape))
 
 
 def _xp(device):
@@ -531,22 +536,25 @@ def _factory(fill, shape, dtype, device, requires_grad):
     dtype = _resolve_dtype(dtype, _default_float)
     if device is not None and Device(device).type == 'cuda':
         with xp.cuda.Device(Device(device).index):
-            array = fill(xp, _size(shape), dtype)
+            array = fill(xp, shape, dtype)
     else:
-        array = fill(xp, _size(shape), dtype)
+        array = fill(xp, shape, dtype)
     return Tensor(array, requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    return _factory(lambda xp, s, d: xp.zeros(s, d), shape, dtype, device, requires_grad)
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _factory(lambda xp, s, d: xp.zeros(s, d), _size(shape, size, 'zeros'), dtype,
+                    device, requires_grad)
 
 
-def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return _factory(lambda xp, s, d: xp.ones(s, d), shape, dtype, device, requires_grad)
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _factory(lambda xp, s, d: xp.ones(s, d), _size(shape, size, 'ones'), dtype,
+                    device, requires_grad)
 
 
-def empty(*shape, dtype=None, device=None, requires_grad=False):
-    return _factory(lambda xp, s, d: xp.empty(s, d), shape, dtype, device, requires_grad)
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _factory(lambda xp, s, d: xp.empty(s, d), _size(shape, size, 'empty'), dtype,
+                    device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -554,36 +562,76 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
         dtype = bool_
     elif dtype is None and isinstance(fill_value, int):
         dtype = int64
-    return _factory(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device,
+    return _factory(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,)), dtype, device,
                     requires_grad)
 
 
-def rand(*shape, dtype=None, device=None, requires_grad=False):
-    """Uniform on [0, 1) from minidl's seeded generator."""
+def _device(device):
+    return CPU if device is None else Device(device)
+
+
+def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1) from ``generator`` or the device's default (seeded) generator."""
     dtype = _resolve_dtype(dtype, _default_float)
-    dev = CPU if device is None else Device(device)
-    return Tensor(random_uniform(_size(shape), dtype, dev), requires_grad=requires_grad)
+    return Tensor(random_uniform(_size(shape, size, 'rand'), dtype, _device(device),
+                                 generator=generator), requires_grad=requires_grad)
 
 
-def randn(*shape, dtype=None, device=None, requires_grad=False):
-    """Standard normal from minidl's seeded generator."""
+def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal from ``generator`` or the device's default (seeded) generator."""
     dtype = _resolve_dtype(dtype, _default_float)
-    dev = CPU if device is None else Device(device)
-    return Tensor(random_normal(_size(shape), dtype, dev), requires_grad=requires_grad)
+    return Tensor(random_normal(_size(shape, size, 'randn'), dtype, _device(device),
+                                generator=generator), requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None):
-    if high is None:
+def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Integers uniform on [low, high): ``randint(low, high, size)`` or
+    ``randint(high, size)``, as in PyTorch."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if size is None:
         raise TypeError('randint: size is required, e.g. randint(0, 10, (3,))')
-    dev = CPU if device is None else Device(device)
-    return Tensor(random_integers(low, high, tuple(size), dev, _resolve_dtype(dtype, int64)))
+    return Tensor(random_integers(low, high, _size((size,)), _device(device),
+                                  _resolve_dtype(dtype, int64), generator),
+                  requires_grad=requires_grad)
 
 
-def randperm(n, device=None):
+def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
     from .backend import random_permutation
-    return Tensor(random_permutation(n, CPU if device is None else Device(device)).astype(int64))
+    perm = random_permutation(n, _device(device), generator)
+    return Tensor(perm.astype(_resolve_dtype(dtype, int64)), requires_grad=requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None,
+           requires_grad=False):
+    """Normal samples with the given ``mean`` and ``std`` (numbers or tensors,
+    broadcast together; ``size`` is needed when both are numbers). As in PyTorch the
+    samples are not differentiable in ``mean`` and ``std``."""
+    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if tensors:
+        if size is not None:
+            raise TypeError('normal: size= is for a number mean and std; with tensors the '
+                            'shape is theirs')
+        xp = get_array_module(tensors[0].array)
+        m = mean.array if isinstance(mean, Tensor) else mean
+        s = std.array if isinstance(std, Tensor) else std
+        if xp.any(xp.asarray(s) < 0):
+            raise RuntimeError('normal: std must be non-negative')
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        dtype = _resolve_dtype(dtype, tensors[0].dtype)
+        z = random_normal(shape, dtype, tensors[0].device, generator=generator)
+        return Tensor((z * s + m).astype(dtype, copy=False), requires_grad=requires_grad)
+    if size is None:
+        raise TypeError('normal: with a number mean and std, give size=, e.g. '
+                        'normal(0.0, 1.0, size=(3,))')
+    if std < 0:
+        raise RuntimeError(f'normal: std must be non-negative, got {std}')
+    dtype = _resolve_dtype(dtype, _default_float)
+    return Tensor(random_normal(_size((size,)), dtype, _device(device), mean, std, generator),
+                  requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -598,8 +646,17 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` (both included)."""
     xp = _xp(device)
     return Tensor(xp.linspace(start, end, steps).astype(_resolve_dtype(dtype, _default_float)),
+                  requires_grad=requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """``base ** linspace(start, end, steps)``, as torch.logspace."""
+    xp = _xp(device)
+    values = xp.asarray(base, dtype=np.float64) ** xp.linspace(start, end, steps)
+    return Tensor(values.astype(_resolve_dtype(dtype, _default_float)),
                   requires_grad=requires_grad)
 
 
@@ -610,9 +667,10 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 
 def _like(fn):
-    def like(input, dtype=None, device=None, requires_grad=False):
+    def like(input, dtype=None, device=None, requires_grad=False, **kwargs):
         return fn(*input.shape, dtype=input.dtype if dtype is None else dtype,
-                  device=input.device if device is None else device, requires_grad=requires_grad)
+                  device=input.device if device is None else device, requires_grad=requires_grad,
+                  **kwargs)
     like.__name__ = fn.__name__ + '_like'
     like.__doc__ = f'``{fn.__name__}`` with the shape, dtype and device of ``input``.'
     return like

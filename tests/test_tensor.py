@@ -145,3 +145,30 @@ def test_in_place_helpers():
     assert x.tolist() == [0, 0, 0]
     x.copy_(minidl.tensor([1.0, 2.0, 3.0]))
     assert x.tolist() == [1, 2, 3]
+
+
+def test_factories_take_size_and_randint_high_only():
+    torch = require_torch()
+    for make in (minidl.zeros, minidl.ones, minidl.empty, minidl.rand, minidl.randn):
+        assert make(size=(2, 3)).shape == (2, 3)
+    with pytest.raises(TypeError, match='not both'):
+        minidl.zeros(2, size=(2,))
+    r = minidl.randint(10, (50,))
+    assert r.shape == (50,) and r.dtype == np.int64 and 0 <= r.numpy().min() and r.numpy().max() < 10
+    assert minidl.randint(3, 5, size=(4,)).numpy().min() >= 3
+    np.testing.assert_allclose(minidl.logspace(0, 2, 3).numpy(), torch.logspace(0, 2, 3).numpy())
+    np.testing.assert_allclose(minidl.logspace(0, 3, 4, base=2).numpy(), [1, 2, 4, 8])
+    np.testing.assert_allclose(minidl.linspace(-1, 1, 5).numpy(), torch.linspace(-1, 1, 5).numpy())
+
+
+def test_normal_factory():
+    g = minidl.Generator().manual_seed(0)
+    n = minidl.normal(2.0, 0.5, size=(2000,), generator=g)
+    assert n.dtype == np.float32 and abs(n.numpy().mean() - 2) < 0.05
+    mean = minidl.tensor(np.array([0.0, 100.0]), requires_grad=True)
+    m = minidl.normal(mean, 1.0)
+    assert m.dtype == np.float64 and m.shape == (2,) and abs(m.numpy()[1] - 100) < 6
+    assert not m.requires_grad                     # not differentiable, as in PyTorch
+    assert minidl.normal(minidl.zeros(3), minidl.ones(2, 1)).shape == (2, 3)
+    with pytest.raises(TypeError, match='size='):
+        minidl.normal(0.0, 1.0)
