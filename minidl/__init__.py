@@ -16,7 +16,13 @@ from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clam
                          maximum, minimum, where, relu, sigmoid, tanh, softmax, log_softmax,
                          cat, concat, stack, split, chunk, narrow, reshape, flatten, transpose,
                          permute, squeeze, unsqueeze, clone, matmul, mm, bmm, sum, mean, max,
-                         min, var, std, argmax, argmin)
+                         min, var, std, argmax, argmin,
+                         clamp_min, clamp_max, lerp, addcmul, addcdiv, eq, ne, lt, le, gt, ge,
+                         equal, sin, cos, tan, sinh, cosh, exp2, log2, log10, log1p, expm1,
+                         rsqrt, reciprocal, erf, sign, floor, ceil, round, trunc, fix, amax,
+                         amin, prod, cumsum, logsumexp, norm, meshgrid, gather, scatter,
+                         scatter_add, index_select, index_add, index_fill, masked_fill, sort,
+                         argsort, topk)
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load
 from . import viz

@@ -3,6 +3,7 @@
 Arithmetic, indexing and methods delegate to ``minidl.functional``, where every
 operator is a ``Function`` with its forward and backward side by side.
 """
+import numbers
 import weakref
 
 import numpy as np
@@ -206,6 +207,22 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument, PyTorch's type name ('torch.FloatTensor', 'torch.cuda.LongTensor',
+        ...); with a dtype or such a name, this tensor converted to it."""
+        if dtype is None:
+            prefix = 'torch.cuda.' if self.is_cuda else 'torch.'
+            return prefix + _TYPE_NAMES.get(self.dtype, f'{self.dtype}Tensor')
+        if isinstance(dtype, str):
+            kind, _, name = dtype.rpartition('.')
+            by_name = {v: k for k, v in _TYPE_NAMES.items()}
+            if name not in by_name or kind not in ('torch', 'torch.cuda', 'minidl', 'minidl.cuda'):
+                raise ValueError(f"type: invalid type {dtype!r} (expected a name like "
+                                 f"'torch.FloatTensor' or a dtype)")
+            out = self.to(by_name[name])
+            return out.cuda() if kind.endswith('cuda') and not out.is_cuda else out
+        return self.to(dtype)
+
     # ------------------------------------------------------------ in-place, outside the graph
     def _inplace_check(self, name):
         if self.requires_grad and self.is_leaf and autograd.is_grad_enabled():
@@ -267,6 +284,12 @@ class Tensor:
             extras.append('requires_grad=True')
         return 'tensor(' + body + ''.join(', ' + e for e in extras) + ')'
 
+    def __format__(self, format_spec):
+        """``f"{loss:.4f}"`` formats the number of a 0-d tensor, as in PyTorch."""
+        if self.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __bool__(self):
         if self.array.size != 1:
             raise RuntimeError(f'the truth value of a tensor with {self.array.size} elements is '
@@ -320,26 +343,35 @@ class Tensor:
                                'of a graph is not supported; build a new tensor instead')
         self.array[_raw_index(index)] = value.array if isinstance(value, Tensor) else value
 
-    def _compare(self, other, op):
-        other = other.array if isinstance(other, Tensor) else other
-        return Tensor(op(self.array, other))
+    def __eq__(self, other):
+        return _F().eq(self, other) if _comparable(other) else NotImplemented
 
-    def __eq__(self, other): return self._compare(other, lambda a, b: a == b)
-    def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
-    def __lt__(self, other): return self._compare(other, lambda a, b: a < b)
-    def __le__(self, other): return self._compare(other, lambda a, b: a <= b)
-    def __gt__(self, other): return self._compare(other, lambda a, b: a > b)
-    def __ge__(self, other): return self._compare(other, lambda a, b: a >= b)
+    def __ne__(self, other):
+        return _F().ne(self, other) if _comparable(other) else NotImplemented
 
-    def eq(self, other): return self == other
+
+    def __lt__(self, other): return _F().lt(self, other)
+    def __le__(self, other): return _F().le(self, other)
+    def __gt__(self, other): return _F().gt(self, other)
+    def __ge__(self, other): return _F().ge(self, other)
+
+    def eq(self, other): return _F().eq(self, other)
+    def ne(self, other): return _F().ne(self, other)
+    def lt(self, other): return _F().lt(self, other)
+    def le(self, other): return _F().le(self, other)
+    def gt(self, other): return _F().gt(self, other)
+    def ge(self, other): return _F().ge(self, other)
+    def equal(self, other): return _F().equal(self, other)
 
     # ------------------------------------------------------------ methods
-    def add(self, other): return _F().add(self, other)
-    def sub(self, other): return _F().sub(self, other)
+    def add(self, other, alpha=1): return _F().add(self, other, alpha=alpha)
+    def sub(self, other, alpha=1): return _F().sub(self, other, alpha=alpha)
     def mul(self, other): return _F().mul(self, other)
-    def div(self, other): return _F().div(self, other)
+    def div(self, other, rounding_mode=None): return _F().div(self, other, rounding_mode)
     def pow(self, exponent): return _F().pow(self, exponent)
     def matmul(self, other): return _F().matmul(self, other)
+    def mm(self, mat2): return _F().mm(self, mat2)
+    def bmm(self, mat2): return _F().bmm(self, mat2)
     def exp(self): return _F().exp(self)
     def log(self): return _F().log(self)
     def sqrt(self): return _F().sqrt(self)
@@ -347,6 +379,29 @@ class Tensor:
     def neg(self): return _F().neg(self)
     def clamp(self, min=None, max=None): return _F().clamp(self, min, max)
     clip = clamp
+    def clamp_min(self, min): return _F().clamp_min(self, min)
+    def clamp_max(self, max): return _F().clamp_max(self, max)
+    def lerp(self, end, weight): return _F().lerp(self, end, weight)
+    def addcmul(self, tensor1, tensor2, value=1): return _F().addcmul(self, tensor1, tensor2, value=value)
+    def addcdiv(self, tensor1, tensor2, value=1): return _F().addcdiv(self, tensor1, tensor2, value=value)
+    def sin(self): return _F().sin(self)
+    def cos(self): return _F().cos(self)
+    def tan(self): return _F().tan(self)
+    def sinh(self): return _F().sinh(self)
+    def cosh(self): return _F().cosh(self)
+    def exp2(self): return _F().exp2(self)
+    def log2(self): return _F().log2(self)
+    def log10(self): return _F().log10(self)
+    def log1p(self): return _F().log1p(self)
+    def expm1(self): return _F().expm1(self)
+    def rsqrt(self): return _F().rsqrt(self)
+    def reciprocal(self): return _F().reciprocal(self)
+    def erf(self): return _F().erf(self)
+    def sign(self): return _F().sign(self)
+    def floor(self): return _F().floor(self)
+    def ceil(self): return _F().ceil(self)
+    def round(self, decimals=0): return _F().round(self, decimals=decimals)
+    def trunc(self): return _F().trunc(self)
     def maximum(self, other): return _F().maximum(self, other)
     def minimum(self, other): return _F().minimum(self, other)
     def relu(self): return _F().relu(self)
@@ -362,8 +417,26 @@ class Tensor:
         return _F().var(self, dim, unbiased, keepdim, correction=correction)
     def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
         return _F().std(self, dim, unbiased, keepdim, correction=correction)
-    def argmax(self, dim=None, keepdim=False): return _F().argmax(self, dim, keepdim)
-    def argmin(self, dim=None, keepdim=False): return _F().argmin(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False, axis=None): return _F().argmax(self, dim, keepdim, axis=axis)
+    def argmin(self, dim=None, keepdim=False, axis=None): return _F().argmin(self, dim, keepdim, axis=axis)
+    def amax(self, dim=(), keepdim=False): return _F().amax(self, dim, keepdim)
+    def amin(self, dim=(), keepdim=False): return _F().amin(self, dim, keepdim)
+    def prod(self, dim=None, keepdim=False, dtype=None): return _F().prod(self, dim, keepdim, dtype=dtype)
+    def cumsum(self, dim, dtype=None): return _F().cumsum(self, dim, dtype=dtype)
+    def logsumexp(self, dim, keepdim=False): return _F().logsumexp(self, dim, keepdim)
+    def norm(self, p='fro', dim=None, keepdim=False, dtype=None):
+        return _F().norm(self, p, dim, keepdim, dtype=dtype)
+    def gather(self, dim, index): return _F().gather(self, dim, index)
+    def scatter(self, dim, index, src=None, value=None, reduce=None):
+        return _F().scatter(self, dim, index, src, value=value, reduce=reduce)
+    def scatter_add(self, dim, index, src): return _F().scatter_add(self, dim, index, src)
+    def index_select(self, dim, index): return _F().index_select(self, dim, index)
+    def index_add(self, dim, index, source, alpha=1): return _F().index_add(self, dim, index, source, alpha=alpha)
+    def index_fill(self, dim, index, value): return _F().index_fill(self, dim, index, value)
+    def masked_fill(self, mask, value): return _F().masked_fill(self, mask, value)
+    def sort(self, dim=-1, descending=False, stable=False): return _F().sort(self, dim, descending, stable)
+    def argsort(self, dim=-1, descending=False, stable=False): return _F().argsort(self, dim, descending, stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return _F().topk(self, k, dim, largest, sorted)
     def reshape(self, *shape): return _F().reshape(self, _shape_args(shape))
     def view(self, *shape): return _F().reshape(self, _shape_args(shape))
     def view_as(self, other): return _F().reshape(self, other.shape)
@@ -376,6 +449,7 @@ class Tensor:
     def expand_as(self, other): return _F().expand(self, other.shape)
     def split(self, split_size_or_sections, dim=0): return _F().split(self, split_size_or_sections, dim)
     def chunk(self, chunks, dim=0): return _F().chunk(self, chunks, dim)
+    def narrow(self, dim, start, length): return _F().narrow(self, dim, start, length)
     def clone(self): return _F().clone(self)
     def contiguous(self): return self
 
@@ -387,6 +461,17 @@ class Tensor:
         if self.ndim > 2:
             raise RuntimeError(f't: expects a tensor with at most 2 dimensions, got {self.ndim}')
         return self.T
+
+
+def _comparable(other):
+    """Whether ``t == other`` compares values (else Python's identity test decides, so
+    ``t == None`` is False, as in PyTorch)."""
+    return isinstance(other, (Tensor, numbers.Number, np.generic)) or is_array(other)
+
+
+_TYPE_NAMES = {float32: 'FloatTensor', float64: 'DoubleTensor', float16: 'HalfTensor',
+               int64: 'LongTensor', int32: 'IntTensor', int16: 'ShortTensor',
+               int8: 'CharTensor', uint8: 'ByteTensor', bool_: 'BoolTensor'}
 
 
 def _float_formatter(host):

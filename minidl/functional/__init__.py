@@ -4,9 +4,11 @@ Every operator is a ``Function`` subclass (forward, backward with its derivation
 cost) and a plain function with PyTorch's name and arguments that applies it.
 """
 from .elementwise import *      # noqa: F401,F403
+from .unary import *            # noqa: F401,F403
 from .activation import *       # noqa: F401,F403
 from .reduction import *        # noqa: F401,F403
 from .shape import *            # noqa: F401,F403
+from .indexing import *         # noqa: F401,F403
 from .linalg import *           # noqa: F401,F403
 from .loss import *             # noqa: F401,F403
 from .conv import *             # noqa: F401,F403

@@ -5,6 +5,8 @@ None of them computes anything: forward moves or copies values, backward moves t
 gradient back to where each value came from. Where one input value reaches several
 outputs (expand, repeated indices, replicate padding) backward adds the gradients.
 """
+import warnings
+
 import numpy as np
 
 from ..autograd import Cost, Function
@@ -14,7 +16,7 @@ from ._util import check_tensor, normalize_dim, scatter_add, sum_to_shape
 
 __all__ = ['reshape', 'view', 'flatten', 'transpose', 'permute', 'squeeze', 'unsqueeze',
            'expand', 'getitem', 'cat', 'concat', 'stack', 'split', 'chunk', 'pad', 'clone',
-           'narrow']
+           'narrow', 'meshgrid']
 
 
 def _free(ctx, inputs, outputs):
@@ -520,3 +522,33 @@ def clone(input):
     """A copy that is part of the graph."""
     check_tensor(input, 'clone')
     return Clone.apply(input)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors: with n tensors of sizes s1..sn, n tensors of
+    shape (s1, ..., sn), the k-th varying along dimension k ('ij', PyTorch's default)
+    or with the first two dimensions swapped ('xy', NumPy's default). Each grid is a
+    reshape and an expand of its input, so gradients sum over the copies."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    tensors = _check_tensors('meshgrid', tensors)
+    if indexing is None:
+        warnings.warn('meshgrid: in an upcoming release, it will be required to pass the '
+                      'indexing argument.', UserWarning, stacklevel=2)
+        indexing = 'ij'
+    if indexing not in ('ij', 'xy'):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for k, t in enumerate(tensors):
+        if t.ndim > 1:
+            raise ValueError(f'meshgrid: expects 0-D or 1-D tensors, tensor {k} has shape {t.shape}')
+    sizes = [t.numel() for t in tensors]
+    order = list(range(len(tensors)))
+    if indexing == 'xy' and len(tensors) >= 2:
+        order[0], order[1] = 1, 0          # x varies along columns, y along rows
+    shape = tuple(sizes[i] for i in order)
+    grids = []
+    for k, t in enumerate(tensors):
+        axis = order.index(k)
+        view = reshape(t, tuple(-1 if d == axis else 1 for d in range(len(shape))))
+        grids.append(expand(view, shape))
+    return tuple(grids)
