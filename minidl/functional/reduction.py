@@ -528,6 +528,9 @@ def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
     'fro' (the 2-norm). 'nuc' (the nuclear norm) is not provided."""
     input = _float_input('norm', input, dtype)
     if p == 'fro':
+        if isinstance(dim, (tuple, list)) and len(dim) > 2:
+            raise RuntimeError(f"norm: p='fro' is a matrix norm: dim must be a 2-tuple, got "
+                               f"{tuple(dim)}")
         p = 2
     elif isinstance(p, str):
         raise ValueError(f"norm: p={p!r} is not supported (use a number, inf, -inf or 'fro')")
