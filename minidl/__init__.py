@@ -22,7 +22,7 @@ from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clam
                          rsqrt, reciprocal, erf, sign, floor, ceil, round, trunc, fix, amax,
                          amin, prod, cumsum, logsumexp, norm, meshgrid, gather, scatter,
                          scatter_add, index_select, index_add, index_fill, masked_fill, sort,
-                         argsort, topk)
+                         argsort, topk, relu_)
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load
 from . import viz

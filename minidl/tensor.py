@@ -39,29 +39,45 @@ class Tensor:
 
     ``Tensor.array`` is the raw array (``numpy.ndarray`` on the CPU, ``cupy.ndarray`` on a
     GPU) that operators compute on; ``Tensor.data`` is, as in PyTorch, a detached Tensor
-    sharing that array."""
-    __slots__ = ('array', 'grad', '_requires_grad', 'grad_fn', '_output_index', '__weakref__')
+    sharing that array. ``_version`` counts the in-place changes of the storage (shared
+    with views and ``detach()``); ``_base`` is the tensor a view was made from."""
+    __slots__ = ('array', '_grad', '_requires_grad', '_grad_fn', '_output_index',
+                 '_version_counter', '_view', '__weakref__')
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False):
         if not is_array(data):
             data = np.asarray(data)
         self.array = data
-        self.grad = None
-        self.grad_fn = None
+        self._grad = None
+        self._grad_fn = None
         self._output_index = 0
         self._requires_grad = False
+        self._version_counter = autograd.VersionCounter()
+        self._view = None
         if requires_grad:
             self.requires_grad = True
 
     @classmethod
     def _from_op(cls, data, node, index):
         t = cls.__new__(cls)
-        t.array, t.grad, t.grad_fn, t._output_index = data, None, node, index
+        t.array, t._grad, t._grad_fn, t._output_index = data, None, node, index
         t._requires_grad = _is_float(data.dtype)
+        t._version_counter = autograd.VersionCounter()
+        t._view = None
         return t
 
     # ------------------------------------------------------------ autograd state
+    @property
+    def grad_fn(self):
+        """The node that made this tensor (None for a leaf). A view whose storage was
+        changed in place since gets its node rebuilt from the changed base."""
+        view = self._view
+        if (view is not None and view.version != self._version_counter.value
+                and view.tracked and view.base.requires_grad):
+            autograd.refresh_view(self)
+        return self._grad_fn
+
     @property
     def requires_grad(self):
         return self._requires_grad
@@ -69,8 +85,9 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value):
         if self.grad_fn is not None:
-            raise RuntimeError('requires_grad can be set only on leaf tensors; use detach() '
-                               'to get a leaf from a computed tensor')
+            raise RuntimeError('you can only change requires_grad flags of leaf variables. If '
+                               'you want to use a computed variable in a subgraph that '
+                               "doesn't require differentiation use var_no_grad = var.detach().")
         if value and not _is_float(self.array.dtype):
             raise RuntimeError(f'only floating-point tensors can require gradients, '
                                f'got dtype {self.array.dtype}')
@@ -81,8 +98,48 @@ class Tensor:
         return self
 
     @property
+    def grad(self):
+        """The gradient accumulated by backward (a Tensor), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f'assigned grad expected to be a Tensor or None but got '
+                                f'{type(value).__name__}')
+            if value.shape != self.shape:
+                raise RuntimeError(f'assigned grad has data of a different size: '
+                                   f'{value.shape}, the tensor has {self.shape}')
+            if value.dtype != self.dtype:
+                raise RuntimeError(f'assigned grad has data of a different type: '
+                                   f'{value.dtype}, the tensor has {self.dtype}')
+            if value.device != self.device:
+                raise RuntimeError(f'assigned grad has data located on a different device: '
+                                   f'{value.device}, the tensor is on {self.device}')
+        self._grad = value
+
+    @property
     def is_leaf(self):
         return self.grad_fn is None
+
+    @property
+    def _version(self):
+        """How many in-place changes this tensor's storage has had (PyTorch's name)."""
+        return self._version_counter.value
+
+    @property
+    def _base(self):
+        """The tensor this one is a view of (None when it is not a view), as in PyTorch."""
+        return None if self._view is None else self._view.base
+
+    def _is_view(self):
+        return self._view is not None
+
+    def _mark_changed(self, op):
+        """Record an in-place change made directly on ``.array`` (by an optimizer's step,
+        say), so that a backward needing the old values raises."""
+        self._version_counter.bump(op)
 
     def backward(self, gradient=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
@@ -90,20 +147,25 @@ class Tensor:
 
     def retain_grad(self):
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
-        if self.grad_fn is not None:
-            if self.grad_fn.retained is None:
-                self.grad_fn.retained = {}
-            self.grad_fn.retained[self._output_index] = weakref.ref(self)
+        grad_fn = self.grad_fn
+        if grad_fn is not None:
+            if grad_fn.retained is None:
+                grad_fn.retained = {}
+            grad_fn.retained[self._output_index] = weakref.ref(self)
 
     def detach(self):
-        """The same data as a new leaf that does not require grad."""
-        return Tensor(self.array)
+        """The same storage as a new leaf that does not require grad. It shares the
+        version counter, so an in-place change through it is still detected."""
+        t = Tensor(self.array)
+        t._version_counter = self._version_counter
+        return t
 
     @property
     def data(self):
         """This tensor's values as a new leaf Tensor sharing storage and detached from the
-        graph, as ``torch.Tensor.data``: ``p.data.normal_(0, 0.01)`` changes ``p``.
-        The raw NumPy/CuPy array is ``Tensor.array``."""
+        graph, as ``torch.Tensor.data``: ``p.data.normal_(0, 0.01)`` changes ``p``. Unlike
+        ``detach()`` it has a version counter of its own: autograd does not see changes
+        made through it. The raw NumPy/CuPy array is ``Tensor.array``."""
         return Tensor(self.array)
 
     @data.setter
@@ -115,7 +177,10 @@ class Tensor:
         self.array = array
 
     def detach_(self):
-        self.grad_fn = None
+        """Make this tensor a leaf that does not require grad, in place."""
+        if self._view is not None and self.grad_fn is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._grad_fn = None
         self._requires_grad = False
         return self
 
@@ -223,49 +288,106 @@ class Tensor:
             return out.cuda() if kind.endswith('cuda') and not out.is_cuda else out
         return self.to(dtype)
 
-    # ------------------------------------------------------------ in-place, outside the graph
-    def _inplace_check(self, name):
-        if self.requires_grad and self.is_leaf and autograd.is_grad_enabled():
-            raise RuntimeError(f'{name}: a leaf tensor that requires grad cannot be changed in '
-                               f'place while grad mode is on (use minidl.no_grad())')
+    # ------------------------------------------------------------ in-place operations
+    # Each is its out-of-place operator with the result written back into this tensor's
+    # storage (minidl/functional/inplace.py): the same object and array, the version goes
+    # up by one, and when recorded the operator's node becomes this tensor's grad_fn.
+    def _inplace(self, name, fn, *args, **kwargs):
+        return _F().inplace.apply_inplace(name, self, fn, *args, **kwargs)
 
-    def zero_(self):
-        self._inplace_check('zero_')
-        self.array[...] = 0
-        return self
+    def add_(self, other, alpha=1): return self._inplace('add_', _F().add, other, alpha=alpha)
+    def sub_(self, other, alpha=1): return self._inplace('sub_', _F().sub, other, alpha=alpha)
+    def mul_(self, other): return self._inplace('mul_', _F().mul, other)
+    def div_(self, other, rounding_mode=None):
+        return self._inplace('div_', _F().div, other, rounding_mode=rounding_mode)
+    def pow_(self, exponent): return self._inplace('pow_', _F().pow, exponent)
+    def clamp_(self, min=None, max=None): return self._inplace('clamp_', _F().clamp, min, max)
+    clip_ = clamp_
+    def clamp_min_(self, min): return self._inplace('clamp_min_', _F().clamp_min, min)
+    def clamp_max_(self, max): return self._inplace('clamp_max_', _F().clamp_max, max)
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._inplace('addcmul_', _F().addcmul, tensor1, tensor2, value=value)
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._inplace('addcdiv_', _F().addcdiv, tensor1, tensor2, value=value)
+    def lerp_(self, end, weight): return self._inplace('lerp_', _F().lerp, end, weight)
+    def masked_fill_(self, mask, value):
+        return self._inplace('masked_fill_', _F().masked_fill, mask, value)
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        return self._inplace('scatter_', _F().scatter, dim, index, src, value=value, reduce=reduce)
+    def scatter_add_(self, dim, index, src):
+        return self._inplace('scatter_add_', _F().scatter_add, dim, index, src)
+    def index_add_(self, dim, index, source, alpha=1):
+        return self._inplace('index_add_', _F().index_add, dim, index, source, alpha=alpha)
+    def index_fill_(self, dim, index, value):
+        return self._inplace('index_fill_', _F().index_fill, dim, index, value)
+    def relu_(self): return self._inplace('relu_', _F().relu)
+    def sigmoid_(self): return self._inplace('sigmoid_', _F().sigmoid)
+    def tanh_(self): return self._inplace('tanh_', _F().tanh)
+    def neg_(self): return self._inplace('neg_', _F().neg)
+    def abs_(self): return self._inplace('abs_', _F().abs)
+    def exp_(self): return self._inplace('exp_', _F().exp)
+    def log_(self): return self._inplace('log_', _F().log)
+    def sqrt_(self): return self._inplace('sqrt_', _F().sqrt)
+    def sin_(self): return self._inplace('sin_', _F().sin)
+    def cos_(self): return self._inplace('cos_', _F().cos)
+    def tan_(self): return self._inplace('tan_', _F().tan)
+    def sinh_(self): return self._inplace('sinh_', _F().sinh)
+    def cosh_(self): return self._inplace('cosh_', _F().cosh)
+    def exp2_(self): return self._inplace('exp2_', _F().exp2)
+    def log2_(self): return self._inplace('log2_', _F().log2)
+    def log10_(self): return self._inplace('log10_', _F().log10)
+    def log1p_(self): return self._inplace('log1p_', _F().log1p)
+    def expm1_(self): return self._inplace('expm1_', _F().expm1)
+    def sign_(self): return self._inplace('sign_', _F().sign)
+    def floor_(self): return self._inplace('floor_', _F().floor)
+    def ceil_(self): return self._inplace('ceil_', _F().ceil)
+    def round_(self, decimals=0): return self._inplace('round_', _F().round, decimals=decimals)
+    def rsqrt_(self): return self._inplace('rsqrt_', _F().rsqrt)
+    def reciprocal_(self): return self._inplace('reciprocal_', _F().reciprocal)
+    def erf_(self): return self._inplace('erf_', _F().erf)
 
-    def fill_(self, value):
-        self._inplace_check('fill_')
-        self.array[...] = value
-        return self
+    def __iadd__(self, other): return self.add_(other)
+    def __isub__(self, other): return self.sub_(other)
+    def __imul__(self, other): return self.mul_(other)
+    def __itruediv__(self, other): return self.div_(other)
+    def __ipow__(self, other): return self.pow_(other)
 
-    def copy_(self, src):
-        self._inplace_check('copy_')
-        src = src.array if isinstance(src, Tensor) else src
+    def zero_(self): return _F().inplace.fill(self, 0, 'zero_')
+    def fill_(self, value): return _F().inplace.fill(self, value, 'fill_')
+    def copy_(self, src, non_blocking=False): return _F().inplace.copy(self, src)
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        values = random_uniform(self.shape, self.dtype, self.device, a, b, generator)
+        return _F().inplace.fill(self, values, 'uniform_')
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        values = random_normal(self.shape, self.dtype, self.device, mean, std, generator)
+        return _F().inplace.fill(self, values, 'normal_')
+
+    def exponential_(self, lambd=1.0, generator=None):
+        """Samples of the exponential distribution with rate ``lambd``: -ln(1 - u) / lambd."""
         xp = get_array_module(self.array)
-        self.array[...] = xp.asarray(to_device(src, self.device) if is_array(src) else src)
-        return self
+        u = random_uniform(self.shape, np.float64, self.device, 0.0, 1.0, generator)
+        return _F().inplace.fill(self, -xp.log1p(-u) / lambd, 'exponential_')
 
-    def add_(self, other, alpha=1):
-        self._inplace_check('add_')
-        other = other.array if isinstance(other, Tensor) else other
-        self.array += other * alpha if alpha != 1 else other
-        return self
+    def bernoulli_(self, p=0.5, generator=None):
+        """1 with probability ``p`` (a number or a tensor of probabilities), else 0."""
+        p = p.array if isinstance(p, Tensor) else p
+        u = random_uniform(self.shape, np.float64, self.device, 0.0, 1.0, generator)
+        return _F().inplace.fill(self, u < p, 'bernoulli_')
 
-    def mul_(self, other):
-        self._inplace_check('mul_')
-        self.array *= other.array if isinstance(other, Tensor) else other
-        return self
+    def random_(self, from_=0, to=None, generator=None):
+        """Integers uniform on [from_, to) (``random_(to)`` is [0, to))."""
+        if to is None:
+            from_, to = 0, from_
+        values = random_integers(from_, to, self.shape, self.device, np.int64, generator)
+        return _F().inplace.fill(self, values, 'random_')
 
-    def uniform_(self, a=0.0, b=1.0):
-        self._inplace_check('uniform_')
-        self.array[...] = random_uniform(self.shape, self.dtype, self.device, a, b)
-        return self
-
-    def normal_(self, mean=0.0, std=1.0):
-        self._inplace_check('normal_')
-        self.array[...] = random_normal(self.shape, self.dtype, self.device, mean, std)
-        return self
+    def t_(self): return _F().inplace.reshape_inplace('t_', self, Tensor.t)
+    def unsqueeze_(self, dim): return _F().inplace.reshape_inplace('unsqueeze_', self, _F().unsqueeze, dim)
+    def squeeze_(self, dim=None): return _F().inplace.reshape_inplace('squeeze_', self, _F().squeeze, dim)
+    def transpose_(self, dim0, dim1):
+        return _F().inplace.reshape_inplace('transpose_', self, _F().transpose, dim0, dim1)
 
     # ------------------------------------------------------------ printing
     def __repr__(self):
@@ -337,11 +459,8 @@ class Tensor:
     def __getitem__(self, index): return _F().getitem(self, index)
 
     def __setitem__(self, index, value):
-        self._inplace_check('__setitem__')
-        if self.grad_fn is not None and autograd.is_grad_enabled():
-            raise RuntimeError('__setitem__: in-place assignment into a tensor that is part '
-                               'of a graph is not supported; build a new tensor instead')
-        self.array[_raw_index(index)] = value.array if isinstance(value, Tensor) else value
+        """``t[index] = value`` in place, differentiable in both (PyTorch's CopySlices)."""
+        _F().inplace.setitem(self, index, value)
 
     def __eq__(self, other):
         return _F().eq(self, other) if _comparable(other) else NotImplemented
@@ -531,14 +650,6 @@ def _shape_args(args):
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         return tuple(args[0])
     return tuple(args)
-
-
-def _raw_index(index):
-    if isinstance(index, Tensor):
-        return index.array
-    if isinstance(index, tuple):
-        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
-    return index
 
 
 _functional = None

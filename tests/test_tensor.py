@@ -103,7 +103,7 @@ def test_setitem_outside_graph():
     x[1] = 5.0
     assert x.tolist() == [0, 5, 0]
     w = minidl.zeros(2, requires_grad=True)
-    with pytest.raises(RuntimeError, match='leaf tensor that requires grad'):
+    with pytest.raises(RuntimeError, match='leaf Variable that requires grad'):
         w[0] = 1.0
     with minidl.no_grad():
         w[0] = 1.0
@@ -238,3 +238,18 @@ def test_equality_with_non_numbers_is_identity_like_pytorch():
     for t in (minidl.ones(2), torch.ones(2)):
         assert (t == None) is False and (t != 'a') is True    # noqa: E711
         assert (t == [1.0, 0.0]) is False
+
+
+def test_grad_assignment_is_checked_like_pytorch():
+    w = minidl.zeros(2, 3, requires_grad=True)
+    w.grad = minidl.ones(2, 3)
+    w.grad = None
+    assert w.grad is None
+    with pytest.raises(RuntimeError, match='different size'):
+        w.grad = minidl.ones(3, 2)
+    with pytest.raises(RuntimeError, match='different type'):
+        w.grad = minidl.ones(2, 3, dtype=minidl.float64)
+    with pytest.raises(TypeError, match='Tensor or None'):
+        w.grad = np.ones((2, 3))
+    w.requires_grad = False
+    assert not w.requires_grad and w.is_leaf

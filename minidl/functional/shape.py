@@ -110,7 +110,10 @@ class GetItem(Function):
         ctx.shape, ctx.index = x.shape, index
         # the integer and boolean arrays of the index stay alive for backward
         ctx.save_for_backward(*[i for i in index if is_array(i)])
-        return x[index]
+        out = x[index]
+        if not is_array(out):  # NumPy gives a scalar for one element; keep a 0-d view
+            out = x[index + (Ellipsis,)]
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -395,15 +398,18 @@ def _raw_index_part(part, xp):
     return part
 
 
-def getitem(input, index):
-    """``input[index]`` with ints, slices, None, Ellipsis and integer or boolean
-    arrays, like NumPy and PyTorch."""
-    check_tensor(input, 'getitem')
-    xp = get_array_module(input.array)
+def raw_index(index, xp):
+    """An index as a tuple of ints, slices, None, Ellipsis and arrays on ``xp``'s device."""
     if not isinstance(index, tuple):
         index = (index,)
-    index = tuple(_raw_index_part(i, xp) for i in index)
-    return GetItem.apply(input, index)
+    return tuple(_raw_index_part(i, xp) for i in index)
+
+
+def getitem(input, index):
+    """``input[index]`` with ints, slices, None, Ellipsis and integer or boolean
+    arrays, like NumPy and PyTorch. Basic indexing gives a view sharing storage."""
+    check_tensor(input, 'getitem')
+    return GetItem.apply(input, raw_index(index, get_array_module(input.array)))
 
 
 def narrow(input, dim, start, length):

@@ -63,6 +63,7 @@ class SGD(Optimizer):
                 if d_p.shape != p.array.shape:
                     raise RuntimeError(f'SGD: the gradient of a parameter of shape {p.shape} has '
                                        f'shape {tuple(d_p.shape)}')
+                p._mark_changed('SGD.step')  # a graph that saved p sees the change
                 if cuda_kernels_enabled(get_array_module(p.array)):
                     self._kernel_update(p, d_p, group)
                     continue
