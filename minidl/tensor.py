@@ -468,7 +468,6 @@ class Tensor:
     def __ne__(self, other):
         return _F().ne(self, other) if _comparable(other) else NotImplemented
 
-
     def __lt__(self, other): return _F().lt(self, other)
     def __le__(self, other): return _F().le(self, other)
     def __gt__(self, other): return _F().gt(self, other)
