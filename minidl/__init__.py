@@ -3,26 +3,34 @@
 Its API follows PyTorch's names: ``import minidl as torch`` ports most scripts.
 """
 from .backend import (Device as device, cuda_is_available, get_array_module, manual_seed,
-                      initial_seed, get_rng_state, set_rng_state)
+                      initial_seed, seed, get_rng_state, set_rng_state, Generator)
 from .autograd import (ArrayFunction, ArrayFunction as Function, no_grad, enable_grad,
                        set_grad_enabled, is_grad_enabled, inference_mode)
 from .tensor import (Tensor, tensor, from_numpy, as_tensor, is_tensor, zeros, ones, empty,
-                     full, rand, randn, randint, randperm, arange, linspace, eye, zeros_like,
+                     full, rand, randn, randint, randperm, normal, arange, linspace, logspace,
+                     eye, zeros_like,
                      ones_like, empty_like, rand_like, randn_like, full_like,
                      get_default_dtype, set_default_dtype,
                      float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
-from . import functional
+from . import backend, functional
 from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clamp, clip,
                          maximum, minimum, where, relu, sigmoid, tanh, softmax, log_softmax,
                          cat, concat, stack, split, chunk, narrow, reshape, flatten, transpose,
                          permute, squeeze, unsqueeze, clone, matmul, mm, bmm, sum, mean, max,
-                         min, var, std, argmax, argmin)
+                         min, var, std, argmax, argmin,
+                         clamp_min, clamp_max, lerp, addcmul, addcdiv, eq, ne, lt, le, gt, ge,
+                         equal, sin, cos, tan, sinh, cosh, exp2, log2, log10, log1p, expm1,
+                         rsqrt, reciprocal, erf, sign, floor, ceil, round, trunc, fix, amax,
+                         amin, prod, cumsum, logsumexp, norm, meshgrid, gather, scatter,
+                         scatter_add, index_select, index_add, index_fill, masked_fill, sort,
+                         argsort, topk, relu_)
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load
 from . import viz
 from . import nn, optim, utils, cuda, backends, autograd
 
 __version__ = '0.1.0'
+default_generator = backend.default_generator()
 float = float32
 double = float64
 half = float16

@@ -27,6 +27,12 @@ PyTorch's ``torch.autograd.Function`` is ``Function`` here: the same two static
 methods, but on Tensors, as PyTorch calls them (``input.clamp(min=0)``,
 ``grad_output.clone()`` work inside); it runs as an ``ArrayFunction`` that wraps the
 arrays into Tensors and back.
+
+In-place operations change an array that a node may have saved for backward. As in
+PyTorch, every storage has a version counter (``VersionCounter``) that each in-place
+change bumps; a node notes the versions of the inputs and outputs it saved, and its
+backward raises if one has changed since. ``minidl/functional/inplace.py`` turns an
+operator into its in-place form with the helpers at the end of this file.
 """
 import functools
 import itertools
@@ -117,6 +123,106 @@ class Cost:
                     max(self.transient_bytes, other.transient_bytes))
 
 
+# ---------------------------------------------------------------- versions and views
+
+class VersionCounter:
+    """How many times a storage has been changed in place (``Tensor._version``).
+
+    Tensors that share storage through autograd (a view and its base, ``detach()``)
+    share one counter; ``.data`` gets a counter of its own, so that changes made
+    through it are invisible to autograd, as in PyTorch. ``last_op`` names the latest
+    in-place operation, for the error message."""
+    __slots__ = ('value', 'last_op')
+
+    def __init__(self):
+        self.value = 0
+        self.last_op = None
+
+    def bump(self, op):
+        self.value += 1
+        self.last_op = op
+
+
+class ViewOf:
+    """What makes a Tensor a view: the ``base`` tensor whose storage it shares, and the
+    ``steps`` that make it from the base, each ``(function, position, args, kwargs,
+    output)``: apply ``function`` with the tensor at ``args[position]``, take output
+    ``output`` when it returns several. ``steps`` is None when a step had other tensor
+    inputs and cannot be replayed. ``version`` is the counter's value when the view's
+    ``grad_fn`` was made; ``tracked`` says grad mode was on then. When the storage
+    changes in place, the view's ``grad_fn`` is rebuilt from the base (``refresh_view``)."""
+    __slots__ = ('base', 'steps', 'version', 'tracked')
+
+    def __init__(self, base, steps, version, tracked):
+        self.base, self.steps, self.version, self.tracked = base, steps, version, tracked
+
+
+def _root(array):
+    """The array that owns ``array``'s memory (NumPy and CuPy point a view's ``base``
+    at it)."""
+    base = array.base
+    return array if base is None else base
+
+
+def _output_tensor(Tensor, cls, array, node, index, args, kwargs, several):
+    """The Tensor for one output; a view of an input shares its version counter and
+    remembers how to remake it from the base."""
+    t = Tensor(array) if node is None else Tensor._from_op(array, node, index)
+    root = _root(array)
+    for k, source in enumerate(args):
+        if isinstance(source, Tensor) and _root(source.array) is root:
+            break
+    else:
+        return t
+    t._version_counter = source._version_counter
+    parent = source._view
+    base, steps = (parent.base, parent.steps) if parent is not None else (source, ())
+    if steps is not None and not any(isinstance(a, Tensor) for j, a in enumerate(args) if j != k):
+        kept = tuple(None if j == k else a for j, a in enumerate(args))
+        steps = steps + ((cls, k, kept, kwargs, index if several else None),)
+    else:
+        steps = None
+    t._view = ViewOf(base, steps, source._version_counter.value, is_grad_enabled())
+    return t
+
+
+def _saved_versions(Tensor, saved, args, results):
+    """(position, counter, version, role) for each saved array that is (a view of) an
+    input or output tensor: what backward checks has not changed in place since."""
+    entries = []
+    for position, array in enumerate(saved):
+        if not is_array(array):
+            continue
+        root = _root(array)
+        owner = None
+        for k, a in enumerate(args):
+            if isinstance(a, Tensor) and _root(a.array) is root:
+                owner, role = a, f'input {k}'
+                break
+        else:
+            for i, r in enumerate(results):
+                if _root(r.array) is root:
+                    owner, role = r, f'output {i}'
+                    break
+        if owner is not None:
+            counter = owner._version_counter
+            entries.append((position, counter, counter.value, role))
+    return tuple(entries)
+
+
+def _check_saved_versions(node):
+    for position, counter, version, role in node.saved_versions:
+        if counter.value != version:
+            array = node.ctx._saved[position]
+            raise RuntimeError(
+                f'{node.name()}: one of the variables needed for gradient computation has '
+                f'been modified by an inplace operation: the {role} of '
+                f'{node.function.__name__} (a {array.dtype} tensor of shape '
+                f'{tuple(array.shape)}), saved for backward, is at version {counter.value}; '
+                f'expected version {version} instead (last changed by {counter.last_op}). '
+                f'Change a clone() instead, or make the change after backward.')
+
+
 # ---------------------------------------------------------------- Function and its context
 
 class Context:
@@ -163,7 +269,7 @@ class Node:
     gradient, or None.
     """
     __slots__ = ('function', 'ctx', 'next_functions', 'input_meta', 'output_meta',
-                 'retained', '__weakref__')
+                 'retained', 'saved_versions', '__weakref__')
 
     def __init__(self, function, ctx, next_functions, input_meta, output_meta):
         self.function = function
@@ -172,6 +278,7 @@ class Node:
         self.input_meta = input_meta     # (shape, dtype) of each input, None for non-tensors
         self.output_meta = output_meta   # (shape, dtype) of each output
         self.retained = None             # {output_index: weakref to a Tensor with retain_grad()}
+        self.saved_versions = ()         # see _saved_versions
 
     def name(self):
         return self.function.__name__ + 'Backward'
@@ -228,13 +335,16 @@ class ArrayFunction:
         if _apply_hooks:
             for hook in tuple(_apply_hooks.values()):
                 hook(cls, ctx, arrays, outputs)
+        several = isinstance(out, tuple)
         if not record:
-            results = tuple(Tensor(o) for o in outputs)
+            results = tuple(_output_tensor(Tensor, cls, o, None, i, args, kwargs, several)
+                            for i, o in enumerate(outputs))
         else:
             for a in args:
                 if isinstance(a, Tensor):
-                    if a.grad_fn is not None:
-                        edges.append((a.grad_fn, a._output_index))
+                    grad_fn = a.grad_fn
+                    if grad_fn is not None:
+                        edges.append((grad_fn, a._output_index))
                     elif a.requires_grad:
                         edges.append(a)
                     else:
@@ -245,8 +355,11 @@ class ArrayFunction:
                     input_meta.append(None)
             node = Node(cls, ctx, tuple(edges), tuple(input_meta),
                         tuple((o.shape, o.dtype) for o in outputs))
-            results = tuple(Tensor._from_op(o, node, i) for i, o in enumerate(outputs))
-        return results if isinstance(out, tuple) else results[0]
+            results = tuple(_output_tensor(Tensor, cls, o, node, i, args, kwargs, several)
+                            for i, o in enumerate(outputs))
+            if ctx._saved:
+                node.saved_versions = _saved_versions(Tensor, ctx._saved, args, results)
+        return results if several else results[0]
 
 
 def _raise_device_mismatch(cls, args):
@@ -414,6 +527,8 @@ def backward_pass(roots, retain_graph=False, inputs=None):
         for i, k in node_slots.get(node, ()):
             if grads[i] is not None:
                 capture(k, grads[i])
+        if node.saved_versions:
+            _check_saved_versions(node)
         input_grads = node.function.backward(ctx, *grads)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
@@ -422,6 +537,7 @@ def backward_pass(roots, retain_graph=False, inputs=None):
                                f'gradients, expected {len(node.next_functions)} (one per input)')
         if not retain_graph:
             node.ctx = None  # frees the saved arrays now
+            node.saved_versions = ()
         del grads
         for index, (edge, grad) in enumerate(zip(node.next_functions, input_grads)):
             if edge is None:
@@ -672,3 +788,88 @@ def __getattr__(name):
         from .gradcheck import GradcheckError, gradcheck
         return gradcheck if name == 'gradcheck' else GradcheckError
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# ---------------------------------------------------------------- in-place changes
+# minidl/functional/inplace.py makes an in-place operation out of an operator: it runs
+# the operator out of place, writes the result into the tensor's storage, bumps the
+# version and moves the new node onto the tensor. These helpers do the graph surgery.
+
+def _refers_to(ctx, array):
+    """Whether ``ctx`` keeps ``array`` (saved, or as an attribute)."""
+    return (any(a is array for a in ctx._saved)
+            or any(value is array for value in vars(ctx).values()))
+
+
+def _replace_in_context(ctx, old, new):
+    """Every reference of ``ctx`` to the array ``old`` becomes ``new``."""
+    ctx._saved = tuple(new if a is old else a for a in ctx._saved)
+    for name, value in list(vars(ctx).items()):
+        if value is old and name != '_saved':
+            setattr(ctx, name, new)
+
+
+def keep_saved_input(node, array):
+    """Before ``array`` is overwritten in place: if ``node``'s backward needs it (the
+    tensor changed in place was an input that the operator saved), give the node a
+    copy of the values, as PyTorch keeps the original ``self``."""
+    ctx = node.ctx
+    if ctx is None or not _refers_to(ctx, array):
+        return
+    original = array.copy()
+    _replace_in_context(ctx, array, original)
+    # the copy is the node's own: no version to check
+    node.saved_versions = tuple(e for e in node.saved_versions
+                                if ctx._saved[e[0]] is not original)
+
+
+def point_saved_output(node, result, target):
+    """After ``result`` was written into ``target``'s storage: the node's saved output
+    is now the storage itself (freeing ``result``), checked at the new version."""
+    ctx = node.ctx
+    if ctx is None or not _refers_to(ctx, result):
+        return
+    storage = target.array
+    _replace_in_context(ctx, result, storage)
+    counter = target._version_counter
+    kept = tuple(e for e in node.saved_versions if ctx._saved[e[0]] is not storage)
+    node.saved_versions = kept + tuple((i, counter, counter.value, 'output 0')
+                                       for i, a in enumerate(ctx._saved) if a is storage)
+
+
+def rebase(tensor, node):
+    """Make ``node`` (the in-place operation just recorded) the ``grad_fn`` of ``tensor``,
+    moving a ``retain_grad()`` along."""
+    old = tensor._grad_fn
+    if old is not None and old.retained:
+        ref = old.retained.get(tensor._output_index)
+        if ref is not None and ref() is tensor:
+            del old.retained[tensor._output_index]
+            node.retained = {0: ref}
+    node.output_meta = ((tensor.array.shape, tensor.array.dtype),)
+    tensor._grad_fn, tensor._output_index = node, 0
+    tensor._requires_grad = True
+
+
+def replay_view(base, steps):
+    """The view that ``steps`` (see ``ViewOf``) make from the tensor ``base``, recorded."""
+    t = base
+    for function, position, args, kwargs, output in steps:
+        args = list(args)
+        args[position] = t
+        t = function.apply(*args, **kwargs)
+        if output is not None:
+            t = t[output]
+    return t
+
+
+def refresh_view(tensor):
+    """Rebuild the ``grad_fn`` of a view whose storage changed in place since it was made:
+    the view is now that part of the changed base (PyTorch regenerates it the same way)."""
+    view = tensor._view
+    if view.steps is None:
+        raise RuntimeError('a view made by an operator with several tensor inputs was changed '
+                           'in place; minidl cannot rebuild its graph: clone() it first')
+    with enable_grad():
+        fresh = replay_view(view.base, view.steps)
+    tensor._grad_fn, tensor._output_index = fresh._grad_fn, fresh._output_index
+    tensor._requires_grad = fresh._requires_grad
+    view.version = tensor._version_counter.value

@@ -6,6 +6,7 @@ operator finds the module of its arrays with ``get_array_module`` and calls
 ``xp.exp``, ``xp.matmul`` ... on it. CuPy is imported only when a GPU is asked for.
 """
 import functools
+import json
 import os
 
 import numpy as np
@@ -155,38 +156,122 @@ def to_device(array, device):
 
 
 # ---------------------------------------------------------------- random numbers
-# One generator per device. Initialisers, dropout and data shuffling draw from them,
-# so that minidl.manual_seed(s) makes a whole run repeatable.
+# One default Generator per device. Initialisers, dropout and data shuffling draw from
+# them, so that minidl.manual_seed(s) makes a whole run repeatable; a Generator of one's
+# own (``generator=`` on the factories and random fills) is a separate stream.
 
 DEFAULT_SEED = 67280421310721  # PyTorch's default CPU seed
 _seed = DEFAULT_SEED
-_generators = {}
+_defaults = {}  # Device -> its default Generator
+
+
+class Generator:
+    """A seeded source of random numbers on one device, like ``torch.Generator``.
+
+    On the CPU it draws from NumPy's PCG64 (``numpy.random.Generator``), on a GPU from
+    CuPy's ``RandomState``; the streams differ from PyTorch's, the interface is its:
+    ``manual_seed(seed)`` (returns the generator), ``seed()`` (a fresh nondeterministic
+    seed, returned), ``initial_seed()``, ``get_state()``/``set_state(state)`` (the state as
+    a uint8 Tensor, which ``minidl.save`` can store) and ``device``.
+    """
+
+    def __init__(self, device='cpu'):
+        self.device = Device(device)
+        self._seed = DEFAULT_SEED
+        self._engine = None
+
+    def manual_seed(self, seed):
+        self._seed = int(seed) % 2 ** 64  # negative seeds wrap, as in PyTorch
+        self._engine = None
+        return self
+
+    def seed(self):
+        """Seed with 64 nondeterministic bits (from the operating system); returns them."""
+        seed = int.from_bytes(os.urandom(8), 'little')
+        self.manual_seed(seed)
+        return seed
+
+    def initial_seed(self):
+        return self._seed
+
+    def engine(self):
+        """The numpy.random.Generator (CPU) or cupy.random.RandomState (GPU) behind it."""
+        if self._engine is None:
+            if self.device.type == 'cpu':
+                self._engine = np.random.Generator(np.random.PCG64(self._seed))
+            else:
+                cupy = _import_cupy()
+                with cupy.cuda.Device(self.device.index):
+                    self._engine = cupy.random.RandomState(self._seed)
+        return self._engine
+
+    def get_state(self):
+        """The generator's state as a uint8 Tensor (its seed and stream position)."""
+        from .tensor import Tensor
+        engine = self.engine()
+        if self.device.type == 'cpu':
+            position = engine.bit_generator.state
+        else:  # CuPy's state cannot be read; record the seed only
+            position = None
+        text = json.dumps({'seed': self._seed, 'position': position})
+        return Tensor(np.frombuffer(text.encode(), dtype=np.uint8).copy())
+
+    def set_state(self, new_state):
+        """Restore a state from ``get_state()``; returns the generator."""
+        array = new_state.numpy() if hasattr(new_state, 'numpy') else np.asarray(new_state)
+        if array.dtype != np.uint8 or array.ndim != 1:
+            raise TypeError(f'Generator.set_state: expected the 1-D uint8 tensor that '
+                            f'get_state() returns, got dtype {array.dtype}, shape {array.shape}')
+        state = json.loads(array.tobytes().decode())
+        self.manual_seed(state['seed'])
+        if state['position'] is not None:
+            self.engine().bit_generator.state = state['position']
+        return self
+
+    def __repr__(self):
+        return f"<minidl.Generator device='{self.device}'>"
+
+
+def default_generator(device=CPU):
+    """The default Generator of ``device`` (``torch.default_generator`` for the CPU). A
+    GPU's is seeded with minidl's seed plus the device index."""
+    device = Device(device)
+    gen = _defaults.get(device)
+    if gen is None:
+        gen = _defaults[device] = Generator(device).manual_seed(_seed + (device.index or 0))
+    return gen
 
 
 def manual_seed(seed):
-    """Seed every device's generator (like ``torch.manual_seed``)."""
+    """Seed every device's default generator (like ``torch.manual_seed``); returns the
+    CPU's."""
     global _seed
-    _seed = int(seed)
-    _generators.clear()
+    _seed = int(seed) % 2 ** 64
+    for device, gen in _defaults.items():
+        gen.manual_seed(_seed + (device.index or 0))
+    return default_generator(CPU)
+
+
+def seed():
+    """Seed the default generators with nondeterministic bits; returns the seed."""
+    value = int.from_bytes(os.urandom(8), 'little') >> 1
+    manual_seed(value)
+    return value
 
 
 def initial_seed():
     return _seed
 
 
-def get_generator(device=CPU):
-    """The seeded generator of ``device``: numpy.random.Generator or cupy's RandomState."""
-    device = Device(device)
-    gen = _generators.get(device)
-    if gen is None:
-        if device.type == 'cpu':
-            gen = np.random.Generator(np.random.PCG64(_seed))
-        else:
-            cupy = _import_cupy()
-            with cupy.cuda.Device(device.index):
-                gen = cupy.random.RandomState(_seed + device.index)
-        _generators[device] = gen
-    return gen
+def get_generator(device=CPU, generator=None):
+    """The array-level generator to draw from: ``generator``'s, or the default one of
+    ``device`` (numpy.random.Generator, or cupy's RandomState)."""
+    if generator is None:
+        return default_generator(device).engine()
+    if generator.device != Device(device):
+        raise RuntimeError(f'expected a generator on {Device(device)}, got one on '
+                           f'{generator.device}')
+    return generator.engine()
 
 
 def get_rng_state():
@@ -200,21 +285,22 @@ def set_rng_state(state):
     get_generator(CPU).bit_generator.state = state['cpu']
 
 
-def random_uniform(shape, dtype, device=CPU, low=0.0, high=1.0):
-    """Uniform samples in [low, high) from ``device``'s generator."""
-    gen = get_generator(device)
+def random_uniform(shape, dtype, device=CPU, low=0.0, high=1.0, generator=None):
+    """Uniform samples in [low, high) from ``generator`` or ``device``'s default one."""
+    gen = get_generator(device, generator)
+    float_type = np.float32 if np.dtype(dtype) == np.float32 else np.float64
     if Device(device).type == 'cpu':
-        out = gen.random(shape, dtype=np.float64 if np.dtype(dtype) != np.float32 else np.float32)
+        out = gen.random(shape, dtype=float_type)
     else:
-        out = gen.random_sample(shape, dtype=np.float64 if np.dtype(dtype) != np.float32 else np.float32)
+        out = gen.random_sample(shape, dtype=float_type)
     if low != 0.0 or high != 1.0:
         out = out * (high - low) + low
     return out.astype(dtype, copy=False)
 
 
-def random_normal(shape, dtype, device=CPU, mean=0.0, std=1.0):
-    """Normal samples from ``device``'s generator."""
-    gen = get_generator(device)
+def random_normal(shape, dtype, device=CPU, mean=0.0, std=1.0, generator=None):
+    """Normal samples from ``generator`` or ``device``'s default one."""
+    gen = get_generator(device, generator)
     float_type = np.float32 if np.dtype(dtype) == np.float32 else np.float64
     out = gen.standard_normal(shape, dtype=float_type)
     if std != 1.0:
@@ -224,12 +310,12 @@ def random_normal(shape, dtype, device=CPU, mean=0.0, std=1.0):
     return out.astype(dtype, copy=False)
 
 
-def random_integers(low, high, shape, device=CPU, dtype=np.int64):
-    gen = get_generator(device)
+def random_integers(low, high, shape, device=CPU, dtype=np.int64, generator=None):
+    gen = get_generator(device, generator)
     if Device(device).type == 'cpu':
         return gen.integers(low, high, size=shape, dtype=dtype)
     return gen.randint(low, high, size=shape, dtype=dtype)
 
 
-def random_permutation(n, device=CPU):
-    return get_generator(device).permutation(n)
+def random_permutation(n, device=CPU, generator=None):
+    return get_generator(device, generator).permutation(n)

@@ -3,6 +3,7 @@
 Arithmetic, indexing and methods delegate to ``minidl.functional``, where every
 operator is a ``Function`` with its forward and backward side by side.
 """
+import numbers
 import weakref
 
 import numpy as np
@@ -38,29 +39,45 @@ class Tensor:
 
     ``Tensor.array`` is the raw array (``numpy.ndarray`` on the CPU, ``cupy.ndarray`` on a
     GPU) that operators compute on; ``Tensor.data`` is, as in PyTorch, a detached Tensor
-    sharing that array."""
-    __slots__ = ('array', 'grad', '_requires_grad', 'grad_fn', '_output_index', '__weakref__')
+    sharing that array. ``_version`` counts the in-place changes of the storage (shared
+    with views and ``detach()``); ``_base`` is the tensor a view was made from."""
+    __slots__ = ('array', '_grad', '_requires_grad', '_grad_fn', '_output_index',
+                 '_version_counter', '_view', '__weakref__')
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False):
         if not is_array(data):
             data = np.asarray(data)
         self.array = data
-        self.grad = None
-        self.grad_fn = None
+        self._grad = None
+        self._grad_fn = None
         self._output_index = 0
         self._requires_grad = False
+        self._version_counter = autograd.VersionCounter()
+        self._view = None
         if requires_grad:
             self.requires_grad = True
 
     @classmethod
     def _from_op(cls, data, node, index):
         t = cls.__new__(cls)
-        t.array, t.grad, t.grad_fn, t._output_index = data, None, node, index
+        t.array, t._grad, t._grad_fn, t._output_index = data, None, node, index
         t._requires_grad = _is_float(data.dtype)
+        t._version_counter = autograd.VersionCounter()
+        t._view = None
         return t
 
     # ------------------------------------------------------------ autograd state
+    @property
+    def grad_fn(self):
+        """The node that made this tensor (None for a leaf). A view whose storage was
+        changed in place since gets its node rebuilt from the changed base."""
+        view = self._view
+        if (view is not None and view.version != self._version_counter.value
+                and view.tracked and view.base.requires_grad):
+            autograd.refresh_view(self)
+        return self._grad_fn
+
     @property
     def requires_grad(self):
         return self._requires_grad
@@ -68,8 +85,9 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, value):
         if self.grad_fn is not None:
-            raise RuntimeError('requires_grad can be set only on leaf tensors; use detach() '
-                               'to get a leaf from a computed tensor')
+            raise RuntimeError('you can only change requires_grad flags of leaf variables. If '
+                               'you want to use a computed variable in a subgraph that '
+                               "doesn't require differentiation use var_no_grad = var.detach().")
         if value and not _is_float(self.array.dtype):
             raise RuntimeError(f'only floating-point tensors can require gradients, '
                                f'got dtype {self.array.dtype}')
@@ -80,8 +98,48 @@ class Tensor:
         return self
 
     @property
+    def grad(self):
+        """The gradient accumulated by backward (a Tensor), or None."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f'assigned grad expected to be a Tensor or None but got '
+                                f'{type(value).__name__}')
+            if value.shape != self.shape:
+                raise RuntimeError(f'assigned grad has data of a different size: '
+                                   f'{value.shape}, the tensor has {self.shape}')
+            if value.dtype != self.dtype:
+                raise RuntimeError(f'assigned grad has data of a different type: '
+                                   f'{value.dtype}, the tensor has {self.dtype}')
+            if value.device != self.device:
+                raise RuntimeError(f'assigned grad has data located on a different device: '
+                                   f'{value.device}, the tensor is on {self.device}')
+        self._grad = value
+
+    @property
     def is_leaf(self):
         return self.grad_fn is None
+
+    @property
+    def _version(self):
+        """How many in-place changes this tensor's storage has had (PyTorch's name)."""
+        return self._version_counter.value
+
+    @property
+    def _base(self):
+        """The tensor this one is a view of (None when it is not a view), as in PyTorch."""
+        return None if self._view is None else self._view.base
+
+    def _is_view(self):
+        return self._view is not None
+
+    def _mark_changed(self, op):
+        """Record an in-place change made directly on ``.array`` (by an optimizer's step,
+        say), so that a backward needing the old values raises."""
+        self._version_counter.bump(op)
 
     def backward(self, gradient=None, retain_graph=False):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
@@ -89,20 +147,25 @@ class Tensor:
 
     def retain_grad(self):
         """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
-        if self.grad_fn is not None:
-            if self.grad_fn.retained is None:
-                self.grad_fn.retained = {}
-            self.grad_fn.retained[self._output_index] = weakref.ref(self)
+        grad_fn = self.grad_fn
+        if grad_fn is not None:
+            if grad_fn.retained is None:
+                grad_fn.retained = {}
+            grad_fn.retained[self._output_index] = weakref.ref(self)
 
     def detach(self):
-        """The same data as a new leaf that does not require grad."""
-        return Tensor(self.array)
+        """The same storage as a new leaf that does not require grad. It shares the
+        version counter, so an in-place change through it is still detected."""
+        t = Tensor(self.array)
+        t._version_counter = self._version_counter
+        return t
 
     @property
     def data(self):
         """This tensor's values as a new leaf Tensor sharing storage and detached from the
-        graph, as ``torch.Tensor.data``: ``p.data.normal_(0, 0.01)`` changes ``p``.
-        The raw NumPy/CuPy array is ``Tensor.array``."""
+        graph, as ``torch.Tensor.data``: ``p.data.normal_(0, 0.01)`` changes ``p``. Unlike
+        ``detach()`` it has a version counter of its own: autograd does not see changes
+        made through it. The raw NumPy/CuPy array is ``Tensor.array``."""
         return Tensor(self.array)
 
     @data.setter
@@ -114,7 +177,10 @@ class Tensor:
         self.array = array
 
     def detach_(self):
-        self.grad_fn = None
+        """Make this tensor a leaf that does not require grad, in place."""
+        if self._view is not None and self.grad_fn is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        self._grad_fn = None
         self._requires_grad = False
         return self
 
@@ -206,49 +272,122 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
-    # ------------------------------------------------------------ in-place, outside the graph
-    def _inplace_check(self, name):
-        if self.requires_grad and self.is_leaf and autograd.is_grad_enabled():
-            raise RuntimeError(f'{name}: a leaf tensor that requires grad cannot be changed in '
-                               f'place while grad mode is on (use minidl.no_grad())')
+    def type(self, dtype=None, non_blocking=False):
+        """With no argument, PyTorch's type name ('torch.FloatTensor', 'torch.cuda.LongTensor',
+        ...); with a dtype or such a name, this tensor converted to it."""
+        if dtype is None:
+            prefix = 'torch.cuda.' if self.is_cuda else 'torch.'
+            return prefix + _TYPE_NAMES.get(self.dtype, f'{self.dtype}Tensor')
+        if isinstance(dtype, str):
+            kind, _, name = dtype.rpartition('.')
+            by_name = {v: k for k, v in _TYPE_NAMES.items()}
+            if name not in by_name or kind not in ('torch', 'torch.cuda', 'minidl', 'minidl.cuda'):
+                raise ValueError(f"type: invalid type {dtype!r} (expected a name like "
+                                 f"'torch.FloatTensor' or a dtype)")
+            out = self.to(by_name[name])
+            return out.cuda() if kind.endswith('cuda') and not out.is_cuda else out
+        return self.to(dtype)
 
-    def zero_(self):
-        self._inplace_check('zero_')
-        self.array[...] = 0
-        return self
+    # ------------------------------------------------------------ in-place operations
+    # Each is its out-of-place operator with the result written back into this tensor's
+    # storage (minidl/functional/inplace.py): the same object and array, the version goes
+    # up by one, and when recorded the operator's node becomes this tensor's grad_fn.
+    def _inplace(self, name, fn, *args, **kwargs):
+        return _F().inplace.apply_inplace(name, self, fn, *args, **kwargs)
 
-    def fill_(self, value):
-        self._inplace_check('fill_')
-        self.array[...] = value
-        return self
+    def add_(self, other, alpha=1): return self._inplace('add_', _F().add, other, alpha=alpha)
+    def sub_(self, other, alpha=1): return self._inplace('sub_', _F().sub, other, alpha=alpha)
+    def mul_(self, other): return self._inplace('mul_', _F().mul, other)
+    def div_(self, other, rounding_mode=None):
+        return self._inplace('div_', _F().div, other, rounding_mode=rounding_mode)
+    def pow_(self, exponent): return self._inplace('pow_', _F().pow, exponent)
+    def clamp_(self, min=None, max=None): return self._inplace('clamp_', _F().clamp, min, max)
+    clip_ = clamp_
+    def clamp_min_(self, min): return self._inplace('clamp_min_', _F().clamp_min, min)
+    def clamp_max_(self, max): return self._inplace('clamp_max_', _F().clamp_max, max)
+    def addcmul_(self, tensor1, tensor2, value=1):
+        return self._inplace('addcmul_', _F().addcmul, tensor1, tensor2, value=value)
+    def addcdiv_(self, tensor1, tensor2, value=1):
+        return self._inplace('addcdiv_', _F().addcdiv, tensor1, tensor2, value=value)
+    def lerp_(self, end, weight): return self._inplace('lerp_', _F().lerp, end, weight)
+    def masked_fill_(self, mask, value):
+        return self._inplace('masked_fill_', _F().masked_fill, mask, value)
+    def scatter_(self, dim, index, src=None, value=None, reduce=None):
+        return self._inplace('scatter_', _F().scatter, dim, index, src, value=value, reduce=reduce)
+    def scatter_add_(self, dim, index, src):
+        return self._inplace('scatter_add_', _F().scatter_add, dim, index, src)
+    def index_add_(self, dim, index, source, alpha=1):
+        return self._inplace('index_add_', _F().index_add, dim, index, source, alpha=alpha)
+    def index_fill_(self, dim, index, value):
+        return self._inplace('index_fill_', _F().index_fill, dim, index, value)
+    def relu_(self): return self._inplace('relu_', _F().relu)
+    def sigmoid_(self): return self._inplace('sigmoid_', _F().sigmoid)
+    def tanh_(self): return self._inplace('tanh_', _F().tanh)
+    def neg_(self): return self._inplace('neg_', _F().neg)
+    def abs_(self): return self._inplace('abs_', _F().abs)
+    def exp_(self): return self._inplace('exp_', _F().exp)
+    def log_(self): return self._inplace('log_', _F().log)
+    def sqrt_(self): return self._inplace('sqrt_', _F().sqrt)
+    def sin_(self): return self._inplace('sin_', _F().sin)
+    def cos_(self): return self._inplace('cos_', _F().cos)
+    def tan_(self): return self._inplace('tan_', _F().tan)
+    def sinh_(self): return self._inplace('sinh_', _F().sinh)
+    def cosh_(self): return self._inplace('cosh_', _F().cosh)
+    def exp2_(self): return self._inplace('exp2_', _F().exp2)
+    def log2_(self): return self._inplace('log2_', _F().log2)
+    def log10_(self): return self._inplace('log10_', _F().log10)
+    def log1p_(self): return self._inplace('log1p_', _F().log1p)
+    def expm1_(self): return self._inplace('expm1_', _F().expm1)
+    def sign_(self): return self._inplace('sign_', _F().sign)
+    def floor_(self): return self._inplace('floor_', _F().floor)
+    def ceil_(self): return self._inplace('ceil_', _F().ceil)
+    def round_(self, decimals=0): return self._inplace('round_', _F().round, decimals=decimals)
+    def rsqrt_(self): return self._inplace('rsqrt_', _F().rsqrt)
+    def reciprocal_(self): return self._inplace('reciprocal_', _F().reciprocal)
+    def erf_(self): return self._inplace('erf_', _F().erf)
 
-    def copy_(self, src):
-        self._inplace_check('copy_')
-        src = src.array if isinstance(src, Tensor) else src
+    def __iadd__(self, other): return self.add_(other)
+    def __isub__(self, other): return self.sub_(other)
+    def __imul__(self, other): return self.mul_(other)
+    def __itruediv__(self, other): return self.div_(other)
+    def __ipow__(self, other): return self.pow_(other)
+
+    def zero_(self): return _F().inplace.fill(self, 0, 'zero_')
+    def fill_(self, value): return _F().inplace.fill(self, value, 'fill_')
+    def copy_(self, src, non_blocking=False): return _F().inplace.copy(self, src)
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        values = random_uniform(self.shape, self.dtype, self.device, a, b, generator)
+        return _F().inplace.fill(self, values, 'uniform_')
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        values = random_normal(self.shape, self.dtype, self.device, mean, std, generator)
+        return _F().inplace.fill(self, values, 'normal_')
+
+    def exponential_(self, lambd=1.0, generator=None):
+        """Samples of the exponential distribution with rate ``lambd``: -ln(1 - u) / lambd."""
         xp = get_array_module(self.array)
-        self.array[...] = xp.asarray(to_device(src, self.device) if is_array(src) else src)
-        return self
+        u = random_uniform(self.shape, np.float64, self.device, 0.0, 1.0, generator)
+        return _F().inplace.fill(self, -xp.log1p(-u) / lambd, 'exponential_')
 
-    def add_(self, other, alpha=1):
-        self._inplace_check('add_')
-        other = other.array if isinstance(other, Tensor) else other
-        self.array += other * alpha if alpha != 1 else other
-        return self
+    def bernoulli_(self, p=0.5, generator=None):
+        """1 with probability ``p`` (a number or a tensor of probabilities), else 0."""
+        p = p.array if isinstance(p, Tensor) else p
+        u = random_uniform(self.shape, np.float64, self.device, 0.0, 1.0, generator)
+        return _F().inplace.fill(self, u < p, 'bernoulli_')
 
-    def mul_(self, other):
-        self._inplace_check('mul_')
-        self.array *= other.array if isinstance(other, Tensor) else other
-        return self
+    def random_(self, from_=0, to=None, generator=None):
+        """Integers uniform on [from_, to) (``random_(to)`` is [0, to))."""
+        if to is None:
+            from_, to = 0, from_
+        values = random_integers(from_, to, self.shape, self.device, np.int64, generator)
+        return _F().inplace.fill(self, values, 'random_')
 
-    def uniform_(self, a=0.0, b=1.0):
-        self._inplace_check('uniform_')
-        self.array[...] = random_uniform(self.shape, self.dtype, self.device, a, b)
-        return self
-
-    def normal_(self, mean=0.0, std=1.0):
-        self._inplace_check('normal_')
-        self.array[...] = random_normal(self.shape, self.dtype, self.device, mean, std)
-        return self
+    def t_(self): return _F().inplace.reshape_inplace('t_', self, Tensor.t)
+    def unsqueeze_(self, dim): return _F().inplace.reshape_inplace('unsqueeze_', self, _F().unsqueeze, dim)
+    def squeeze_(self, dim=None): return _F().inplace.reshape_inplace('squeeze_', self, _F().squeeze, dim)
+    def transpose_(self, dim0, dim1):
+        return _F().inplace.reshape_inplace('transpose_', self, _F().transpose, dim0, dim1)
 
     # ------------------------------------------------------------ printing
     def __repr__(self):
@@ -266,6 +405,12 @@ class Tensor:
         elif self.requires_grad:
             extras.append('requires_grad=True')
         return 'tensor(' + body + ''.join(', ' + e for e in extras) + ')'
+
+    def __format__(self, format_spec):
+        """``f"{loss:.4f}"`` formats the number of a 0-d tensor, as in PyTorch."""
+        if self.ndim == 0:
+            return self.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
 
     def __bool__(self):
         if self.array.size != 1:
@@ -314,32 +459,37 @@ class Tensor:
     def __getitem__(self, index): return _F().getitem(self, index)
 
     def __setitem__(self, index, value):
-        self._inplace_check('__setitem__')
-        if self.grad_fn is not None and autograd.is_grad_enabled():
-            raise RuntimeError('__setitem__: in-place assignment into a tensor that is part '
-                               'of a graph is not supported; build a new tensor instead')
-        self.array[_raw_index(index)] = value.array if isinstance(value, Tensor) else value
+        """``t[index] = value`` in place, differentiable in both (PyTorch's CopySlices)."""
+        _F().inplace.setitem(self, index, value)
 
-    def _compare(self, other, op):
-        other = other.array if isinstance(other, Tensor) else other
-        return Tensor(op(self.array, other))
+    def __eq__(self, other):
+        return _F().eq(self, other) if _comparable(other) else NotImplemented
 
-    def __eq__(self, other): return self._compare(other, lambda a, b: a == b)
-    def __ne__(self, other): return self._compare(other, lambda a, b: a != b)
-    def __lt__(self, other): return self._compare(other, lambda a, b: a < b)
-    def __le__(self, other): return self._compare(other, lambda a, b: a <= b)
-    def __gt__(self, other): return self._compare(other, lambda a, b: a > b)
-    def __ge__(self, other): return self._compare(other, lambda a, b: a >= b)
+    def __ne__(self, other):
+        return _F().ne(self, other) if _comparable(other) else NotImplemented
 
-    def eq(self, other): return self == other
+    def __lt__(self, other): return _F().lt(self, other)
+    def __le__(self, other): return _F().le(self, other)
+    def __gt__(self, other): return _F().gt(self, other)
+    def __ge__(self, other): return _F().ge(self, other)
+
+    def eq(self, other): return _F().eq(self, other)
+    def ne(self, other): return _F().ne(self, other)
+    def lt(self, other): return _F().lt(self, other)
+    def le(self, other): return _F().le(self, other)
+    def gt(self, other): return _F().gt(self, other)
+    def ge(self, other): return _F().ge(self, other)
+    def equal(self, other): return _F().equal(self, other)
 
     # ------------------------------------------------------------ methods
-    def add(self, other): return _F().add(self, other)
-    def sub(self, other): return _F().sub(self, other)
+    def add(self, other, alpha=1): return _F().add(self, other, alpha=alpha)
+    def sub(self, other, alpha=1): return _F().sub(self, other, alpha=alpha)
     def mul(self, other): return _F().mul(self, other)
-    def div(self, other): return _F().div(self, other)
+    def div(self, other, rounding_mode=None): return _F().div(self, other, rounding_mode)
     def pow(self, exponent): return _F().pow(self, exponent)
     def matmul(self, other): return _F().matmul(self, other)
+    def mm(self, mat2): return _F().mm(self, mat2)
+    def bmm(self, mat2): return _F().bmm(self, mat2)
     def exp(self): return _F().exp(self)
     def log(self): return _F().log(self)
     def sqrt(self): return _F().sqrt(self)
@@ -347,6 +497,29 @@ class Tensor:
     def neg(self): return _F().neg(self)
     def clamp(self, min=None, max=None): return _F().clamp(self, min, max)
     clip = clamp
+    def clamp_min(self, min): return _F().clamp_min(self, min)
+    def clamp_max(self, max): return _F().clamp_max(self, max)
+    def lerp(self, end, weight): return _F().lerp(self, end, weight)
+    def addcmul(self, tensor1, tensor2, value=1): return _F().addcmul(self, tensor1, tensor2, value=value)
+    def addcdiv(self, tensor1, tensor2, value=1): return _F().addcdiv(self, tensor1, tensor2, value=value)
+    def sin(self): return _F().sin(self)
+    def cos(self): return _F().cos(self)
+    def tan(self): return _F().tan(self)
+    def sinh(self): return _F().sinh(self)
+    def cosh(self): return _F().cosh(self)
+    def exp2(self): return _F().exp2(self)
+    def log2(self): return _F().log2(self)
+    def log10(self): return _F().log10(self)
+    def log1p(self): return _F().log1p(self)
+    def expm1(self): return _F().expm1(self)
+    def rsqrt(self): return _F().rsqrt(self)
+    def reciprocal(self): return _F().reciprocal(self)
+    def erf(self): return _F().erf(self)
+    def sign(self): return _F().sign(self)
+    def floor(self): return _F().floor(self)
+    def ceil(self): return _F().ceil(self)
+    def round(self, decimals=0): return _F().round(self, decimals=decimals)
+    def trunc(self): return _F().trunc(self)
     def maximum(self, other): return _F().maximum(self, other)
     def minimum(self, other): return _F().minimum(self, other)
     def relu(self): return _F().relu(self)
@@ -362,8 +535,26 @@ class Tensor:
         return _F().var(self, dim, unbiased, keepdim, correction=correction)
     def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
         return _F().std(self, dim, unbiased, keepdim, correction=correction)
-    def argmax(self, dim=None, keepdim=False): return _F().argmax(self, dim, keepdim)
-    def argmin(self, dim=None, keepdim=False): return _F().argmin(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False, axis=None): return _F().argmax(self, dim, keepdim, axis=axis)
+    def argmin(self, dim=None, keepdim=False, axis=None): return _F().argmin(self, dim, keepdim, axis=axis)
+    def amax(self, dim=(), keepdim=False): return _F().amax(self, dim, keepdim)
+    def amin(self, dim=(), keepdim=False): return _F().amin(self, dim, keepdim)
+    def prod(self, dim=None, keepdim=False, dtype=None): return _F().prod(self, dim, keepdim, dtype=dtype)
+    def cumsum(self, dim, dtype=None): return _F().cumsum(self, dim, dtype=dtype)
+    def logsumexp(self, dim, keepdim=False): return _F().logsumexp(self, dim, keepdim)
+    def norm(self, p='fro', dim=None, keepdim=False, dtype=None):
+        return _F().norm(self, p, dim, keepdim, dtype=dtype)
+    def gather(self, dim, index): return _F().gather(self, dim, index)
+    def scatter(self, dim, index, src=None, value=None, reduce=None):
+        return _F().scatter(self, dim, index, src, value=value, reduce=reduce)
+    def scatter_add(self, dim, index, src): return _F().scatter_add(self, dim, index, src)
+    def index_select(self, dim, index): return _F().index_select(self, dim, index)
+    def index_add(self, dim, index, source, alpha=1): return _F().index_add(self, dim, index, source, alpha=alpha)
+    def index_fill(self, dim, index, value): return _F().index_fill(self, dim, index, value)
+    def masked_fill(self, mask, value): return _F().masked_fill(self, mask, value)
+    def sort(self, dim=-1, descending=False, stable=False): return _F().sort(self, dim, descending, stable)
+    def argsort(self, dim=-1, descending=False, stable=False): return _F().argsort(self, dim, descending, stable)
+    def topk(self, k, dim=-1, largest=True, sorted=True): return _F().topk(self, k, dim, largest, sorted)
     def reshape(self, *shape): return _F().reshape(self, _shape_args(shape))
     def view(self, *shape): return _F().reshape(self, _shape_args(shape))
     def view_as(self, other): return _F().reshape(self, other.shape)
@@ -376,6 +567,7 @@ class Tensor:
     def expand_as(self, other): return _F().expand(self, other.shape)
     def split(self, split_size_or_sections, dim=0): return _F().split(self, split_size_or_sections, dim)
     def chunk(self, chunks, dim=0): return _F().chunk(self, chunks, dim)
+    def narrow(self, dim, start, length): return _F().narrow(self, dim, start, length)
     def clone(self): return _F().clone(self)
     def contiguous(self): return self
 
@@ -387,6 +579,17 @@ class Tensor:
         if self.ndim > 2:
             raise RuntimeError(f't: expects a tensor with at most 2 dimensions, got {self.ndim}')
         return self.T
+
+
+def _comparable(other):
+    """Whether ``t == other`` compares values (else Python's identity test decides, so
+    ``t == None`` is False, as in PyTorch)."""
+    return isinstance(other, (Tensor, numbers.Number, np.generic)) or is_array(other)
+
+
+_TYPE_NAMES = {float32: 'FloatTensor', float64: 'DoubleTensor', float16: 'HalfTensor',
+               int64: 'LongTensor', int32: 'IntTensor', int16: 'ShortTensor',
+               int8: 'CharTensor', uint8: 'ByteTensor', bool_: 'BoolTensor'}
 
 
 def _float_formatter(host):
@@ -446,14 +649,6 @@ def _shape_args(args):
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         return tuple(args[0])
     return tuple(args)
-
-
-def _raw_index(index):
-    if isinstance(index, Tensor):
-        return index.array
-    if isinstance(index, tuple):
-        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
-    return index
 
 
 _functional = None
@@ -517,8 +712,13 @@ def as_tensor(data, dtype=None, device=None):
     return tensor(data, dtype=dtype, device=device)
 
 
-def _size(shape):
-    return _shape_args(shape)
+def _size(shape, size=None, op='factory'):
+    """The shape from ``f(2, 3)``, ``f((2, 3))`` or ``f(size=(2, 3))``."""
+    if size is not None:
+        if shape:
+            raise TypeError(f'{op}: give the shape either as arguments or as size=, not both')
+        shape = (size,)
+    return tuple(int(n) for n in _shape_args(shape))
 
 
 def _xp(device):
@@ -531,22 +731,25 @@ def _factory(fill, shape, dtype, device, requires_grad):
     dtype = _resolve_dtype(dtype, _default_float)
     if device is not None and Device(device).type == 'cuda':
         with xp.cuda.Device(Device(device).index):
-            array = fill(xp, _size(shape), dtype)
+            array = fill(xp, shape, dtype)
     else:
-        array = fill(xp, _size(shape), dtype)
+        array = fill(xp, shape, dtype)
     return Tensor(array, requires_grad=requires_grad)
 
 
-def zeros(*shape, dtype=None, device=None, requires_grad=False):
-    return _factory(lambda xp, s, d: xp.zeros(s, d), shape, dtype, device, requires_grad)
+def zeros(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _factory(lambda xp, s, d: xp.zeros(s, d), _size(shape, size, 'zeros'), dtype,
+                    device, requires_grad)
 
 
-def ones(*shape, dtype=None, device=None, requires_grad=False):
-    return _factory(lambda xp, s, d: xp.ones(s, d), shape, dtype, device, requires_grad)
+def ones(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _factory(lambda xp, s, d: xp.ones(s, d), _size(shape, size, 'ones'), dtype,
+                    device, requires_grad)
 
 
-def empty(*shape, dtype=None, device=None, requires_grad=False):
-    return _factory(lambda xp, s, d: xp.empty(s, d), shape, dtype, device, requires_grad)
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False):
+    return _factory(lambda xp, s, d: xp.empty(s, d), _size(shape, size, 'empty'), dtype,
+                    device, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -554,36 +757,76 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False):
         dtype = bool_
     elif dtype is None and isinstance(fill_value, int):
         dtype = int64
-    return _factory(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device,
+    return _factory(lambda xp, s, d: xp.full(s, fill_value, d), _size((size,)), dtype, device,
                     requires_grad)
 
 
-def rand(*shape, dtype=None, device=None, requires_grad=False):
-    """Uniform on [0, 1) from minidl's seeded generator."""
+def _device(device):
+    return CPU if device is None else Device(device)
+
+
+def rand(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Uniform on [0, 1) from ``generator`` or the device's default (seeded) generator."""
     dtype = _resolve_dtype(dtype, _default_float)
-    dev = CPU if device is None else Device(device)
-    return Tensor(random_uniform(_size(shape), dtype, dev), requires_grad=requires_grad)
+    return Tensor(random_uniform(_size(shape, size, 'rand'), dtype, _device(device),
+                                 generator=generator), requires_grad=requires_grad)
 
 
-def randn(*shape, dtype=None, device=None, requires_grad=False):
-    """Standard normal from minidl's seeded generator."""
+def randn(*shape, size=None, generator=None, dtype=None, device=None, requires_grad=False):
+    """Standard normal from ``generator`` or the device's default (seeded) generator."""
     dtype = _resolve_dtype(dtype, _default_float)
-    dev = CPU if device is None else Device(device)
-    return Tensor(random_normal(_size(shape), dtype, dev), requires_grad=requires_grad)
+    return Tensor(random_normal(_size(shape, size, 'randn'), dtype, _device(device),
+                                generator=generator), requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, device=None):
-    if high is None:
+def randint(low, high=None, size=None, generator=None, dtype=None, device=None,
+            requires_grad=False):
+    """Integers uniform on [low, high): ``randint(low, high, size)`` or
+    ``randint(high, size)``, as in PyTorch."""
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
     if size is None:
         raise TypeError('randint: size is required, e.g. randint(0, 10, (3,))')
-    dev = CPU if device is None else Device(device)
-    return Tensor(random_integers(low, high, tuple(size), dev, _resolve_dtype(dtype, int64)))
+    return Tensor(random_integers(low, high, _size((size,)), _device(device),
+                                  _resolve_dtype(dtype, int64), generator),
+                  requires_grad=requires_grad)
 
 
-def randperm(n, device=None):
+def randperm(n, generator=None, dtype=None, device=None, requires_grad=False):
     from .backend import random_permutation
-    return Tensor(random_permutation(n, CPU if device is None else Device(device)).astype(int64))
+    perm = random_permutation(n, _device(device), generator)
+    return Tensor(perm.astype(_resolve_dtype(dtype, int64)), requires_grad=requires_grad)
+
+
+def normal(mean=0.0, std=1.0, size=None, generator=None, dtype=None, device=None,
+           requires_grad=False):
+    """Normal samples with the given ``mean`` and ``std`` (numbers or tensors,
+    broadcast together; ``size`` is needed when both are numbers). As in PyTorch the
+    samples are not differentiable in ``mean`` and ``std``."""
+    tensors = [t for t in (mean, std) if isinstance(t, Tensor)]
+    if tensors:
+        if size is not None:
+            raise TypeError('normal: size= is for a number mean and std; with tensors the '
+                            'shape is theirs')
+        xp = get_array_module(tensors[0].array)
+        m = mean.array if isinstance(mean, Tensor) else mean
+        s = std.array if isinstance(std, Tensor) else std
+        if xp.any(xp.asarray(s) < 0):
+            raise RuntimeError('normal: std must be non-negative')
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        dtype = _resolve_dtype(dtype, tensors[0].dtype)
+        z = random_normal(shape, dtype, tensors[0].device, generator=generator)
+        return Tensor((z * s + m).astype(dtype, copy=False), requires_grad=requires_grad)
+    if size is None:
+        raise TypeError('normal: with a number mean and std, give size=, e.g. '
+                        'normal(0.0, 1.0, size=(3,))')
+    if std < 0:
+        raise RuntimeError(f'normal: std must be non-negative, got {std}')
+    dtype = _resolve_dtype(dtype, _default_float)
+    return Tensor(random_normal(_size((size,)), dtype, _device(device), mean, std, generator),
+                  requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -598,8 +841,17 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    """``steps`` evenly spaced values from ``start`` to ``end`` (both included)."""
     xp = _xp(device)
     return Tensor(xp.linspace(start, end, steps).astype(_resolve_dtype(dtype, _default_float)),
+                  requires_grad=requires_grad)
+
+
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """``base ** linspace(start, end, steps)``, as torch.logspace."""
+    xp = _xp(device)
+    values = xp.asarray(base, dtype=np.float64) ** xp.linspace(start, end, steps)
+    return Tensor(values.astype(_resolve_dtype(dtype, _default_float)),
                   requires_grad=requires_grad)
 
 
@@ -610,9 +862,10 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 
 def _like(fn):
-    def like(input, dtype=None, device=None, requires_grad=False):
+    def like(input, dtype=None, device=None, requires_grad=False, **kwargs):
         return fn(*input.shape, dtype=input.dtype if dtype is None else dtype,
-                  device=input.device if device is None else device, requires_grad=requires_grad)
+                  device=input.device if device is None else device, requires_grad=requires_grad,
+                  **kwargs)
     like.__name__ = fn.__name__ + '_like'
     like.__doc__ = f'``{fn.__name__}`` with the shape, dtype and device of ``input``.'
     return like

@@ -458,3 +458,125 @@ def test_variable_inference_mode_and_once_differentiable():
         return g
     assert once_differentiable(backward) is backward
     assert minidl.autograd.gradcheck is minidl.gradcheck
+
+
+# ---------------------------------------------------------------- version counters
+
+def _raises_like_torch(build, change, match):
+    """``change`` after ``build`` makes backward raise in minidl (naming ``match``) and in
+    PyTorch alike."""
+    from tests.parity import require_torch
+    torch = require_torch()
+    for lib in (minidl, torch):
+        x = lib.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+        w = lib.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
+        out, changed = build(lib, x, w)
+        change(lib, changed)
+        expected = match if lib is minidl else 'modified by an inplace operation'
+        with pytest.raises(RuntimeError, match=expected):
+            out.sum().backward()
+
+
+def test_changed_saved_output_raises():
+    _raises_like_torch(lambda lib, x, w: (2 * (y := x.sigmoid()), y),
+                       lambda lib, y: y.mul_(2),
+                       r'SigmoidBackward: .* output 0 of Sigmoid \(a float64 tensor of shape '
+                       r'\(2, 3\)\), saved for backward, is at version 1; expected version 0 '
+                       r'.*last changed by mul_')
+
+
+def test_changed_saved_input_raises():
+    _raises_like_torch(lambda lib, x, w: ((h := x * 1) @ w, h),
+                       lambda lib, h: h.add_(1), r'MatMulBackward: .* the input 0 of MatMul')
+
+
+def test_weight_changed_under_no_grad_raises():
+    def change(lib, w):
+        with lib.no_grad():
+            w -= 0.1
+    _raises_like_torch(lambda lib, x, w: (x @ w, w), change, 'the input 1 of MatMul')
+
+
+def test_change_through_detach_raises():
+    _raises_like_torch(lambda lib, x, w: ((y := x.exp()), y), lambda lib, y: y.detach().zero_(),
+                       'output 0 of Exp')
+
+
+def test_change_through_a_view_raises():
+    _raises_like_torch(lambda lib, x, w: ((y := x.exp()), y), lambda lib, y: y[0].mul_(2),
+                       'output 0 of Exp')
+
+
+def test_optimizer_step_between_forward_and_backward_raises():
+    w = minidl.nn.Parameter(minidl.tensor(np.ones((3, 2))))
+    x = leaf(4, 3)
+    out = (x @ w).sum()
+    opt = minidl.optim.SGD([w], lr=0.1)
+    w.grad = minidl.ones(3, 2, dtype=np.float64)
+    opt.step()
+    with pytest.raises(RuntimeError, match='last changed by SGD.step'):
+        out.backward()
+
+
+def test_legitimate_inplace_changes_do_not_raise():
+    x = leaf(2, 3)
+    y = x * 2                      # saves only the number 2
+    y.add_(1).mul_(3)              # nothing saved is touched
+    z = (y * y).sum()
+    z.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (3 * (2 * x.numpy() + 1)) * 6)
+    # a change after backward, and a change of a clone, are fine
+    s = x.sigmoid()
+    s.sum().backward()
+    s.mul_(2)
+    t = x.sigmoid()
+    t.clone().mul_(2)
+    t.sum().backward()
+
+
+def test_versions_count_like_pytorch():
+    from tests.parity import require_torch
+    torch = require_torch()
+    seen = []
+    for lib in (minidl, torch):
+        t = lib.ones(4)
+        view, alias, data = t[1:], t.detach(), t.data
+        counts = []
+        for change in (lambda: t.add_(1), lambda: view.mul_(2), lambda: alias.zero_(),
+                       lambda: data.fill_(3), lambda: t.__setitem__(0, 5.0),
+                       lambda: t.__iadd__(1)):
+            change()
+            counts.append((t._version, view._version, alias._version, data._version))
+        seen.append(counts)
+    assert seen[0] == seen[1]
+
+
+def test_saved_versions_are_dropped_after_backward():
+    x = leaf(3)
+    y = x.exp()
+    node = y.grad_fn
+    assert node.saved_versions
+    y.sum().backward()
+    assert node.saved_versions == () and node.ctx is None
+
+
+def test_views_share_the_counter_and_know_their_base():
+    x = leaf(2, 3) * 1
+    v = x[0]
+    assert v._base is x and v._is_view() and v._version_counter is x._version_counter
+    assert x.reshape(3, 2)._base is x and v.view(3)._base is x
+    assert x.clone()._base is None and x.data._base is None
+    assert x.exp()._version_counter is not x._version_counter
+
+
+def test_inplace_rebases_the_history():
+    x = leaf(3)
+    y = x * 2
+    y.sin_()                       # saves a copy of what it overwrites
+    assert y.grad_fn.name() == 'SinBackward'
+    assert y.grad_fn.next_functions[0][0].name() == 'MulBackward'
+    y.retain_grad()
+    y.add_(1)
+    y.sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), np.ones(3))
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.cos(2 * x.numpy()))

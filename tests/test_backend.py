@@ -82,3 +82,44 @@ def test_cuda_kernel_switch(monkeypatch):
     assert not backend.cuda_kernels_enabled(np)
     monkeypatch.setattr(backend, 'use_cuda_kernels', False)
     assert not backend.cuda_kernels_enabled(np)
+
+
+def test_generator_like_pytorchs():
+    g = minidl.Generator()
+    assert g.initial_seed() == 67280421310721 and g.device == minidl.device('cpu')
+    assert g.manual_seed(3) is g and g.initial_seed() == 3
+    first = minidl.randn(5, generator=g).numpy()
+    g.manual_seed(3)
+    np.testing.assert_array_equal(minidl.randn(5, generator=g).numpy(), first)
+    state = g.get_state()
+    assert state.dtype == np.uint8 and state.ndim == 1
+    after = minidl.rand(4, generator=g).numpy()
+    minidl.rand(7, generator=g)
+    assert g.set_state(state) is g
+    np.testing.assert_array_equal(minidl.rand(4, generator=g).numpy(), after)
+    seed = g.seed()
+    assert isinstance(seed, int) and g.initial_seed() == seed
+
+
+def test_own_generator_leaves_the_default_stream_alone():
+    minidl.manual_seed(11)
+    expected = minidl.rand(3).numpy()
+    minidl.manual_seed(11)
+    minidl.randint(0, 5, (4,), generator=minidl.Generator().manual_seed(1))
+    minidl.randperm(6, generator=minidl.Generator())
+    np.testing.assert_array_equal(minidl.rand(3).numpy(), expected)
+
+
+def test_default_generator_is_reseeded_in_place():
+    g = minidl.default_generator
+    assert minidl.manual_seed(4) is g and g.initial_seed() == minidl.initial_seed() == 4
+    a = minidl.rand(2).numpy()
+    g.manual_seed(4)
+    np.testing.assert_array_equal(minidl.rand(2).numpy(), a)
+
+
+def test_generator_on_another_device_is_refused():
+    g = minidl.Generator()
+    g.device = minidl.device('cuda')
+    with pytest.raises(RuntimeError, match='expected a generator on cpu'):
+        minidl.rand(2, generator=g)

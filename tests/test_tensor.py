@@ -103,7 +103,7 @@ def test_setitem_outside_graph():
     x[1] = 5.0
     assert x.tolist() == [0, 5, 0]
     w = minidl.zeros(2, requires_grad=True)
-    with pytest.raises(RuntimeError, match='leaf tensor that requires grad'):
+    with pytest.raises(RuntimeError, match='leaf Variable that requires grad'):
         w[0] = 1.0
     with minidl.no_grad():
         w[0] = 1.0
@@ -145,3 +145,111 @@ def test_in_place_helpers():
     assert x.tolist() == [0, 0, 0]
     x.copy_(minidl.tensor([1.0, 2.0, 3.0]))
     assert x.tolist() == [1, 2, 3]
+
+
+def test_factories_take_size_and_randint_high_only():
+    torch = require_torch()
+    for make in (minidl.zeros, minidl.ones, minidl.empty, minidl.rand, minidl.randn):
+        assert make(size=(2, 3)).shape == (2, 3)
+    with pytest.raises(TypeError, match='not both'):
+        minidl.zeros(2, size=(2,))
+    r = minidl.randint(10, (50,))
+    assert r.shape == (50,) and r.dtype == np.int64 and 0 <= r.numpy().min() and r.numpy().max() < 10
+    assert minidl.randint(3, 5, size=(4,)).numpy().min() >= 3
+    np.testing.assert_allclose(minidl.logspace(0, 2, 3).numpy(), torch.logspace(0, 2, 3).numpy())
+    np.testing.assert_allclose(minidl.logspace(0, 3, 4, base=2).numpy(), [1, 2, 4, 8])
+    np.testing.assert_allclose(minidl.linspace(-1, 1, 5).numpy(), torch.linspace(-1, 1, 5).numpy())
+
+
+def test_normal_factory():
+    g = minidl.Generator().manual_seed(0)
+    n = minidl.normal(2.0, 0.5, size=(2000,), generator=g)
+    assert n.dtype == np.float32 and abs(n.numpy().mean() - 2) < 0.05
+    mean = minidl.tensor(np.array([0.0, 100.0]), requires_grad=True)
+    m = minidl.normal(mean, 1.0)
+    assert m.dtype == np.float64 and m.shape == (2,) and abs(m.numpy()[1] - 100) < 6
+    assert not m.requires_grad                     # not differentiable, as in PyTorch
+    assert minidl.normal(minidl.zeros(3), minidl.ones(2, 1)).shape == (2, 3)
+    with pytest.raises(TypeError, match='size='):
+        minidl.normal(0.0, 1.0)
+
+
+def test_type_and_conversions():
+    torch = require_torch()
+    data = np.array([1.5, -2.5])
+    ours, theirs = minidl.tensor(data), torch.tensor(data)
+    assert ours.type() == theirs.type() == 'torch.DoubleTensor'
+    for name in ('float', 'double', 'long', 'int', 'bool', 'half'):
+        mine, ref = getattr(ours, name)(), getattr(theirs, name)()
+        assert str(mine.dtype) == str(ref.dtype).replace('torch.', '')
+        np.testing.assert_array_equal(mine.numpy(), ref.numpy())
+    assert ours.type(minidl.float32).dtype == np.float32
+    assert ours.type('torch.LongTensor').type() == theirs.type('torch.LongTensor').type()
+    with pytest.raises(ValueError, match='invalid type'):
+        ours.type('torch.NoSuchTensor')
+
+
+def test_format_of_zero_dim_tensors():
+    torch = require_torch()
+    assert f'{minidl.tensor(3.14159):.3f}' == f'{torch.tensor(3.14159):.3f}' == '3.142'
+    assert f'{minidl.tensor([1.0, 2.0])}' == str(minidl.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError):
+        f'{minidl.tensor([1.0]):.2f}'     # as in PyTorch: only 0-d tensors take a format
+
+
+def test_equal_max_min_argmax():
+    torch = require_torch()
+    a = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    assert minidl.equal(minidl.tensor(a), minidl.tensor(a.copy()))
+    assert not minidl.equal(minidl.tensor(a), minidl.tensor(a[:1]))
+    assert not minidl.tensor(a).equal(minidl.tensor(a + 1))
+    values, indices = minidl.max(minidl.tensor(a), 1)
+    result = minidl.tensor(a).min(dim=0)
+    assert result.values.tolist() == [1, 0, 2] and result.indices.tolist() == [0, 1, 0]
+    assert values.tolist() == [5, 7] and indices.tolist() == [1, 0]
+    assert minidl.argmax(minidl.tensor(a), axis=1).tolist() == torch.argmax(torch.tensor(a), axis=1).tolist()
+    assert minidl.tensor(a).argmin(axis=0).tolist() == [0, 1, 0]
+
+
+def test_method_aliases_of_functions():
+    torch = require_torch()
+    a = np.arange(12.0).reshape(3, 4) - 5
+    m, t = minidl.tensor(a), torch.tensor(a)
+    pairs = [
+        (m.mm(m.T), t.mm(t.T)), (m.reshape(1, 3, 4).bmm(m.T.reshape(1, 4, 3)),
+                                 t.reshape(1, 3, 4).bmm(t.T.reshape(1, 4, 3))),
+        (m.narrow(1, 1, 2), t.narrow(1, 1, 2)), (m.clamp_min(0), t.clamp_min(0)),
+        (m.clamp_max(1), t.clamp_max(1)), (m.view_as(m.T), t.view_as(t.T)),
+        (m.amax(1), t.amax(1)), (m.amin((0, 1)), t.amin((0, 1))),
+        (m.eq(1.0), t.eq(1.0)), (m.ne(m), t.ne(t)), (m.lt(0), t.lt(0)), (m.le(0), t.le(0)),
+        (m.gt(2), t.gt(2)), (m.ge(2), t.ge(2)), (m.add(m, alpha=2), t.add(t, alpha=2)),
+        (m.div(3, rounding_mode='floor'), t.div(3, rounding_mode='floor')),
+        (m.long().div(3, rounding_mode='trunc'), t.long().div(3, rounding_mode='trunc')),
+    ]
+    for k, (ours, theirs) in enumerate(pairs):
+        assert ours.shape == tuple(theirs.shape), k
+        assert str(ours.dtype) == str(theirs.dtype).replace('torch.', ''), k
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), err_msg=str(k))
+    assert m.size(-1) == 4 and m.numel() == 12
+
+
+def test_equality_with_non_numbers_is_identity_like_pytorch():
+    torch = require_torch()
+    for t in (minidl.ones(2), torch.ones(2)):
+        assert (t == None) is False and (t != 'a') is True    # noqa: E711
+        assert (t == [1.0, 0.0]) is False
+
+
+def test_grad_assignment_is_checked_like_pytorch():
+    w = minidl.zeros(2, 3, requires_grad=True)
+    w.grad = minidl.ones(2, 3)
+    w.grad = None
+    assert w.grad is None
+    with pytest.raises(RuntimeError, match='different size'):
+        w.grad = minidl.ones(3, 2)
+    with pytest.raises(RuntimeError, match='different type'):
+        w.grad = minidl.ones(2, 3, dtype=minidl.float64)
+    with pytest.raises(TypeError, match='Tensor or None'):
+        w.grad = np.ones((2, 3))
+    w.requires_grad = False
+    assert not w.requires_grad and w.is_leaf

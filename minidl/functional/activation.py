@@ -1,9 +1,14 @@
-"""Activation functions: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax."""
+"""Activation functions: relu, leaky_relu, sigmoid, tanh, softmax, log_softmax.
+
+``inplace=True`` (and ``relu_``) writes the result into the input (see inplace.py).
+"""
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
 from ._util import normalize_dim
+from .inplace import apply_inplace
 
-__all__ = ['relu', 'leaky_relu', 'sigmoid', 'tanh', 'softmax', 'log_softmax']
+__all__ = ['relu', 'relu_', 'leaky_relu', 'leaky_relu_', 'sigmoid', 'tanh', 'softmax',
+           'log_softmax']
 
 
 class ReLU(Function):
@@ -122,11 +127,23 @@ class LogSoftmax(Function):
 
 
 def relu(input, inplace=False):
+    if inplace:
+        return apply_inplace('relu_', input, ReLU.apply)
     return ReLU.apply(input)
 
 
+def relu_(input):
+    return relu(input, inplace=True)
+
+
 def leaky_relu(input, negative_slope=0.01, inplace=False):
+    if inplace:
+        return apply_inplace('leaky_relu_', input, LeakyReLU.apply, negative_slope)
     return LeakyReLU.apply(input, negative_slope)
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
 
 
 def sigmoid(input):

@@ -6,10 +6,12 @@ evaluation is the identity. The masks come from minidl's seeded generator of the
 input's device, so ``minidl.manual_seed`` makes them repeatable.
 """
 import warnings
+from functools import partial
 
-from ..autograd import ArrayFunction as Function, Cost, is_grad_enabled
+from ..autograd import ArrayFunction as Function, Cost
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module, random_uniform
 from ._util import check_tensor
+from .inplace import apply_inplace, check_inplace
 
 __all__ = ['dropout', 'dropout2d']
 
@@ -83,38 +85,33 @@ def _dropout(op, input, p, training, inplace, mask_shape):
     if p == 1:
         keep = xp.zeros((), dtype=bool)        # everything dropped; no random draw needed
         scale = dtype(0)
+        compute = partial(Dropout.apply, keep=keep, scale=scale)
     else:
         # u uniform in [0, 1) is kept with probability P(u >= p) = 1 - p; the scale is
         # computed in the input's dtype, 1/(1-p) as PyTorch rounds it
         uniform = random_uniform(mask_shape, input.dtype, device=input.device)
         scale = dtype(1) / dtype(1 - p)
         if cuda_kernels_enabled(xp) and tuple(mask_shape) == tuple(input.shape):
-            return _dropout_kernel(input, uniform, p, scale, inplace)
-        keep = uniform >= p
-    if inplace and not (input.requires_grad and is_grad_enabled()):
-        # nothing is recorded, so the input's array can take the result
-        input.array *= keep
-        input.array *= scale
-        return input
-    return Dropout.apply(input, keep=keep, scale=scale)
-
-
-def _dropout_kernel(input, uniform, p, scale, inplace):
-    """Element-wise dropout with dropout_cuda: the mask and the scaled
-    output in one kernel (the same mask and numbers as the generic path)."""
-    if inplace and not (input.requires_grad and is_grad_enabled()):
-        dropout_cuda(input.array, uniform, p, scale, out=input.array)
-        return input
-    return Dropout.apply(input, keep=None, scale=scale, uniform=uniform, p=p)
+            # the mask and the scaled output in one kernel (the same numbers); unrecorded
+            # and in place, the kernel writes straight into the input
+            if inplace and not check_inplace(op + '_', input, ()):
+                dropout_cuda(input.array, uniform, p, scale, out=input.array)
+                input._mark_changed(op + '_')
+                return input
+            compute = partial(Dropout.apply, keep=None, scale=scale, uniform=uniform, p=p)
+        else:
+            compute = partial(Dropout.apply, keep=uniform >= p, scale=scale)
+    if inplace:
+        return apply_inplace(op + '_', input, compute)
+    return compute(input)
 
 
 def dropout(input, p=0.5, training=True, inplace=False):
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training);
     the input itself when ``training=False`` or ``p=0``; zeros when ``p=1``.
 
-    ``inplace=True`` writes into the input when no graph is recorded (the input does not
-    require grad, or under ``no_grad``); with a graph it returns a new tensor, since
-    minidl has no version counters to make an in-place op on a recorded tensor safe.
+    ``inplace=True`` writes the result into the input and returns it (recorded like any
+    in-place operation, see inplace.py).
     """
     check_tensor(input, 'dropout')
     _check_p('dropout', p)

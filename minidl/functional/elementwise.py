@@ -3,14 +3,19 @@
 Each backward sums its gradient back to its input's shape (``sum_to_shape``), so an
 operator on a (3, 1) and a (4,) input returns gradients of shapes (3, 1) and (4,).
 """
+import numpy as np
+
 from ..autograd import ArrayFunction as Function, Cost
 from .. import backend
 from ..backend import get_array_module
 from ..tensor import Tensor
 from ._util import shape_of, sum_to_shape, raw
+from .unary import floor, trunc
 
 __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'clamp',
-           'maximum', 'minimum', 'where', 'clip', 'to_dtype', 'to_device']
+           'clamp_min', 'clamp_max', 'maximum', 'minimum', 'where', 'clip', 'to_dtype',
+           'to_device', 'lerp', 'addcmul', 'addcdiv', 'eq', 'ne', 'lt', 'le', 'gt', 'ge',
+           'equal']
 
 
 def _check_broadcast(op, a, b):
@@ -331,8 +336,23 @@ def mul(input, other):
     return _binary(Mul, 'mul', input, other)
 
 
-def div(input, other):
-    return _binary(Div, 'div', input, other)
+def div(input, other, rounding_mode=None):
+    """input / other; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient (its
+    gradient is then zero, as in PyTorch); integers divided with rounding stay integers."""
+    if rounding_mode is None:
+        return _binary(Div, 'div', input, other)
+    if rounding_mode not in ('trunc', 'floor'):
+        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
+                         f"{rounding_mode!r}")
+    a, b = raw(input), raw(other)
+    if all(getattr(v, 'dtype', np.dtype(type(v))).kind in 'iub' for v in (a, b)):
+        xp = get_array_module(a, b)
+        if rounding_mode == 'floor':
+            return Tensor(xp.floor_divide(a, b))
+        quotient = xp.abs(a) // xp.abs(b)         # integer division rounded towards zero
+        return Tensor(xp.where((a < 0) != (b < 0), -quotient, quotient))
+    quotient = _binary(Div, 'div', input, other)
+    return floor(quotient) if rounding_mode == 'floor' else trunc(quotient)
 
 
 def pow(input, exponent):
@@ -374,6 +394,74 @@ def clamp(input, min=None, max=None):
 
 
 clip = clamp
+
+
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def lerp(input, end, weight):
+    """input + weight * (end - input); ``weight`` a number or a tensor."""
+    return add(input, mul(weight, sub(end, input)))
+
+
+def addcmul(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 * tensor2."""
+    product = mul(tensor1, tensor2)
+    return add(input, product if value == 1 else mul(product, value))
+
+
+def addcdiv(input, tensor1, tensor2, value=1):
+    """input + value * tensor1 / tensor2."""
+    quotient = div(tensor1, tensor2)
+    return add(input, quotient if value == 1 else mul(quotient, value))
+
+
+# ---------------------------------------------------------------- comparisons
+# Boolean results, outside the graph (a comparison has no gradient).
+
+def _compare(op, ufunc, input, other):
+    a, b = raw(input), raw(other)
+    if not isinstance(input, Tensor) and not isinstance(other, Tensor):
+        raise TypeError(f'{op}: at least one argument must be a Tensor')
+    _check_broadcast(op, a, b)
+    return Tensor(getattr(get_array_module(a, b), ufunc)(a, b))
+
+
+def eq(input, other):
+    return _compare('eq', 'equal', input, other)
+
+
+def ne(input, other):
+    return _compare('ne', 'not_equal', input, other)
+
+
+def lt(input, other):
+    return _compare('lt', 'less', input, other)
+
+
+def le(input, other):
+    return _compare('le', 'less_equal', input, other)
+
+
+def gt(input, other):
+    return _compare('gt', 'greater', input, other)
+
+
+def ge(input, other):
+    return _compare('ge', 'greater_equal', input, other)
+
+
+def equal(input, other):
+    """True when both tensors have the same shape and the same values (a Python bool)."""
+    if input.shape != other.shape:
+        return False
+    xp = get_array_module(input.array, other.array)
+    return bool(xp.array_equal(input.array, other.array))
 
 
 def where(condition, input, other):

@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, max, min, var, std, argmax, argmin.
+"""Reductions: sum, mean, max, min, amax, amin, var, std, argmax, argmin, prod,
+logsumexp, norm, and the running sum cumsum.
 
 ``dim`` is an int, a tuple of ints (negative ones count from the end) or None for
 every dimension. Each backward broadcasts the output gradient back over the reduced
@@ -15,7 +16,8 @@ from ..tensor import Tensor
 from ._util import check_tensor, normalize_dim
 from .elementwise import maximum, minimum
 
-__all__ = ['sum', 'mean', 'max', 'min', 'var', 'std', 'argmax', 'argmin']
+__all__ = ['sum', 'mean', 'max', 'min', 'var', 'std', 'argmax', 'argmin', 'amax', 'amin',
+           'prod', 'cumsum', 'logsumexp', 'norm']
 
 # torch.return_types.max / .min: a tuple that also has .values and .indices
 max_result = namedtuple('max', ['values', 'indices'])
@@ -221,6 +223,154 @@ class _Null:
 
 
 
+class Amax(Function):
+    """amax/amin over several dimensions at once."""
+
+    @staticmethod
+    def forward(ctx, x, dims, keepdim, is_max):
+        out = x.max(axis=dims, keepdims=True) if is_max else x.min(axis=dims, keepdims=True)
+        hits = x == out
+        ctx.save_for_backward(hits)
+        ctx.dims = dims
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape)
+                                                     if i not in dims))
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = max_i x_i over the reduced dimensions: dy/dx_i = 1 for the largest element;
+        k tied elements get 1/k each (PyTorch's amax spreads the gradient evenly)."""
+        (hits,) = ctx.saved_tensors
+        grad = grad.reshape(_keepdim_shape(hits.shape, ctx.dims))
+        share = grad / hits.sum(axis=ctx.dims, keepdims=True)
+        return (hits * share).astype(grad.dtype, copy=False), None, None, None
+
+    cost = _reduction_cost(1)
+
+
+def _move_to_end(x, dims):
+    """``x`` with the ``dims`` moved last and merged into one: shape (kept..., n)."""
+    xp = get_array_module(x)
+    kept = [d for d in range(x.ndim) if d not in dims]
+    moved = xp.transpose(x, kept + list(dims))
+    return moved.reshape(moved.shape[:len(kept)] + (-1,)), kept + list(dims)
+
+
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        ctx.save_for_backward(x)
+        ctx.dims = dims
+        return x.prod(axis=dims, keepdims=keepdim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = prod_j x_j: dy/dx_i = prod_{j != i} x_j, computed as the product of the
+        elements before i times the product of those after i (exclusive running
+        products), which stays right when some x_j are zero (y / x_i would not)."""
+        (x,) = ctx.saved_tensors
+        xp = get_array_module(x)
+        flat, order = _move_to_end(x, ctx.dims)
+        ones = xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+        before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+        after = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(flat, -1)[..., :-1]],
+                                                  axis=-1), axis=-1), -1)
+        others = (before * after).reshape([x.shape[d] for d in order])
+        others = xp.transpose(others, tuple(int(i) for i in np.argsort(order)))
+        return others * grad.reshape(_keepdim_shape(x.shape, ctx.dims)), None, None
+
+    cost = _reduction_cost(1)
+
+
+class CumSum(Function):
+    @staticmethod
+    def forward(ctx, x, dim):
+        ctx.dim = dim
+        return get_array_module(x).cumsum(x, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y_k = sum_{i <= k} x_i: dy_k/dx_i = 1 for k >= i, so dL/dx_i = sum_{k >= i} g_k,
+        the running sum of the gradient taken from the end."""
+        xp = get_array_module(grad)
+        return xp.flip(xp.cumsum(xp.flip(grad, ctx.dim), axis=ctx.dim), ctx.dim), None
+
+    cost = _reduction_cost(1)
+
+
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, x, dims, keepdim):
+        xp = get_array_module(x)
+        peak = x.max(axis=dims, keepdims=True)
+        peak = xp.where(xp.isfinite(peak), peak, 0)     # all -inf (or inf) stays so
+        out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
+        ctx.save_for_backward(x, out)
+        ctx.dims = dims
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape)
+                                                     if i not in dims))
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = ln sum_j e^(x_j): dy/dx_i = e^(x_i) / sum_j e^(x_j) = e^(x_i - y), the
+        softmax of x."""
+        x, out = ctx.saved_tensors
+        xp = get_array_module(x)
+        return grad.reshape(out.shape) * xp.exp(x - out), None, None
+
+    cost = _reduction_cost(3)
+
+
+class Norm(Function):
+    @staticmethod
+    def forward(ctx, x, p, dims, keepdim):
+        xp = get_array_module(x)
+        abs_x = xp.abs(x)
+        if p == 2:
+            out = xp.sqrt((x * x).sum(axis=dims, keepdims=True))
+        elif p == float('inf'):
+            out = abs_x.max(axis=dims, keepdims=True)
+        elif p == float('-inf'):
+            out = abs_x.min(axis=dims, keepdims=True)
+        elif p == 0:
+            out = (x != 0).sum(axis=dims, keepdims=True).astype(x.dtype)
+        elif p == 1:
+            out = abs_x.sum(axis=dims, keepdims=True)
+        else:
+            out = (abs_x ** p).sum(axis=dims, keepdims=True) ** (1.0 / p)
+        out = out.astype(x.dtype, copy=False)
+        ctx.save_for_backward(x, out)
+        ctx.p, ctx.dims = p, dims
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape)
+                                                     if i not in dims))
+
+    @staticmethod
+    def backward(ctx, grad):
+        """n = (sum_i |x_i|^p)^(1/p): dn/dx_i = sign(x_i) |x_i|^(p-1) / n^(p-1), which is
+        x_i / n for p = 2 and sign(x_i) for p = 1; taken as 0 where n = 0 (PyTorch's
+        choice). For p = inf (-inf) the gradient goes to the largest (smallest) |x_i|,
+        shared evenly by ties; the 0-"norm" counts and has gradient 0."""
+        x, out = ctx.saved_tensors
+        xp = get_array_module(x)
+        p = ctx.p
+        grad = grad.reshape(out.shape)
+        with _quiet(xp):
+            if p == 0:
+                local = xp.zeros_like(x)
+            elif p == 1:
+                local = xp.sign(x)
+            elif p in (float('inf'), float('-inf')):
+                hits = xp.abs(x) == out
+                local = xp.sign(x) * hits / hits.sum(axis=ctx.dims, keepdims=True)
+            elif p == 2:
+                local = xp.where(out == 0, 0, x / out)
+            else:
+                local = xp.where(out == 0, 0,
+                                 xp.sign(x) * xp.abs(x) ** (p - 1) / out ** (p - 1))
+        return (grad * local).astype(x.dtype, copy=False), None, None, None
+
+    cost = _reduction_cost(2)
+
+
 # ---------------------------------------------------------------- the public functions
 
 def sum(input, dim=None, keepdim=False):
@@ -285,8 +435,12 @@ def std(input, dim=None, unbiased=True, keepdim=False, correction=None):
     return _variance('std', True, input, dim, unbiased, keepdim, correction)
 
 
-def _arg(op, is_max, input, dim, keepdim):
+def _arg(op, is_max, input, dim, keepdim, axis):
     check_tensor(input, op)
+    if axis is not None:                  # NumPy's name, which PyTorch also accepts
+        if dim is not None:
+            raise TypeError(f'{op}: give dim or axis, not both')
+        dim = axis
     if input.numel() == 0:
         raise RuntimeError(f'{op}: the input is empty (shape {input.shape})')
     if dim is not None:
@@ -294,11 +448,90 @@ def _arg(op, is_max, input, dim, keepdim):
     return ArgExtremum.apply(input, dim, keepdim, is_max)
 
 
-def argmax(input, dim=None, keepdim=False):
+def argmax(input, dim=None, keepdim=False, *, axis=None):
     """Index of the largest element (of the flattened input when dim is None)."""
-    return _arg('argmax', True, input, dim, keepdim)
+    return _arg('argmax', True, input, dim, keepdim, axis)
 
 
-def argmin(input, dim=None, keepdim=False):
+def argmin(input, dim=None, keepdim=False, *, axis=None):
     """Index of the smallest element (of the flattened input when dim is None)."""
-    return _arg('argmin', False, input, dim, keepdim)
+    return _arg('argmin', False, input, dim, keepdim, axis)
+
+
+def _amax(op, is_max, input, dim, keepdim):
+    check_tensor(input, op)
+    dims = _reduced_dims(None if dim == () else dim, input.ndim, op)
+    for d in dims:
+        if input.shape[d] == 0:
+            raise IndexError(f'{op}: cannot reduce dimension {d} of size 0 (shape {input.shape})')
+    return Amax.apply(input, dims, keepdim, is_max)
+
+
+def amax(input, dim=(), keepdim=False):
+    """The largest value over ``dim`` (an int or a tuple; () means every dimension).
+    Unlike ``max(dim)`` it returns values only, and tied maxima share the gradient."""
+    return _amax('amax', True, input, dim, keepdim)
+
+
+def amin(input, dim=(), keepdim=False):
+    """The smallest value over ``dim``; see ``amax``."""
+    return _amax('amin', False, input, dim, keepdim)
+
+
+def _float_input(op, input, dtype=None):
+    check_tensor(input, op)
+    if dtype is not None:
+        return input.to(dtype)
+    if input.dtype.kind in 'fc':
+        return input
+    from ..tensor import get_default_dtype
+    return input.to(get_default_dtype())
+
+
+def _accumulating_input(op, input, dtype):
+    """The input in ``dtype``; by default integers and booleans as int64, as PyTorch
+    accumulates them."""
+    check_tensor(input, op)
+    if dtype is not None:
+        return input.to(dtype)
+    return input.to(np.int64) if input.dtype.kind in 'iub' else input
+
+
+def prod(input, dim=None, keepdim=False, dtype=None):
+    """The product of the elements (over ``dim``, or all). Integer and boolean inputs give
+    int64, as in PyTorch."""
+    input = _accumulating_input('prod', input, dtype)
+    dims = _reduced_dims(dim, input.ndim, 'prod')
+    return Prod.apply(input, dims, keepdim)
+
+
+def cumsum(input, dim, dtype=None):
+    """Running sums along ``dim``: y_k = x_0 + ... + x_k. Integer and boolean inputs give
+    int64, as in PyTorch."""
+    input = _accumulating_input('cumsum', input, dtype)
+    if input.ndim == 0:
+        normalize_dim(dim, 0, 'cumsum')
+        return input.clone()
+    return CumSum.apply(input, normalize_dim(dim, input.ndim, 'cumsum'))
+
+
+def logsumexp(input, dim, keepdim=False):
+    """ln sum exp(input) over ``dim`` (an int or a tuple), computed without overflow by
+    taking the maximum out first."""
+    input = _float_input('logsumexp', input)
+    return LogSumExp.apply(input, _reduced_dims(dim, input.ndim, 'logsumexp'), keepdim)
+
+
+def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
+    """The p-norm (sum |x|^p)^(1/p) over ``dim`` (an int, a tuple, or None for every
+    element), as torch.norm: p is a number, inf, -inf, 0 (the count of non-zeros) or
+    'fro' (the 2-norm). 'nuc' (the nuclear norm) is not provided."""
+    input = _float_input('norm', input, dtype)
+    if p == 'fro':
+        if isinstance(dim, (tuple, list)) and len(dim) > 2:
+            raise RuntimeError(f"norm: p='fro' is a matrix norm: dim must be a 2-tuple, got "
+                               f"{tuple(dim)}")
+        p = 2
+    elif isinstance(p, str):
+        raise ValueError(f"norm: p={p!r} is not supported (use a number, inf, -inf or 'fro')")
+    return Norm.apply(input, float(p), _reduced_dims(dim, input.ndim, 'norm'), keepdim)

@@ -5,6 +5,8 @@ None of them computes anything: forward moves or copies values, backward moves t
 gradient back to where each value came from. Where one input value reaches several
 outputs (expand, repeated indices, replicate padding) backward adds the gradients.
 """
+import warnings
+
 import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
@@ -14,7 +16,7 @@ from ._util import check_tensor, normalize_dim, scatter_add, sum_to_shape
 
 __all__ = ['reshape', 'view', 'flatten', 'transpose', 'permute', 'squeeze', 'unsqueeze',
            'expand', 'getitem', 'cat', 'concat', 'stack', 'split', 'chunk', 'pad', 'clone',
-           'narrow']
+           'narrow', 'meshgrid']
 
 
 def _free(ctx, inputs, outputs):
@@ -108,7 +110,10 @@ class GetItem(Function):
         ctx.shape, ctx.index = x.shape, index
         # the integer and boolean arrays of the index stay alive for backward
         ctx.save_for_backward(*[i for i in index if is_array(i)])
-        return x[index]
+        out = x[index]
+        if not is_array(out):  # NumPy gives a scalar for one element; keep a 0-d view
+            out = x[index + (Ellipsis,)]
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -393,15 +398,18 @@ def _raw_index_part(part, xp):
     return part
 
 
-def getitem(input, index):
-    """``input[index]`` with ints, slices, None, Ellipsis and integer or boolean
-    arrays, like NumPy and PyTorch."""
-    check_tensor(input, 'getitem')
-    xp = get_array_module(input.array)
+def raw_index(index, xp):
+    """An index as a tuple of ints, slices, None, Ellipsis and arrays on ``xp``'s device."""
     if not isinstance(index, tuple):
         index = (index,)
-    index = tuple(_raw_index_part(i, xp) for i in index)
-    return GetItem.apply(input, index)
+    return tuple(_raw_index_part(i, xp) for i in index)
+
+
+def getitem(input, index):
+    """``input[index]`` with ints, slices, None, Ellipsis and integer or boolean
+    arrays, like NumPy and PyTorch. Basic indexing gives a view sharing storage."""
+    check_tensor(input, 'getitem')
+    return GetItem.apply(input, raw_index(index, get_array_module(input.array)))
 
 
 def narrow(input, dim, start, length):
@@ -520,3 +528,33 @@ def clone(input):
     """A copy that is part of the graph."""
     check_tensor(input, 'clone')
     return Clone.apply(input)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 1-D tensors: with n tensors of sizes s1..sn, n tensors of
+    shape (s1, ..., sn), the k-th varying along dimension k ('ij', PyTorch's default)
+    or with the first two dimensions swapped ('xy', NumPy's default). Each grid is a
+    reshape and an expand of its input, so gradients sum over the copies."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    tensors = _check_tensors('meshgrid', tensors)
+    if indexing is None:
+        warnings.warn('meshgrid: in an upcoming release, it will be required to pass the '
+                      'indexing argument.', UserWarning, stacklevel=2)
+        indexing = 'ij'
+    if indexing not in ('ij', 'xy'):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    for k, t in enumerate(tensors):
+        if t.ndim > 1:
+            raise ValueError(f'meshgrid: expects 0-D or 1-D tensors, tensor {k} has shape {t.shape}')
+    sizes = [t.numel() for t in tensors]
+    order = list(range(len(tensors)))
+    if indexing == 'xy' and len(tensors) >= 2:
+        order[0], order[1] = 1, 0          # x varies along columns, y along rows
+    shape = tuple(sizes[i] for i in order)
+    grids = []
+    for k, t in enumerate(tensors):
+        axis = order.index(k)
+        view = reshape(t, tuple(-1 if d == axis else 1 for d in range(len(shape))))
+        grids.append(expand(view, shape))
+    return tuple(grids)

@@ -8,15 +8,14 @@ __all__ = ['ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh', 'Softmax', 'LogSoftmax']
 
 
 class ReLU(Module):
-    """max(x, 0). ``inplace`` is accepted for PyTorch compatibility; minidl always
-    returns a new tensor (it has no version counters to make in-place ops safe)."""
+    """max(x, 0); ``inplace=True`` writes the result into the input, as in PyTorch."""
 
     def __init__(self, inplace=False):
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input):
-        return F.relu(input)
+        return F.relu(input, inplace=self.inplace)
 
     def extra_repr(self):
         return 'inplace=True' if self.inplace else ''
@@ -30,7 +29,7 @@ class LeakyReLU(Module):
         self.negative_slope, self.inplace = negative_slope, inplace
 
     def forward(self, input):
-        return F.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self):
         return f'negative_slope={self.negative_slope}' + (', inplace=True' if self.inplace else '')

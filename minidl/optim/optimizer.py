@@ -117,6 +117,7 @@ class Optimizer:
                 state = self.state.setdefault(p, {})
                 if not state:
                     state.update(self._initial_state(p, group))
+                p._mark_changed(f'{type(self).__name__}.step')  # a graph that saved p sees it
                 self._update(p, grad, state, group)
         return loss
 

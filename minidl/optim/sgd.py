@@ -56,6 +56,7 @@ class SGD(Optimizer):
                 d_p = self._gradient(p)
                 if d_p is None:
                     continue
+                p._mark_changed('SGD.step')  # a graph that saved p sees the change
                 if cuda_kernels_enabled(get_array_module(p.array)):
                     self._kernel_update(p, d_p, group)
                     continue

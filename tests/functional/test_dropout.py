@@ -151,14 +151,20 @@ def test_masks_follow_the_seed():
     assert not np.array_equal(first, second)
 
 
-def test_inplace_writes_into_the_input_only_without_a_graph():
+def test_inplace_writes_into_the_input_and_is_recorded():
     data = np.ones((4, 5), np.float32)
     x = _tensor(data)
     y = F.dropout(x, 0.5, inplace=True)
     assert y is x and set(np.unique(x.numpy())) <= {0.0, 2.0}
     leaf = _tensor(data, requires_grad=True)
-    y = F.dropout(leaf, 0.5, inplace=True)
-    assert y is not leaf and np.all(leaf.numpy() == 1)
+    with pytest.raises(RuntimeError, match='leaf Variable that requires grad'):
+        F.dropout(leaf, 0.5, inplace=True)               # as in PyTorch
+    hidden = leaf * 3
+    y = F.dropout(hidden, 0.5, inplace=True)
+    assert y is hidden and y.grad_fn.name() == 'DropoutBackward'
+    y.sum().backward()
+    kept = hidden.numpy() != 0
+    np.testing.assert_allclose(leaf.grad.numpy(), np.where(kept, 6.0, 0.0))
     untouched = _tensor(data)
     F.dropout(untouched, 0.5)
     assert np.all(untouched.numpy() == 1)

@@ -1,7 +1,7 @@
 """Elementwise operators: gradcheck in float64 and PyTorch parity, with broadcasting."""
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 import minidl
@@ -156,3 +156,48 @@ def test_clamp_needs_a_bound():
 def test_two_non_tensors_rejected():
     with pytest.raises(TypeError, match='add'):
         F.add(1.0, 2.0)
+
+
+@FAST
+@given(shapes=mutually_broadcastable_shapes(num_shapes=3, min_dims=1, max_dims=3, max_side=3),
+       seed=st.integers(0, 2**16), value=st.sampled_from([1, 0.5, -2]))
+def test_lerp_addcmul_addcdiv(shapes, seed, value):
+    torch = require_torch()
+    (sa, sb, sc), out = shapes
+    assume(tuple(sa) == tuple(out))            # the result has the input's shape
+    a, b, c = _draw(sa, seed), _draw(sb, seed + 1), _draw(sc, seed + 2, low=0.5)
+    for name in ('addcmul', 'addcdiv'):
+        ours = lambda x, y, z: getattr(F, name)(x, y, z, value=value)  # noqa: E731
+        theirs = lambda x, y, z: getattr(torch, name)(x, y, z, value=value)  # noqa: E731
+        check_gradients(ours, [a, b, c])
+        check_torch_parity(ours, theirs, [a, b, c])
+    check_gradients(F.lerp, [a, b, c])
+    check_torch_parity(F.lerp, torch.lerp, [a, b, c])
+    check_torch_parity(lambda x, y: F.lerp(x, y, 0.25), lambda x, y: torch.lerp(x, y, 0.25), [a, b])
+
+
+def test_comparisons_and_equal_like_pytorch():
+    torch = require_torch()
+    a, b = np.array([[1.0, 2.0, 3.0]]), np.array([[2.0], [1.0]])
+    for name in ('eq', 'ne', 'lt', 'le', 'gt', 'ge'):
+        ours = getattr(minidl, name)(minidl.tensor(a), minidl.tensor(b))
+        theirs = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
+        assert ours.dtype == np.bool_ and ours.tolist() == theirs.tolist()
+        assert getattr(minidl, name)(minidl.tensor(a), 2.0).tolist() == \
+            getattr(torch, name)(torch.tensor(a), 2.0).tolist()
+    assert minidl.equal(minidl.tensor(a), minidl.tensor(a))
+    assert not minidl.equal(minidl.tensor(a), minidl.tensor(b))
+    with pytest.raises(ValueError, match='cannot be broadcast'):
+        minidl.eq(minidl.ones(2), minidl.ones(3))
+
+
+@pytest.mark.parametrize('mode', ['trunc', 'floor'])
+def test_div_rounding_mode(mode):
+    torch = require_torch()
+    a, b = np.array([7.0, -7.0, 5.5, -0.5]), np.array([2.0, 2.0, -2.0, 3.0])
+    check_torch_parity(lambda x, y: F.div(x, y, rounding_mode=mode),
+                       lambda x, y: torch.div(x, y, rounding_mode=mode), [a, b])
+    ia, ib = a.astype(np.int64), np.array([2, 2, -2, 3])
+    ours = F.div(minidl.tensor(ia), minidl.tensor(ib), rounding_mode=mode)
+    theirs = torch.div(torch.tensor(ia), torch.tensor(ib), rounding_mode=mode)
+    assert ours.dtype == np.int64 and ours.tolist() == theirs.tolist()

@@ -186,3 +186,94 @@ def test_max_min_of_two_tensors_is_elementwise():
     a, b = _draw((2, 3), 0), _draw((3,), 1)
     check_torch_parity(F.max, torch.max, [a, b])
     check_torch_parity(lambda x, y: x.min(y), lambda x, y: x.min(y), [a, b])
+
+
+# ---------------------------------------------------------------- amax, prod, cumsum, logsumexp, norm
+
+@pytest.mark.parametrize('name', ['amax', 'amin'])
+@FAST
+@given(case=shape_and_dim(), keepdim=st.booleans(), seed=st.integers(0, 2**16))
+def test_amax_amin(name, case, keepdim, seed):
+    torch = require_torch()
+    shape, dim = case
+    x = np.round(_draw(shape, seed))           # whole numbers: ties share the gradient
+    ours = lambda t: getattr(F, name)(t, () if dim is None else dim, keepdim)  # noqa: E731
+    theirs = lambda t: getattr(torch, name)(t, () if dim is None else dim, keepdim)  # noqa: E731
+    check_torch_parity(ours, theirs, [x])
+    check_gradients(ours, [_draw(shape, seed)])
+
+
+@FAST
+@given(case=shape_and_dim(tuple_dims=False), keepdim=st.booleans(), seed=st.integers(0, 2**16),
+       zeros=st.integers(0, 2))
+def test_prod(case, keepdim, seed, zeros):
+    torch = require_torch()
+    shape, dim = case
+    x = _draw(shape, seed)
+    x.reshape(-1)[:zeros] = 0                   # one zero, or two: the gradient stays exact
+    if dim is None:
+        ours, theirs = F.prod, torch.prod
+    else:
+        ours = lambda t: F.prod(t, dim, keepdim)  # noqa: E731
+        theirs = lambda t: torch.prod(t, dim, keepdim)  # noqa: E731
+    check_gradients(ours, [x])
+    check_torch_parity(ours, theirs, [x])
+
+
+@FAST
+@given(case=shape_and_dim(tuple_dims=False), seed=st.integers(0, 2**16))
+def test_cumsum(case, seed):
+    torch = require_torch()
+    shape, dim = case
+    dim = -1 if dim is None else dim
+    x = _draw(shape, seed)
+    check_gradients(lambda t: F.cumsum(t, dim), [x])
+    check_torch_parity(lambda t: t.cumsum(dim), lambda t: t.cumsum(dim), [x])
+
+
+@FAST
+@given(case=shape_and_dim(), keepdim=st.booleans(), seed=st.integers(0, 2**16))
+def test_logsumexp(case, keepdim, seed):
+    torch = require_torch()
+    shape, dim = case
+    dim = tuple(range(len(shape))) if dim is None else dim
+    x = 30 * _draw(shape, seed)                 # large values: the max is taken out first
+    check_gradients(lambda t: F.logsumexp(t, dim, keepdim), [x])
+    check_torch_parity(lambda t: F.logsumexp(t, dim, keepdim),
+                       lambda t: torch.logsumexp(t, dim, keepdim), [x])
+
+
+@FAST
+@given(case=shape_and_dim(), keepdim=st.booleans(), seed=st.integers(0, 2**16),
+       p=st.sampled_from(['fro', 1, 2, 3, 0.5, float('inf'), float('-inf')]))
+def test_norm(case, keepdim, seed, p):
+    torch = require_torch()
+    shape, dim = case
+    x = _draw(shape, seed)
+    if p == 'fro' and isinstance(dim, tuple) and len(dim) > 2:
+        with pytest.raises(RuntimeError, match='dim must be a 2-tuple'):
+            F.norm(minidl.tensor(x), p, dim)
+        return
+    ours = lambda t: t.norm(p, dim, keepdim)  # noqa: E731
+    theirs = lambda t: torch.norm(t, p, dim, keepdim)  # noqa: E731
+    check_gradients(ours, [x])
+    check_torch_parity(ours, theirs, [x])
+
+
+def test_norm_edge_cases():
+    torch = require_torch()
+    x = np.array([[0.0, 0.0, 0.0], [3.0, -4.0, 0.0]])
+    for p in (2, 3, 0, 1, float('inf')):
+        check_torch_parity(lambda t: F.norm(t, p, 1), lambda t: torch.norm(t, p, 1), [x])
+    with pytest.raises(ValueError, match="p='nuc' is not supported"):
+        F.norm(minidl.ones(2, 2), 'nuc')
+
+
+def test_integer_inputs_of_prod_cumsum_norm():
+    torch = require_torch()
+    data = np.array([[1, 2, 3], [4, 5, 6]], np.int32)
+    for ours, theirs in [(F.prod(minidl.tensor(data)), torch.prod(torch.tensor(data))),
+                         (F.cumsum(minidl.tensor(data), 1), torch.cumsum(torch.tensor(data), 1)),
+                         (F.logsumexp(minidl.tensor(data), 1), torch.logsumexp(torch.tensor(data), 1))]:
+        assert str(ours.dtype) == str(theirs.dtype).replace('torch.', '')
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)

@@ -281,3 +281,21 @@ def test_zero_dimensional_input():
                          (lambda t: t.clone(), lambda t: t.clone()),
                          (lambda t: F.stack([t, t]), lambda t: torch.stack([t, t]))]:
         check_torch_parity(ours, theirs, [x])
+
+
+@pytest.mark.parametrize('indexing', ['ij', 'xy'])
+def test_meshgrid(indexing):
+    torch = require_torch()
+    a, b, c = np.arange(3.0), np.arange(4.0) - 1, np.array([0.5, 2.0])
+    ours = lambda x, y, z: F.meshgrid(x, y, z, indexing=indexing)  # noqa: E731
+    theirs = lambda x, y, z: torch.meshgrid(x, y, z, indexing=indexing)  # noqa: E731
+    check_gradients(ours, [a, b, c])
+    check_torch_parity(ours, theirs, [a, b, c])
+    check_torch_parity(lambda x, y: minidl.meshgrid([x, y], indexing=indexing),
+                       lambda x, y: torch.meshgrid([x, y], indexing=indexing), [a, b])
+
+
+def test_meshgrid_warns_without_indexing_like_pytorch():
+    with pytest.warns(UserWarning, match='indexing argument'):
+        grid_x, grid_y = F.meshgrid(minidl.arange(2), minidl.arange(3))
+    assert grid_x.shape == grid_y.shape == (2, 3)
