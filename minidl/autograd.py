@@ -634,7 +634,7 @@ class Function:
         outs = out if isinstance(out, tuple) else (out,)
         node = outs[0].grad_fn
         for i in (node.ctx.non_differentiable_outputs if node is not None else ()):
-            outs[i].grad_fn, outs[i]._requires_grad = None, False   # a plain leaf
+            outs[i]._grad_fn, outs[i]._requires_grad = None, False   # a plain leaf
         return out
 
 
