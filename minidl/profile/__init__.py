@@ -7,8 +7,10 @@ Counts come from the operators' own cost rules (``Function.cost``) through the a
 apply hook, so they follow what actually runs; see ``summary.py`` for how each
 operator's cost is attributed to a module and ``memory.py`` for the memory model.
 """
-from .summary import (CONVENTIONS, CostTracer, LayerRow, ModelSummary, storage_of, summary)
 from .memory import MemoryReport, measure_training_peak
+from .summary import ModelSummary, summary
+from .table import CONVENTIONS
+from .tracer import CostTracer, LayerRow, storage_of
 
 __all__ = ['summary', 'ModelSummary', 'LayerRow', 'CostTracer', 'MemoryReport',
            'measure_training_peak', 'storage_of', 'CONVENTIONS']

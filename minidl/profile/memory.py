@@ -42,7 +42,7 @@ import numpy as np
 
 from ..backend import Device, is_array, random_integers
 from ..tensor import Tensor, randn
-from .summary import output_tensors, storage_of
+from .tracer import output_tensors, storage_of
 from .table import megabytes
 
 

@@ -1,5 +1,7 @@
 """The text table of a ModelSummary, in the spirit of torchinfo's."""
-from .summary import CONVENTIONS
+
+CONVENTIONS = ('MACs of conv + linear are what torchvision and the papers print as FLOPs; '
+               'FLOPs = 2 x MACs plus elementwise work')
 
 MB = 10 ** 6  # decimal megabytes, the unit of the published PyTorch figures
 

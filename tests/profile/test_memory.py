@@ -77,7 +77,7 @@ def test_report_arithmetic():
 
 def test_predicted_peak_of_a_chain_by_hand():
     # two operators in a chain: the first keeps A (40 B), the second keeps A and B (60 B)
-    from minidl.profile.summary import OpRecord
+    from minidl.profile.tracer import OpRecord
     ops = [OpRecord('0', 'F', ('A',), 40, 0, 8, 100), OpRecord('1', 'G', ('A', 'B'), 20, 40, 0, 0)]
     s = types.SimpleNamespace(ops=ops, storage_bytes={'A': 40, 'B': 60}, param_bytes=8)
     base = 8 + 8 + 0                           # parameters + optimizer state + input
