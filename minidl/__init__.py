@@ -6,12 +6,11 @@ from .backend import (Device as device, cuda_is_available, get_array_module, man
                       initial_seed, seed, get_rng_state, set_rng_state, Generator)
 from .autograd import (ArrayFunction, ArrayFunction as Function, no_grad, enable_grad,
                        set_grad_enabled, is_grad_enabled, inference_mode)
-from .tensor import (Tensor, tensor, from_numpy, as_tensor, is_tensor, zeros, ones, empty,
-                     full, rand, randn, randint, randperm, normal, arange, linspace, logspace,
-                     eye, zeros_like,
-                     ones_like, empty_like, rand_like, randn_like, full_like,
-                     get_default_dtype, set_default_dtype,
-                     float16, float32, float64, int8, int16, int32, int64, uint8, bool_)
+from .tensor import (Tensor, get_default_dtype, set_default_dtype, float16, float32, float64,
+                     int8, int16, int32, int64, uint8, bool_)
+from .creation import (tensor, from_numpy, as_tensor, is_tensor, zeros, ones, empty, full, rand,
+                       randn, randint, randperm, normal, arange, linspace, logspace, eye,
+                       zeros_like, ones_like, empty_like, rand_like, randn_like, full_like)
 from . import backend, functional
 from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clamp, clip,
                          maximum, minimum, where, relu, sigmoid, tanh, softmax, log_softmax,

@@ -49,6 +49,6 @@ def numpy_generator(generator=None):
         return current_generator()
     if isinstance(generator, np.random.Generator):
         return generator
-    from ..tensor import randint   # a minidl.Generator: drawn from through the factories
+    from ..creation import randint   # a minidl.Generator: drawn from through the factories
     seed = randint(0, 2 ** 63 - 1, (1,), generator=generator)
     return np.random.default_rng(int(seed.item()))

@@ -3,7 +3,7 @@ import math
 
 from .. import functional as F
 from ..functional._util import pair
-from ..tensor import empty
+from ..creation import empty
 from . import init
 from .module import Module
 from .parameter import Parameter

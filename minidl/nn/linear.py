@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from .. import functional as F
-from ..tensor import empty
+from ..creation import empty
 from . import init
 from .module import Module
 from .parameter import Parameter

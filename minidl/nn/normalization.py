@@ -2,7 +2,7 @@
 import numpy as np
 
 from .. import functional as F
-from ..tensor import ones, zeros
+from ..creation import ones, zeros
 from . import init
 from .module import Module
 from .parameter import Parameter

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import Device, is_array, random_integers
-from ..tensor import Tensor, randn
+from ..tensor import Tensor
+from ..creation import randn
 from .tracer import output_tensors, storage_of
 from .table import megabytes
 

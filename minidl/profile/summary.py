@@ -25,7 +25,8 @@ import numpy as np
 from .. import autograd
 from ..autograd import Cost
 from ..backend import Device, is_array
-from ..tensor import Tensor, randn
+from ..tensor import Tensor
+from ..creation import randn
 from .memory import memory_report
 from .table import format_summary
 from .tracer import CostTracer, output_tensors, storage_of
