@@ -15,13 +15,14 @@ from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import (Module, RemovableHandle, register_module_forward_hook,
                      register_module_forward_pre_hook)
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LocalResponseNorm
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, LocalResponseNorm,
+                            SyncBatchNorm)
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 
 __all__ = ['Module', 'Parameter', 'Sequential', 'ModuleList', 'ModuleDict', 'Conv2d', 'Linear',
            'Identity', 'Flatten', 'Unflatten', 'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
-           'LocalResponseNorm', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d',
+           'SyncBatchNorm', 'LocalResponseNorm', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d',
            'AdaptiveMaxPool2d', 'Dropout', 'Dropout2d', 'ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh',
            'Softmax', 'LogSoftmax', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'init',
            'functional', 'RemovableHandle', 'register_module_forward_hook',
