@@ -18,7 +18,7 @@ skip otherwise).
 """
 import numpy as np
 
-from ..backend import to_device
+from ..backend import Device, to_device
 from .group import ProcessGroup, ReduceOp, copy_back
 from .mpi import _mpi
 from .watchdog import Watchdog
@@ -44,6 +44,8 @@ class NCCLProcessGroup(ProcessGroup):
         cupy, nccl = self.cupy, self.nccl = _cupy_nccl()
         world = MPI.COMM_WORLD
         super().__init__(Watchdog(world.Dup(), timeout))
+        if device_id is not None and not isinstance(device_id, int):
+            device_id = Device(device_id).index          # 'cuda:1' or minidl.device('cuda:1')
         if device_id is None:
             local = world.Split_type(MPI.COMM_TYPE_SHARED)
             device_id = local.Get_rank() % cupy.cuda.runtime.getDeviceCount()

@@ -38,9 +38,12 @@ def test_a_stuck_rank_is_named_when_the_timeout_passes():
 def misbehave(how):
     import minidl
     import minidl.distributed as dist
-    dist.init_process_group('mpi', timeout=2)
+    dist.init_process_group('mpi', timeout=60)
     t = minidl.ones(3)
     dist.all_reduce(t)                            # all_reduce #1: both ranks are here
+    # now a short timeout, and a short wait for answers (set after the start, which a
+    # busy machine may make slow)
+    dist.group.WORLD.watchdog.timeout, dist.group.WORLD.watchdog.answer_seconds = 2.0, 1.0
     if dist.get_rank() == 1:
         if how == 'raise':
             raise ValueError('rank 1 gave up')
