@@ -17,7 +17,7 @@ def shards(n, world, **kwargs):
     return [list(DistributedSampler(dataset(n), world, r, **kwargs)) for r in range(world)]
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(n=st.integers(1, 60), world=st.integers(1, 7), shuffle=st.booleans(),
        seed=st.integers(0, 2 ** 32 - 1), epoch=st.integers(0, 5))
 def test_shards_partition_the_dataset(n, world, shuffle, seed, epoch):
