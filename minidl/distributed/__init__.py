@@ -117,6 +117,10 @@ def init_process_group(backend=None, init_method=None, timeout=None, world_size=
 
     After this call an uncaught exception on any rank is announced to the others
     (which raise DistBackendError naming it), then the job is ended (MPI_Abort).
+
+    Raises RuntimeError when called twice or when the backend's library (mpi4py; CuPy
+    with NCCL) is missing, ValueError for an unknown backend, an init_method or store,
+    or a world_size/rank other than mpiexec's.
     """
     global _default, _previous_excepthook
     if _default is not None:
@@ -184,7 +188,9 @@ def _finish(work, async_op):
 
 def all_reduce(tensor, op=ReduceOp.SUM, group=None, async_op=False):
     """Combine ``tensor`` over all ranks (SUM, AVG, MAX, MIN, PRODUCT); every rank's
-    ``tensor`` holds the result."""
+    ``tensor`` holds the result. Like every collective here: ValueError without a process
+    group, TypeError for a non-Tensor, DistBackendError when another rank failed or the
+    timeout passed (at ``wait()`` with ``async_op=True``)."""
     return _finish(_group(group, 'all_reduce').all_reduce(_array(tensor, 'all_reduce'), op),
                    async_op)
 
