@@ -193,7 +193,8 @@ def report(rows, repeats):
                     f' ({found[0]["buckets"]} bucket{"s" if found[0]["buckets"] > 1 else ""})'
                     if processes > 1 else '–')
             threads = {r['blas_threads'] for r in found}
-            note = '' if threads == {wanted_threads} else f' (BLAS threads seen: {threads})'
+            seen = threads - {None}       # None: threadpoolctl is not installed
+            note = '' if seen <= {wanted_threads} else f' (BLAS threads seen: {sorted(seen)})'
             lines.append(f'| {name} | {found[0]["batch"]} | {setup}{note} | '
                          f'{_spread(images, "rate")} | {_spread(steps, "{:.0f}")} ms | {comm} | '
                          f'{found[0]["gradient_bytes"] / 1e6:.2f} MB | '
