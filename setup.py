@@ -1,6 +1,8 @@
 """minidl: a deep learning engine written from scratch on NumPy (CPU) and CuPy (GPU)."""
 from setuptools import find_packages, setup
 
+DISTRIBUTED = ['mpi4py>=4', 'mpich>=4; sys_platform == "linux" or sys_platform == "darwin"']
+
 setup(
     name='minidl',
     version='0.1.0',
@@ -22,7 +24,12 @@ setup(
     extras_require={
         # CUDA 12; for CUDA 13 install cupy-cuda13x instead (see README)
         'gpu': ['cupy-cuda12x>=13'],
-        'test': ['pytest>=7', 'pytest-xdist>=3', 'hypothesis>=6.80', 'torch>=2.1'],
+        # data parallelism (minidl.distributed): mpi4py and an MPI library from PyPI
+        # (MPICH's wheels, with mpiexec, for Linux and macOS)
+        'distributed': DISTRIBUTED,
+        # the multi-process tests run under the mpiexec that the distributed extra installs
+        'test': ['pytest>=7', 'pytest-xdist>=3', 'hypothesis>=6.80', 'torch>=2.1',
+                 *DISTRIBUTED],
     },
     entry_points={'console_scripts': ['minidl=minidl.cli:main']},
     license='MIT',

@@ -27,6 +27,7 @@ from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load
 from . import viz
 from . import nn, optim, utils, cuda, backends, autograd
+from . import distributed
 
 __version__ = '0.1.0'
 default_generator = backend.default_generator()

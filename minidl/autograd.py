@@ -404,8 +404,10 @@ def register_apply_hook(hook):
 # ---------------------------------------------------------------- the backward walk
 
 def _graph_dependencies(roots):
-    """For each node reachable from the nodes ``roots``, how many edges point at it."""
-    dependencies = {}
+    """For each node reachable from the nodes ``roots``, how many edges point at it; and
+    the same count, keyed by ``id``, for each leaf that has post-accumulate-grad hooks
+    (its gradient is complete once all its edges have been walked)."""
+    dependencies, leaf_dependencies = {}, {}
     stack = list(roots)
     seen = set(roots)
     while stack:
@@ -417,7 +419,21 @@ def _graph_dependencies(roots):
                 if child not in seen:
                     seen.add(child)
                     stack.append(child)
-    return dependencies
+            elif edge is not None and edge._post_accumulate_grad_hooks:
+                leaf_dependencies[id(edge)] = leaf_dependencies.get(id(edge), 0) + 1
+    return dependencies, leaf_dependencies
+
+
+def _leaf_edge_done(leaf, got_grad, leaf_dependencies, with_grad):
+    """One edge into a hooked leaf has been walked; after its last one, its ``.grad``
+    holds this backward's whole contribution: run its hooks (if it got any gradient)."""
+    key = id(leaf)
+    if got_grad:
+        with_grad.add(key)
+    leaf_dependencies[key] -= 1
+    if leaf_dependencies[key] == 0 and key in with_grad:
+        for hook in tuple(leaf._post_accumulate_grad_hooks.values()):
+            hook(leaf)
 
 
 def _check_gradient(node, index, grad):
@@ -474,7 +490,7 @@ def backward_pass(roots, retain_graph=False, inputs=None):
     passed on. The walk is a loop, not recursion, so deep chains work.
 
     Without ``inputs``, every leaf that requires grad accumulates its gradient into
-    ``.grad``. With ``inputs`` (a list of tensors, leaves or not), no ``.grad`` is
+    ``.grad``, and then runs its post-accumulate-grad hooks. With ``inputs`` (a list of tensors, leaves or not), no ``.grad`` is
     touched: the gradient reaching each input is returned, None where none does
     (what ``autograd.grad`` needs).
     """
@@ -498,17 +514,24 @@ def backward_pass(roots, retain_graph=False, inputs=None):
             for k in leaf_slots.get(id(tensor), ()):
                 capture(k, grad)
 
-    buffers = {}
+    buffers, leaf_roots = {}, []
     for tensor, gradient in roots:
         grad = _root_gradient(tensor, gradient, xp)
         if tensor.grad_fn is None:  # a leaf
             reach_leaf(tensor, grad if gradient is None else grad.copy())
+            leaf_roots.append(tensor)
             continue
         slots = buffers.setdefault(tensor.grad_fn, [None] * len(tensor.grad_fn.output_meta))
         i = tensor._output_index
         slots[i] = grad if slots[i] is None else slots[i] + grad
 
-    dependencies = _graph_dependencies(list(buffers))
+    dependencies, leaf_dependencies = _graph_dependencies(list(buffers))
+    hooked = leaf_dependencies if captured is None else {}   # autograd.grad accumulates nothing
+    hooked_with_grad = set()         # ids of hooked leaves that got a gradient so far
+    for leaf in leaf_roots:          # a root that is a leaf counts as one more edge into it
+        if captured is None and leaf._post_accumulate_grad_hooks:
+            hooked[id(leaf)] = hooked.get(id(leaf), 0) + 1
+            _leaf_edge_done(leaf, True, hooked, hooked_with_grad)
     ready = [node for node in buffers if dependencies.get(node, 0) == 0]
     while ready:
         node = ready.pop()
@@ -553,9 +576,12 @@ def backward_pass(roots, retain_graph=False, inputs=None):
                 dependencies[child] -= 1
                 if dependencies[child] == 0:
                     ready.append(child)
-            elif grad is not None:
-                _check_gradient(node, index, grad)
-                reach_leaf(edge, grad)
+            else:
+                if grad is not None:
+                    _check_gradient(node, index, grad)
+                    reach_leaf(edge, grad)
+                if id(edge) in hooked:
+                    _leaf_edge_done(edge, grad is not None, hooked, hooked_with_grad)
     return captured
 
 

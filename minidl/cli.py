@@ -4,6 +4,7 @@
     minidl train --model resnet18 --dataset cifar10 --data-dir data --download --epochs 30
     minidl train --optimizer adam --scheduler onecycle --out runs/adam
     minidl train --out runs/digits --resume              # go on after an interruption
+    mpiexec -n 2 minidl train --distributed              # data-parallel on 2 processes
     minidl evaluate --checkpoint runs/digits/checkpoint.minidl
     minidl summary resnet50 --input 1,3,224,224 --backward --memory
     minidl demo                                          # a few seconds: watch a loss fall
@@ -303,12 +304,42 @@ def prepare_out(args):
 
 # ---------------------------------------------------------------- the subcommands
 
+def _join_job(device):
+    """``--distributed``: join the job mpiexec started; (rank, world size, device). Only
+    rank 0 prints (the others' stdout goes nowhere; their errors still show)."""
+    from . import distributed as dist
+    from .backend import Device
+    dist.init_process_group('nccl' if device.type == 'cuda' else 'mpi')
+    if device.type == 'cuda':
+        device = Device(f'cuda:{dist.group.WORLD.device_index}')
+    if dist.get_rank() != 0:
+        sys.stdout = open(os.devnull, 'w')
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def _shard_loaders(args, train_set, test_set, rank, world):
+    """Each rank's loaders in a job: its shard of the training set (a DistributedSampler,
+    reshuffled each epoch) in batches of batch-size / world, and every world-th test image."""
+    from .data import DataLoader, DistributedSampler
+    if args.batch_size % world:
+        raise UsageError(f'--batch-size {args.batch_size} is the batch of the whole job: it '
+                         f'must divide evenly among the {world} processes')
+    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=args.seed)
+    return (DataLoader(train_set, batch_size=args.batch_size // world, sampler=sampler,
+                       seed=args.seed),
+            DataLoader(test_set, batch_size=max(args.batch_size, 256),
+                       sampler=range(rank, len(test_set), world)))
+
+
 def cmd_train(args):
     import minidl
     from .data import DataLoader
     from .train import fit, resolve_device
 
     device = resolve_device(args.device)   # fail before loading anything
+    rank, world = 0, 1
+    if args.distributed:
+        rank, world, device = _join_job(device)
     out = args.out = prepare_out(args)
     options = optimizer_options(args)
     size = args.size if args.size is not None else default_size(args.model, args.dataset)
@@ -331,9 +362,16 @@ def cmd_train(args):
           f'{args.scheduler} schedule, device {device}; output in {out}')
     model = build_model(config).to(device)
     optimizer = build_optimizer(args.optimizer, model.parameters(), options)
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
-                              seed=args.seed)
-    test_loader = DataLoader(test_set, batch_size=max(args.batch_size, 256))
+    if args.distributed:
+        from .nn.parallel import DistributedDataParallel
+        model = DistributedDataParallel(model)    # every rank starts from rank 0's weights
+        train_loader, test_loader = _shard_loaders(args, train_set, test_set, rank, world)
+        print(f'data-parallel on {world} processes, {args.batch_size // world} images each '
+              f'per step')
+    else:
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+                                  seed=args.seed)
+        test_loader = DataLoader(test_set, batch_size=max(args.batch_size, 256))
     scheduler, interval = build_scheduler(args.scheduler, optimizer, args.epochs,
                                           len(train_loader))
     started = time.perf_counter()
@@ -349,6 +387,13 @@ def cmd_train(args):
               f'{len(result.metrics)} epochs, {seconds:.1f} s')
     print(f'metrics: {os.path.join(out, "metrics.csv")}  curves: '
           f'{os.path.join(out, "curves.png")}  checkpoint: {result.checkpoint}')
+    if args.distributed:
+        seconds = sum(row['seconds'] for row in result.metrics)
+        images = sum(row['images_per_s'] * row['seconds'] for row in result.metrics)
+        print(f'{world} process{"es" if world > 1 else ""}: '
+              f'{images / max(seconds, 1e-9):.0f} images/s for the whole job (training)')
+        from . import distributed as dist
+        dist.destroy_process_group()
     return 0
 
 
@@ -492,6 +537,10 @@ def build_parser():
     train.add_argument('--overwrite', action='store_true',
                        help='delete the run in --out and start afresh')
     train.add_argument('--no-progress', action='store_true', help='no progress bars')
+    train.add_argument('--distributed', action='store_true',
+                       help='data-parallel training on the processes of an MPI job: '
+                            '`mpiexec -n N minidl train --distributed ...` (--batch-size is '
+                            'the whole job\'s; see docs/distributed.md)')
     train.set_defaults(handler=cmd_train)
 
     evaluate = commands.add_parser('evaluate', help='evaluate a checkpoint of `minidl train`')
@@ -537,10 +586,11 @@ def given_options(argv):
 
 def _user_errors():
     from .data.datasets import DatasetError, DownloadError
+    from .distributed import DistError
     from .serialization import LoadError
     from .train import DeviceError, LabelError, ResumeError
     return (UsageError, DatasetError, DownloadError, LoadError, DeviceError, LabelError,
-            ResumeError)
+            ResumeError, DistError)
 
 
 _OS_ADVICE = {errno.ENOSPC: 'free some space or choose another --out',
@@ -629,21 +679,30 @@ def main(argv=None):
         if debug:
             raise
         print(f'minidl {args.command}: error: {one_line(err)}', file=sys.stderr)
-        return 2
+        return _end_job(2, err)
     except OSError as err:   # the disk: full, read-only, a file where a folder should be
         if debug:
             raise
         print(f'minidl {args.command}: error: {one_line(describe_os_error(err))}',
               file=sys.stderr)
-        return 2
+        return _end_job(2, describe_os_error(err))
     except TrainingDiverged as err:
         if debug:
             raise
         print(f'minidl {args.command}: {one_line(err)}', file=sys.stderr)
-        return 1
+        return _end_job(1, err)
     except KeyboardInterrupt:
         print(f'minidl {args.command}: {_interrupted(args)}', file=sys.stderr)
-        return 130
+        return _end_job(130, 'interrupted')
+
+
+def _end_job(status, reason):
+    """In a distributed job, a rank that fails tells the others (they stop with an error
+    naming it) and ends the job; elsewhere, just the exit status."""
+    from . import distributed as dist
+    if dist.is_initialized():
+        dist.abort(f'minidl: {one_line(reason)}', status)
+    return status
 
 
 if __name__ == '__main__':

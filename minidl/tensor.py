@@ -45,7 +45,7 @@ class Tensor:
     sharing that array. ``_version`` counts the in-place changes of the storage (shared
     with views and ``detach()``); ``_base`` is the tensor a view was made from."""
     __slots__ = ('array', '_grad', '_requires_grad', '_grad_fn', '_output_index',
-                 '_version_counter', '_view', '__weakref__')
+                 '_version_counter', '_view', '_post_accumulate_grad_hooks', '__weakref__')
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False):
@@ -55,6 +55,7 @@ class Tensor:
         self._grad = None
         self._grad_fn = None
         self._output_index = 0
+        self._post_accumulate_grad_hooks = None
         self._requires_grad = False
         self._version_counter = autograd.VersionCounter()
         self._view = None
@@ -65,6 +66,7 @@ class Tensor:
     def _from_op(cls, data, node, index):
         t = cls.__new__(cls)
         t.array, t._grad, t._grad_fn, t._output_index = data, None, node, index
+        t._post_accumulate_grad_hooks = None
         t._requires_grad = _is_float(data.dtype)
         t._version_counter = autograd.VersionCounter()
         t._view = None
@@ -155,6 +157,22 @@ class Tensor:
             if grad_fn.retained is None:
                 grad_fn.retained = {}
             grad_fn.retained[self._output_index] = weakref.ref(self)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` in every backward, once this leaf's ``.grad`` holds the
+        whole gradient of that backward (after all its uses have been summed in), as
+        ``torch.Tensor.register_post_accumulate_grad_hook``. The hook's return value is
+        ignored; it may read or change ``tensor.grad``. DistributedDataParallel uses it
+        to start averaging gradients while backward goes on. Returns a handle whose
+        ``remove()`` takes the hook out. RuntimeError on a non-leaf tensor."""
+        if self.grad_fn is not None:
+            raise RuntimeError('register_post_accumulate_grad_hook: post accumulate grad '
+                               'hooks cannot be registered on non-leaf tensors')
+        if self._post_accumulate_grad_hooks is None:
+            self._post_accumulate_grad_hooks = {}
+        handle = autograd.RemovableHandle(self._post_accumulate_grad_hooks)
+        self._post_accumulate_grad_hooks[handle.id] = hook
+        return handle
 
     def detach(self):
         """The same storage as a new leaf that does not require grad. It shares the

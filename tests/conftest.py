@@ -49,4 +49,6 @@ def _seeded():
 
 def pytest_report_header(config):
     required = os.environ.get('MINIDL_REQUIRE_TORCH') == '1'
-    return f'minidl device: {config.getoption("--device")}; MINIDL_REQUIRE_TORCH={int(required)}'
+    mpi = os.environ.get('MINIDL_REQUIRE_MPI') == '1'
+    return (f'minidl device: {config.getoption("--device")}; '
+            f'MINIDL_REQUIRE_TORCH={int(required)}; MINIDL_REQUIRE_MPI={int(mpi)}')

@@ -580,3 +580,73 @@ def test_inplace_rebases_the_history():
     y.sum().backward()
     np.testing.assert_allclose(y.grad.numpy(), np.ones(3))
     np.testing.assert_allclose(x.grad.numpy(), 2 * np.cos(2 * x.numpy()))
+
+
+# ---------------------------------------------------------------- post-accumulate-grad hooks
+
+def test_post_accumulate_grad_hook_runs_once_with_the_whole_gradient():
+    w = leaf(3)
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().copy()))
+    x = minidl.tensor(np.arange(3.0))
+    ((w * x).sum() + (w * w).sum() + w.exp().sum()).backward()   # three uses of w
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], x.numpy() + 2 * w.numpy() + np.exp(w.numpy()))
+    ((w * x).sum()).backward()                                    # again: accumulated
+    assert len(seen) == 2
+    np.testing.assert_allclose(seen[1], seen[0] + x.numpy())
+
+
+def test_post_accumulate_grad_hooks_run_in_order_can_change_grad_and_can_be_removed():
+    w = leaf(2)
+    calls = []
+
+    def double(t):
+        calls.append('double')
+        t.grad.array[...] *= 2
+
+    first = w.register_post_accumulate_grad_hook(double)
+    w.register_post_accumulate_grad_hook(lambda t: calls.append(t.grad.numpy().tolist()))
+    (w * 3).sum().backward()
+    assert calls == ['double', [6.0, 6.0]]
+    first.remove()
+    w.grad = None
+    (w * 3).sum().backward()
+    assert calls[2:] == [[3.0, 3.0]]
+
+
+def test_post_accumulate_grad_hook_fires_as_soon_as_the_leaf_is_complete():
+    # a -> b -> loss: a's gradient is final before b's inputs are walked, and the hook of
+    # the leaf used later in the forward (w2) fires before the one used earlier (w1)
+    w1, w2 = leaf(2), leaf(2)
+    order = []
+    w1.register_post_accumulate_grad_hook(lambda t: order.append('w1'))
+    w2.register_post_accumulate_grad_hook(lambda t: order.append('w2'))
+    ((w1 * 2).exp() * w2).sum().backward()
+    assert order == ['w2', 'w1']
+
+
+def test_post_accumulate_grad_hook_on_a_root_leaf_and_not_without_a_gradient():
+    w, unused = leaf(2), leaf(2)
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda t: seen.append('w'))
+    unused.register_post_accumulate_grad_hook(lambda t: seen.append('unused'))
+    w.backward(minidl.ones(2, dtype=np.float64))
+    (w * 2).sum().backward()
+    assert seen == ['w', 'w']
+
+
+def test_post_accumulate_grad_hook_only_on_leaves():
+    with pytest.raises(RuntimeError, match='non-leaf'):
+        (leaf(2) * 2).register_post_accumulate_grad_hook(lambda t: None)
+
+
+def test_post_accumulate_grad_hook_once_per_multi_root_backward_and_not_in_grad():
+    w = leaf(2)
+    seen = []
+    w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().copy()))
+    minidl.autograd.backward([(w * 2).sum(), (w * 3).sum(), w.sum()])
+    assert len(seen) == 1
+    np.testing.assert_allclose(seen[0], [6.0, 6.0])
+    minidl.autograd.grad((w * w).sum(), [w])           # accumulates nothing: no hook
+    assert len(seen) == 1

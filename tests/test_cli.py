@@ -383,3 +383,43 @@ def test_an_option_the_optimizer_lacks_is_a_clean_error(tmp_path, capsys):
     assert status == 2
     assert_clean_error(err)
     assert '--momentum applies to sgd and rmsprop, not adam (it has betas)' in err
+
+
+# ---------------------------------------------------------------- data-parallel training
+
+def distributed_train(out, *argv):
+    from tests import mpi_job
+    return mpi_job.launch([sys.executable, '-m', 'minidl', 'train', '--distributed',
+                           '--no-progress', '--scheduler', 'none', '--out', str(out), *argv],
+                          timeout=300)
+
+
+def test_distributed_train_resumes_exactly_and_reports_the_whole_job(tmp_path, capsys):
+    whole = distributed_train(tmp_path / 'whole', '--epochs', '2')
+    assert whole.returncode == 0, whole.stderr
+    assert whole.stdout.count('lenet5_bn on digits') == 1          # rank 0 alone speaks
+    assert 'data-parallel on 2 processes, 16 images each per step' in whole.stdout
+    assert '2 processes: ' in whole.stdout and 'images/s for the whole job' in whole.stdout
+    assert sorted(os.listdir(tmp_path / 'whole')) == ['checkpoint.minidl',
+                                                      'checkpoint.prev.minidl', 'curves.png',
+                                                      'metrics.csv']
+    first = distributed_train(tmp_path / 'split', '--epochs', '1')
+    assert first.returncode == 0, first.stderr
+    resumed = distributed_train(tmp_path / 'split', '--epochs', '2', '--resume')
+    assert resumed.returncode == 0, resumed.stderr
+    assert 'after epoch 1' in resumed.stdout
+    with open(tmp_path / 'whole' / 'metrics.csv') as f, \
+            open(tmp_path / 'split' / 'metrics.csv') as g:
+        # the same numbers, to the last digit, but for the time columns
+        assert [row[:5] for row in csv.reader(f)] == [row[:5] for row in csv.reader(g)]
+    # the checkpoint holds the bare model: `minidl evaluate` reads it in one process
+    status, out, _ = run_main(capsys, 'evaluate', '--checkpoint',
+                              str(tmp_path / 'whole' / 'checkpoint.minidl'))
+    assert status == 0 and 'lenet5_bn after epoch 2 on digits test (359 images)' in out
+
+
+def test_distributed_train_error_ends_the_whole_job(tmp_path):
+    job = distributed_train(tmp_path, '--epochs', '1', '--batch-size', '31')
+    assert job.returncode != 0
+    assert ('minidl train: error: --batch-size 31 is the batch of the whole job: it must '
+            'divide evenly among the 2 processes') in job.stderr

@@ -11,6 +11,7 @@ This package is the implementation; PyTorch's paths are its public faces:
 from . import transforms
 from .dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset, Subset,
                       TensorDataset, random_split)
+from .distributed import DistributedSampler
 from .loader import DataLoader, default_collate, default_convert, get_worker_info
 from .sampler import (BatchSampler, RandomSampler, Sampler, SequentialSampler,
                       SubsetRandomSampler, WeightedRandomSampler)
@@ -20,5 +21,6 @@ from .datasets import CIFAR10, MNIST, Digits, FashionMNIST, get_dataset
 __all__ = ['Dataset', 'IterableDataset', 'TensorDataset', 'Subset', 'ConcatDataset',
            'ChainDataset', 'random_split', 'DataLoader', 'default_collate', 'default_convert',
            'get_worker_info', 'Sampler', 'SequentialSampler', 'RandomSampler',
-           'SubsetRandomSampler', 'WeightedRandomSampler', 'BatchSampler', 'transforms',
+           'SubsetRandomSampler', 'WeightedRandomSampler', 'BatchSampler',
+           'DistributedSampler', 'transforms',
            'datasets', 'get_dataset', 'Digits', 'MNIST', 'FashionMNIST', 'CIFAR10']

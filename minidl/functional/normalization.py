@@ -116,6 +116,58 @@ def batch_norm_backward_cuda(grad, x_hat, inv_std, gamma, need_x, need_w, need_b
 
 # ---------------------------------------------------------------- batch norm
 
+def _sum_over_ranks(group, array):
+    """``array`` summed over the ranks of ``group`` (in place); as it is without a group."""
+    if group is not None:
+        group.all_reduce(array, 'sum').wait()
+    return array
+
+
+def _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight, bias, gamma,
+                                momentum, eps, group):
+    """BatchNorm's training forward: statistics of the batch, which with a process group
+    (SyncBatchNorm) is the union of every rank's batch. Saves what ``backward`` needs."""
+    shape = _channel_shape(x)
+    axes = _reduce_axes(x)
+    need_x, _, _, need_w, _ = ctx.needs_input_grad
+    if group is None:
+        count = x.size // x.shape[1]              # values per channel
+        mean = x.mean(axis=axes, keepdims=True)
+    else:                                         # one all-reduce: per-channel sums, count
+        sums = xp.empty(x.shape[1] + 1, dtype=xp.float64)   # float64: exact counts
+        sums[:-1] = x.sum(axis=axes, dtype=xp.float64)
+        sums[-1] = x.size // x.shape[1]
+        _sum_over_ranks(group, sums)
+        count = int(sums[-1])
+        if count < 2:
+            raise ValueError(f'sync_batch_norm: Expected more than 1 value per channel when '
+                             f'training, got {count} over all ranks (input {tuple(x.shape)})')
+        mean = (sums[:-1] / count).astype(x.dtype).reshape(shape)
+    x_hat = x - mean                              # centred; normalised in place below
+    # biased, as in the paper; the sum of squares in one pass without a temporary
+    squares = _sum_over_ranks(group, _channel_dot(xp, x_hat, x_hat))
+    var = (squares / count).reshape(shape)
+    inv_std = 1 / xp.sqrt(var + eps)
+    x_hat *= inv_std
+    if running_mean is not None:
+        # PyTorch's convention: running <- (1 - momentum) running + momentum batch,
+        # with the unbiased variance n/(n-1) var for the running estimate
+        _move_towards(running_mean, mean.reshape(-1), momentum)
+        _move_towards(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
+    if gamma is not None:
+        out = x_hat * gamma
+    elif bias is not None or need_x or need_w:
+        out = x_hat.copy()  # the output must not share memory with the saved x_hat
+    else:
+        out = x_hat
+    if bias is not None:
+        out += bias.reshape(shape).astype(x.dtype, copy=False)
+    ctx.group, ctx.count = group, count
+    ctx.save_for_backward(x_hat if need_x or need_w else None,
+                          inv_std if need_x else None, gamma if need_x else None)
+    return out
+
+
 class BatchNorm(Function):
     """y = x_hat * gamma + beta with x_hat = (x - mean) / sqrt(var + eps), per channel.
 
@@ -135,7 +187,6 @@ class BatchNorm(Function):
     def forward(ctx, x, running_mean, running_var, weight, bias, training, momentum, eps):
         xp = get_array_module(x)
         shape = _channel_shape(x)
-        axes = _reduce_axes(x)
         need_x, _, _, need_w, _ = ctx.needs_input_grad
         ctx.training = training
         ctx.affine = (weight is not None, bias is not None)
@@ -144,36 +195,16 @@ class BatchNorm(Function):
             # one reduction kernel per statistic, one pass for x_hat and the output
             out, x_hat, mean, var, inv_std = batch_norm_training_cuda(
                 x, weight, bias, eps, keep_x_hat=need_x or need_w)
+            ctx.group, ctx.count = None, x.size // x.shape[1]
             if running_mean is not None:
-                count = x.size // x.shape[1]
+                count = ctx.count
                 _move_towards(running_mean, mean.reshape(-1), momentum)
                 _move_towards(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
             ctx.save_for_backward(x_hat, inv_std if need_x else None, gamma if need_x else None)
             return out
         if training:
-            count = x.size // x.shape[1]              # values per channel
-            mean = x.mean(axis=axes, keepdims=True)
-            x_hat = x - mean                          # centred; normalised in place below
-            # biased, as in the paper; the sum of squares in one pass without a temporary
-            var = (_channel_dot(xp, x_hat, x_hat) / count).reshape(shape)
-            inv_std = 1 / xp.sqrt(var + eps)
-            x_hat *= inv_std
-            if running_mean is not None:
-                # PyTorch's convention: running <- (1 - momentum) running + momentum batch,
-                # with the unbiased variance n/(n-1) var for the running estimate
-                _move_towards(running_mean, mean.reshape(-1), momentum)
-                _move_towards(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
-            if gamma is not None:
-                out = x_hat * gamma
-            elif bias is not None or need_x or need_w:
-                out = x_hat.copy()  # the output must not share memory with the saved x_hat
-            else:
-                out = x_hat
-            if bias is not None:
-                out += bias.reshape(shape).astype(x.dtype, copy=False)
-            ctx.save_for_backward(x_hat if need_x or need_w else None,
-                                  inv_std if need_x else None, gamma if need_x else None)
-            return out
+            return _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight,
+                                               bias, gamma, momentum, eps, group=None)
 
         mean = running_mean.reshape(shape).astype(x.dtype)   # copies: the buffers may move
         inv_std = 1 / xp.sqrt(running_var.reshape(shape).astype(x.dtype) + eps)
@@ -200,27 +231,31 @@ class BatchNorm(Function):
         axes = _reduce_axes(grad)
         xp = get_array_module(grad)
         grad_x = grad_w = grad_b = None
-        if ctx.training and cuda_kernels_enabled(xp):
+        if ctx.training and ctx.group is None and cuda_kernels_enabled(xp):
             x_hat, inv_std, gamma = ctx.saved_tensors
             grad_x, grad_w, grad_b = batch_norm_backward_cuda(
                 grad, x_hat, inv_std, gamma, need_x, need_w, need_b)
             return grad_x, None, None, grad_w, grad_b
         if ctx.training:
             x_hat, inv_std, gamma = ctx.saved_tensors
-            count = grad.size // grad.shape[1]
+            count = ctx.count
             if need_x or need_b:
                 sum_g = grad.sum(axis=axes, keepdims=True)
             if need_x or need_w:
                 sum_g_xhat = _channel_dot(xp, grad, x_hat).reshape(_channel_shape(grad))
+            if need_w:
+                grad_w = sum_g_xhat.reshape(-1)    # this rank's share (DDP sums the shares)
+            if need_b:
+                grad_b = sum_g.reshape(-1)
             if need_x:
+                if ctx.group is not None:          # SyncBatchNorm: the sums over all ranks
+                    both = _sum_over_ranks(ctx.group, xp.concatenate([sum_g.reshape(-1),
+                                                                      sum_g_xhat.reshape(-1)]))
+                    sum_g, sum_g_xhat = (half.reshape(sum_g.shape) for half in xp.split(both, 2))
                 k = inv_std if gamma is None else gamma * inv_std
                 grad_x = grad - sum_g / count
                 grad_x -= x_hat * (sum_g_xhat / count)
                 grad_x *= k
-            if need_w:
-                grad_w = sum_g_xhat.reshape(-1)
-            if need_b:
-                grad_b = sum_g.reshape(-1)
             return grad_x, None, None, grad_w, grad_b
 
         x, mean, inv_std, scale = ctx.saved_tensors
@@ -257,6 +292,51 @@ class BatchNorm(Function):
                         backward_weight_flops=weight)
         return Cost(forward_flops=2 * n, backward_input_flops=n * bool(need_x),
                     backward_weight_flops=n * (3 * bool(need_w) + bool(need_b)))
+
+
+class SyncBatchNorm(BatchNorm):
+    """Batch norm in training with the statistics of the whole data-parallel batch: the
+    union of every rank's batch (``nn.SyncBatchNorm``). Forward all-reduces the
+    per-channel sums and count, then the sums of squared deviations (two passes, as
+    BatchNorm's own); backward all-reduces the two sums that dx needs, sum(g) and
+    sum(g x_hat). dgamma and dbeta stay this rank's shares: DistributedDataParallel
+    adds the ranks' shares like any other gradient. So each rank's dx is the gradient
+    of the sum of every rank's loss, as on one process with the whole batch."""
+
+    @staticmethod
+    def forward(ctx, x, running_mean, running_var, weight, bias, momentum, eps, group):
+        xp = get_array_module(x)
+        ctx.training = True
+        ctx.affine = (weight is not None, bias is not None)
+        gamma = None if weight is None else weight.reshape(_channel_shape(x)).astype(
+            x.dtype, copy=False)
+        return _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight,
+                                           bias, gamma, momentum, eps, group)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """BatchNorm's training gradient with m, sum(g) and sum(g x_hat) taken over every
+        rank's values (the loss being the sum of the ranks' losses):
+            dx_i = gamma s (g_i - sum_all(g)/m - x_hat_i sum_all(g x_hat)/m),
+        while dgamma = sum(g x_hat) and dbeta = sum(g) over this rank's values only.
+        """
+        return BatchNorm.backward(ctx, grad)
+
+
+def sync_batch_norm(input, running_mean, running_var, weight, bias, momentum, eps, group):
+    """Training-mode batch norm over the union of the batches of every rank of ``group``
+    (a ``minidl.distributed`` process group); the same checks as ``batch_norm``.
+    minidl's own function: PyTorch keeps this inside ``nn.SyncBatchNorm``."""
+    op = 'sync_batch_norm'
+    check_tensor(input, op)
+    if input.ndim < 2:
+        raise ValueError(f'{op}: expected an input of 2 or more dimensions (N, C, ...), '
+                         f'got shape {tuple(input.shape)}')
+    for name, vector in (('running_mean', running_mean), ('running_var', running_var),
+                         ('weight', weight), ('bias', bias)):
+        _check_channel_vector(op, name, vector, input)
+    return SyncBatchNorm.apply(input, running_mean, running_var, weight, bias,
+                               momentum=momentum, eps=eps, group=group)
 
 
 def _move_towards(running, batch_stat, momentum):

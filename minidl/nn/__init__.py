@@ -2,9 +2,10 @@
 
 ``Module`` (module.py) is the base class: parameters, buffers, sub-modules, hooks,
 state_dict, train/eval, to(device). Layers come one family per file; ``init`` has the
-initialisers and ``functional`` the operators (the same as ``minidl.functional``).
+initialisers, ``functional`` the operators (the same as ``minidl.functional``) and
+``parallel`` DistributedDataParallel.
 """
-from . import functional, init
+from . import functional, init, parallel
 from .activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .containers import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
@@ -15,16 +16,17 @@ from .linear import Flatten, Identity, Linear, Unflatten
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import (Module, RemovableHandle, register_module_forward_hook,
                      register_module_forward_pre_hook)
-from .normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, LocalResponseNorm
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, LocalResponseNorm,
+                            SyncBatchNorm)
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool2d, MaxPool2d
 
 __all__ = ['Module', 'Parameter', 'Sequential', 'ModuleList', 'ModuleDict', 'Conv2d', 'Linear',
            'Identity', 'Flatten', 'Unflatten', 'BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
-           'LocalResponseNorm', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d',
+           'SyncBatchNorm', 'LocalResponseNorm', 'MaxPool2d', 'AvgPool2d', 'AdaptiveAvgPool2d',
            'AdaptiveMaxPool2d', 'Dropout', 'Dropout2d', 'ReLU', 'LeakyReLU', 'Sigmoid', 'Tanh',
            'Softmax', 'LogSoftmax', 'CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'init',
-           'functional', 'RemovableHandle', 'register_module_forward_hook',
+           'functional', 'parallel', 'RemovableHandle', 'register_module_forward_hook',
            'register_module_forward_pre_hook', 'LazyLinear', 'LazyConv2d', 'LazyBatchNorm1d',
            'LazyBatchNorm2d', 'LazyBatchNorm3d', 'LazyModuleMixin', 'UninitializedParameter',
            'UninitializedBuffer']

@@ -1,8 +1,9 @@
-"""BatchNorm1d, BatchNorm2d, BatchNorm3d and LocalResponseNorm."""
+"""BatchNorm1d, BatchNorm2d, BatchNorm3d, SyncBatchNorm and LocalResponseNorm."""
 import numpy as np
 
 from .. import functional as F
 from ..creation import ones, zeros
+from ..functional import normalization as F_norm
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -65,7 +66,7 @@ class _BatchNorm(Module):
         super()._load_from_state_dict(state_dict, prefix, missing_keys, unexpected_keys,
                                       error_msgs)
 
-    def forward(self, input):
+    def _check_input(self, input):
         # the message gets the layer's path and type in front (Module.__call__)
         if input.ndim not in self.expected_dims:
             raise ValueError(f'expected a {" or ".join(f"{d}-D" for d in self.expected_dims)} '
@@ -73,11 +74,19 @@ class _BatchNorm(Module):
         if input.shape[1] != self.num_features:
             raise ValueError(f'input has {input.shape[1]} channels, the layer was built '
                              f'for {self.num_features} (input {input.shape})')
+
+    def _count_batch(self):
+        """The momentum of this forward; in training, counts the batch."""
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.array += 1
             if self.momentum is None:  # cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked.array)
+        return momentum
+
+    def forward(self, input):
+        self._check_input(input)
+        momentum = self._count_batch()
         # batch statistics while training, or always when no running statistics are kept
         use_batch_stats = self.training or self.running_mean is None
         # the running statistics are updated in training and read in eval
@@ -106,6 +115,65 @@ class BatchNorm2d(_BatchNorm):
 class BatchNorm3d(_BatchNorm):
     """Batch norm over (N, C, D, H, W) inputs."""
     expected_dims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """Batch norm whose training statistics are those of the whole data-parallel batch:
+    the union of the batches of every rank (``torch.nn.SyncBatchNorm``). On one rank,
+    or outside a ``minidl.distributed`` job, or in eval mode, it is a BatchNorm.
+
+    Inputs of 2 to 5 dimensions (N, C, ...). ``convert_sync_batchnorm(model)`` turns
+    every BatchNorm of a model into one. Each forward in training costs two all-reduces
+    of C + 1 and C values, each backward one of 2C: worth it when each rank's batch is
+    too small for good statistics (detection, segmentation, big images).
+    """
+    expected_dims = (2, 3, 4, 5)
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, process_group=None, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats,
+                         device=device, dtype=dtype)
+        self.process_group = process_group
+
+    def _group(self):
+        from .. import distributed as dist
+        if not dist.is_initialized():
+            return None
+        group = self.process_group or dist.group.WORLD
+        return group if group.size > 1 else None
+
+    def forward(self, input):
+        use_batch_stats = self.training or self.running_mean is None
+        group = self._group() if self.training and use_batch_stats else None
+        if group is None:
+            return super().forward(input)
+        self._check_input(input)
+        momentum = self._count_batch()
+        return F_norm.sync_batch_norm(input, self.running_mean, self.running_var, self.weight,
+                                      self.bias, momentum, self.eps, group)
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module, process_group=None):
+        """``module`` with every BatchNorm (1d, 2d, 3d) replaced by a SyncBatchNorm that
+        keeps its parameters (the same Parameter objects: an optimizer made before still
+        works), buffers and train/eval mode. Returns the new module when ``module`` is
+        itself a BatchNorm, else ``module``, changed in place."""
+        converted = module
+        if isinstance(module, _BatchNorm):
+            converted = cls(module.num_features, module.eps, module.momentum, module.affine,
+                            module.track_running_stats, process_group)
+            for name in ('weight', 'bias'):
+                if getattr(module, name) is not None:
+                    setattr(converted, name, getattr(module, name))
+                else:
+                    converted.register_parameter(name, None)
+            for name in ('running_mean', 'running_var', 'num_batches_tracked'):
+                setattr(converted, name, getattr(module, name))
+            converted.use_bias = module.use_bias
+            converted.train(module.training)
+        for name, child in list(module.named_children()):
+            converted.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return converted
 
 
 class LocalResponseNorm(Module):

@@ -25,6 +25,13 @@ losses an uninterrupted run with the same seed gives: every random draw of a run
 (dropout, shuffling, augmentation) comes from generators whose state the checkpoint
 holds. Killed at any point, even while writing its files, a run resumed this way ends
 with the same metrics and weights, byte for byte, as one that never stopped.
+
+In a data-parallel job (``minidl.distributed`` initialised, the model wrapped in
+``DistributedDataParallel``, each rank's loaders reading its shard) every rank calls
+``fit`` alike: the epoch's losses, accuracies and image counts are summed over the
+ranks, so the metrics and images/s are the whole job's; rank 0 alone logs and writes
+the files; the checkpoint holds the bare model (no ``module.`` prefix), and every rank
+resumes from it (``out`` must be on a file system all ranks see).
 """
 import io
 import math
@@ -121,6 +128,49 @@ def _correct(logits, labels, k):
         return int((logits.argmax(axis=1) == labels).sum())
     top = xp.argpartition(-logits, k - 1, axis=1)[:, :k]
     return int((top == labels[:, None]).any(axis=1).sum())
+
+
+# ---------------------------------------------------------------- data-parallel jobs
+
+def _job():
+    """(rank, world size) of the distributed job, (0, 1) outside one."""
+    from .. import distributed as dist
+    if not dist.is_initialized():
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _over_ranks(values, op='sum'):
+    """``values`` (numbers) summed, or their max, over the ranks of the job."""
+    if _job()[1] == 1:
+        return list(values)
+    from .. import distributed as dist
+    from ..tensor import Tensor
+    total = Tensor(np.array(values, dtype=np.float64))
+    dist.all_reduce(total, op)
+    return total.array.tolist()
+
+
+def _bare(model):
+    """The model inside a DistributedDataParallel wrapper (whose state_dict it saves)."""
+    from ..nn.parallel import DistributedDataParallel
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+def _evaluate_job(model, loader, loss_fn, device):
+    """The test columns of a metrics row: ``evaluate`` on this rank's loader, combined over
+    the ranks of a job (weighted by their image counts) after every rank has taken rank
+    0's buffers, so that the figures are those of the model rank 0 saves."""
+    if _job()[1] > 1:
+        from .. import distributed as dist
+        for buffer in _bare(model).buffers():
+            dist.broadcast(buffer, 0)
+    result = evaluate(model, loader, loss_fn, device)
+    n, top5 = result['count'], result['top5']
+    loss_sum, correct, correct5, count = _over_ranks(
+        [result['loss'] * n, result['acc'] * n, (top5 or 0.0) * n, n])
+    return {'test_loss': loss_sum / count, 'test_acc': correct / count,
+            TOP5_COLUMN: None if top5 is None else correct5 / count}
 
 
 def _model_device(model):
@@ -311,6 +361,8 @@ def _train_epoch(model, loader, optimizer, loss_fn, device, epoch, epochs, progr
     if count == 0:
         raise ValueError(f'fit: the training loader yielded no batches in epoch {epoch}')
     seconds = time.perf_counter() - start
+    loss_sum, correct, count = _over_ranks([loss_sum, correct, count])
+    (seconds,) = _over_ranks([seconds], 'max')
     return {'train_loss': loss_sum / count, 'train_acc': correct / count,
             'images_per_s': count / max(seconds, 1e-9), 'seconds': seconds}
 
@@ -418,6 +470,10 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
         raise ValueError('fit: a ReduceLROnPlateau steps once per epoch, with the test loss '
                          "(scheduler_interval='epoch')")
     batch_scheduler = scheduler if scheduler_interval == 'batch' else None
+    rank, _ = _job()
+    writes = out is not None and rank == 0     # in a job, rank 0 alone logs and writes
+    if rank != 0:
+        log, progress = None, False
     log = log or (lambda *args, **kwargs: None)
     loss_fn = loss_fn or classification_loss
     device = resolve_device(device)
@@ -428,9 +484,14 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
         raise ValueError('fit: resume=True needs out= (the folder holding checkpoint.minidl)')
     else:
         resume_from = resume or None
+    (anywhere,) = _over_ranks([float(resume_from is not None)], 'max')
+    if anywhere and resume_from is None:
+        raise FileNotFoundError(f'fit: rank {rank} finds no checkpoint in {out}, which another '
+                                f'rank resumes from: resuming a job needs the run folder on '
+                                f'a file system that every rank sees')
     model.to(device)
-    if out is not None:
-        check_writable(out, need_bytes=4 * _checkpoint_bytes(model, optimizer) + 2**20)
+    if writes:
+        check_writable(out, need_bytes=4 * _checkpoint_bytes(_bare(model), optimizer) + 2**20)
         remove_stale_staging(out, RUN_FILES + (PROBE_NAME,))
         if overwrite:
             clear_run(out)
@@ -439,9 +500,9 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
     if resume_from is not None:
         what = f'checkpoint {resume_from}'
         state = load_checkpoint(resume_from)
-        metrics, start_epoch = _restore(state, what, model, optimizer, scheduler,
+        metrics, start_epoch = _restore(state, what, _bare(model), optimizer, scheduler,
                                         train_loader, test_loader, config)
-        if out is not None and metrics:   # what a kill may have left a row short
+        if writes and metrics:   # what a kill may have left a row short
             _write_run_files(out, metrics, config)
         log(f'resumed from {resume_from} after epoch {start_epoch}')
     else:
@@ -471,20 +532,18 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
                                 progress, last_good_note(), batch_scheduler))
         row['test_loss'] = row['test_acc'] = row[TOP5_COLUMN] = None
         if test_loader is not None:
-            result = evaluate(model, test_loader, loss_fn, device)
-            row['test_loss'], row['test_acc'], row[TOP5_COLUMN] = (
-                result['loss'], result['acc'], result['top5'])
+            row.update(_evaluate_job(model, test_loader, loss_fn, device))
         row['lr'] = lr
         if plateau:
             scheduler.step(row['train_loss'] if row['test_loss'] is None else row['test_loss'])
         elif scheduler is not None and batch_scheduler is None:
             scheduler.step()
         metrics.append(row)
-        if out is not None:
+        if writes:
             _write_run_files(out, metrics, config)   # before the checkpoint that claims them
             save_checkpoint(checkpoint_path, {
                 'epoch': epoch,
-                'model': model.state_dict(),
+                'model': _bare(model).state_dict(),
                 'optimizer': optimizer.state_dict(),
                 'scheduler': scheduler.state_dict() if scheduler is not None else None,
                 'rng': {'minidl': get_rng_state(), 'numpy': np.random.get_state()},
@@ -492,7 +551,7 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
                            'test': _loader_state(test_loader)},
                 'metrics': metrics,
                 'config': dict(config or {}),
-                'model_class': type(model).__name__,
+                'model_class': type(_bare(model)).__name__,
             }, keep_previous=keep_previous)
             keep_previous = True
         log(format_epoch(row, epochs))

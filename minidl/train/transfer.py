@@ -165,7 +165,8 @@ def param_groups(model, head_prefixes=None, lr=0.1, backbone_lr=None):
 # ---------------------------------------------------------------- batch norm of frozen layers
 
 def _is_batchnorm(module):
-    kinds = tuple(getattr(nn, k) for k in ('BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d')
+    kinds = tuple(getattr(nn, k) for k in ('BatchNorm1d', 'BatchNorm2d', 'BatchNorm3d',
+                                           'SyncBatchNorm')
                   if hasattr(nn, k))
     return isinstance(module, kinds)
 

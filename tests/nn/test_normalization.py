@@ -102,3 +102,44 @@ def test_local_response_norm_matches_torch(size, alpha, beta, k):
     x = np.random.default_rng(2).standard_normal((2, 6, 3, 3)) * 3
     for dtype in (np.float32, np.float64):
         compare_with_torch(ours, theirs, [x], dtype=dtype)
+
+
+# ---------------------------------------------------------------- SyncBatchNorm on one process
+# (on several ranks: tests/nn/parallel/test_distributed.py)
+
+@pytest.mark.parametrize('shape', [(4, 3), (4, 3, 5), (2, 3, 4, 4), (2, 3, 2, 2, 2)])
+def test_sync_batch_norm_without_a_job_is_batch_norm_as_in_torch(shape):
+    torch = require_torch()
+    ours, theirs = nn.SyncBatchNorm(3), torch.nn.SyncBatchNorm(3)
+    assert_same_state_layout(ours, theirs)
+    assert repr(ours) == repr(theirs)
+    x = np.random.default_rng(4).standard_normal(shape)
+    compare_with_torch(ours, theirs, [x], dtype=np.float64, train=True)
+    compare_with_torch(ours, theirs, [x], dtype=np.float64, train=False)
+
+
+def test_convert_sync_batchnorm_keeps_parameters_buffers_and_mode():
+    torch = require_torch()
+    model = nn.Sequential(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2),
+                          nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3, affine=False)))
+    model[1](minidl.randn(4, 2, 2, 2))
+    model[2][1].eval()
+    weight, running_mean = model[1].weight, model[1].running_mean
+    converted = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    assert converted is model
+    assert type(model[1]) is nn.SyncBatchNorm and type(model[2][1]) is nn.SyncBatchNorm
+    assert model[1].weight is weight and model[1].running_mean is running_mean
+    assert model[1].num_batches_tracked.item() == 1
+    assert model[2][1].weight is None and not model[2][1].training and model[1].training
+    reference = torch.nn.SyncBatchNorm.convert_sync_batchnorm(torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2),
+        torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3, affine=False))))
+    assert repr(model) == repr(reference)
+    assert_same_state_layout(model, reference)
+    alone = nn.SyncBatchNorm.convert_sync_batchnorm(nn.BatchNorm2d(2))
+    assert type(alone) is nn.SyncBatchNorm
+
+
+def test_sync_batch_norm_checks_its_input():
+    with pytest.raises(ValueError, match='expected a 2-D or 3-D or 4-D or 5-D input'):
+        nn.SyncBatchNorm(3)(minidl.ones(3))
