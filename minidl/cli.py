@@ -32,6 +32,8 @@ import time
 
 import numpy as np
 
+from . import models
+
 DEBUG_ENV = 'MINIDL_DEBUG'
 
 DATASETS = ('digits', 'mnist', 'fashion-mnist', 'cifar10')
@@ -56,12 +58,7 @@ DATASET_STATS = {
     'cifar10': ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
 }
 
-# The smallest input each model family takes (see minidl.models); digits are resized to it.
-_MIN_INPUT = (('lenet5', 28), ('alexnet_2012', 67), ('alexnet', 63), ('nin', 67), ('vgg', 32),
-              ('googlenet', 32), ('resnet', 32), ('resnext', 32), ('densenet', 32),
-              ('mobilenet', 32))
 _NATIVE_SIZE = {'digits': 8, 'mnist': 28, 'fashion-mnist': 28, 'cifar10': 32}
-_SMALL_INPUT_MODELS = ('resnet', 'resnext', 'densenet')
 
 # The defaults of `minidl train`: LeNet-5 with batch norm on the shipped digits at 28x28,
 # tuned to pass 97% test accuracy in well under two minutes on two CPU cores.
@@ -80,27 +77,13 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
 
 
-def _min_input(model):
-    for prefix, size in _MIN_INPUT:
-        if model.startswith(prefix):
-            return size
-    return None
-
-
 def default_size(model, dataset):
     """The input size for ``model`` on ``dataset``: the model's smallest input for the 8x8
     digits (28 for the LeNets), otherwise the dataset's own size unless the model needs more."""
-    smallest = _min_input(model) or 32
+    smallest = models.smallest_input(model)
     if dataset == 'digits':
         return smallest
     return max(_NATIVE_SIZE[dataset], smallest) if smallest > _NATIVE_SIZE[dataset] else None
-
-
-def model_kwargs(model, size):
-    """Extra constructor arguments: the CIFAR stem for ResNet/DenseNet on small images."""
-    if model.startswith(_SMALL_INPUT_MODELS) and size is not None and size <= 64:
-        return {'small_input': True}
-    return {}
 
 
 # ---------------------------------------------------------------- building a run
@@ -151,7 +134,6 @@ def load_datasets(config):
 
 
 def build_model(config):
-    from . import models
     return models.get_model(config['model'], num_classes=config['num_classes'],
                             in_channels=config['in_channels'], **config.get('model_kwargs', {}))
 
@@ -270,7 +252,7 @@ def _check_arguments(args):
                                                        and 0 <= args.momentum < 1), 'in [0, 1)'),
               ('--weight-decay', np.isfinite(args.weight_decay) and args.weight_decay >= 0,
                'a number >= 0')]
-    smallest = _min_input(args.model) or 1
+    smallest = models.smallest_input(args.model)
     if args.size is not None:
         checks.append(('--size', args.size >= smallest, f'at least {smallest} for {args.model}'))
     for flag, ok, expected in checks:
@@ -349,7 +331,7 @@ def cmd_train(args):
                   momentum=args.momentum, weight_decay=args.weight_decay,
                   nesterov=args.nesterov, scheduler=args.scheduler, seed=args.seed,
                   mean=None, std=None,
-                  model_kwargs=model_kwargs(args.model, size))
+                  model_kwargs=models.small_input_kwargs(args.model, size))
     minidl.manual_seed(args.seed)
     np.random.seed(args.seed)
     train_set, test_set = load_datasets(config)
@@ -399,7 +381,6 @@ def cmd_train(args):
 
 def _training_config(state, path):
     """The config of a ``minidl train`` checkpoint, checked enough to build its model."""
-    from . import models
     config = state.get('config')
     if not isinstance(config, dict) or 'model' not in config:
         raise UsageError(f'{path} was not written by `minidl train` (its config names no '
@@ -473,7 +454,6 @@ def cmd_demo(args):
 
 
 def cmd_models(args):
-    from . import models
     for name in models.list_models():
         doc = (getattr(models, name).__doc__ or '').strip()
         print(f'{name:<16} {doc.splitlines()[0] if doc else ""}')
@@ -483,7 +463,6 @@ def cmd_models(args):
 # ---------------------------------------------------------------- the parser
 
 def build_parser():
-    from . import models
     parser = ArgumentParser(
         prog='minidl', description='minidl: train, evaluate and profile the classic CNNs.')
     parser.add_argument('--debug', action='store_true',

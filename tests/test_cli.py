@@ -12,7 +12,8 @@ import pytest
 
 import minidl
 from minidl import cli
-from minidl.cli import default_size, main, model_kwargs
+from minidl import models
+from minidl.cli import default_size, main
 from minidl.serialization import atomic
 from minidl.train import save_checkpoint
 from tests.data.datasets.files import write_mnist
@@ -315,8 +316,12 @@ def test_default_sizes_and_model_arguments():
     assert default_size('alexnet_2012', 'digits') == 67
     assert default_size('resnet18', 'cifar10') is None
     assert default_size('nin', 'mnist') == 67
-    assert model_kwargs('resnet18', 32) == {'small_input': True}
-    assert model_kwargs('resnet18', 224) == {} and model_kwargs('vgg11', 32) == {}
+    assert models.small_input_kwargs('resnet18', 32) == {'small_input': True}
+    assert models.small_input_kwargs('densenet121', 64) == {'small_input': True}
+    assert (models.small_input_kwargs('resnet18', 224) == {}
+            and models.small_input_kwargs('vgg11', 32) == {})
+    assert [models.smallest_input(m) for m in ('lenet5', 'alexnet_2012', 'mobilenet_v1')] \
+        == [28, 67, 32]
 
 
 def test_python_dash_m_minidl_runs():

@@ -51,6 +51,25 @@ _MODELS = {f.__name__: f for f in (
     densenet121, mobilenet_v1)}
 
 
+# The smallest input (height = width) each model takes, from the table above.
+_SMALLEST_INPUT = {'lenet5': 28, 'lenet5_bn': 28, 'alexnet': 63, 'alexnet_2012': 67, 'nin': 67,
+                   **{name: 32 for name in _MODELS if name.startswith(
+                       ('vgg', 'googlenet', 'resnet', 'resnext', 'densenet', 'mobilenet'))}}
+
+
+def smallest_input(name):
+    """The smallest square input (pixels) model ``name`` takes (the table above)."""
+    return _SMALLEST_INPUT[name]
+
+
+def small_input_kwargs(name, size):
+    """Constructor arguments for ``size`` x ``size`` images: ``small_input=True`` (the
+    CIFAR stem) for the models that have it (ResNet, ResNeXt, DenseNet) at 64 or less."""
+    if size is not None and size <= 64 and name.startswith(('resnet', 'resnext', 'densenet')):
+        return {'small_input': True}
+    return {}
+
+
 def list_models():
     """The names ``get_model`` knows, in the order of the lessons."""
     return list(_MODELS)

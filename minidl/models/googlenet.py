@@ -26,7 +26,15 @@ from .. import functional as F
 __all__ = ['GoogLeNet', 'GoogLeNetOutputs', 'BasicConv2d', 'Inception', 'InceptionAux',
            'inception_block', 'googlenet', 'googlenet_loss']
 
-GoogLeNetOutputs = namedtuple('GoogLeNetOutputs', ['logits', 'aux_logits2', 'aux_logits1'])
+class GoogLeNetOutputs(namedtuple('GoogLeNetOutputs', ['logits', 'aux_logits2', 'aux_logits1'])):
+    """GoogLeNet's training-mode output: the logits and the two auxiliary heads' logits.
+    A trainer takes ``.logits`` for accuracy and ``.training_loss(target)`` to learn."""
+    __slots__ = ()
+
+    def training_loss(self, target, aux_weight=0.3):
+        """The paper's loss (Szegedy et al., 2015, section 5):
+        CE(logits) + aux_weight * (CE(aux_logits1) + CE(aux_logits2))."""
+        return googlenet_loss(self, target, aux_weight)
 
 
 class BasicConv2d(nn.Module):

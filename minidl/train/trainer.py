@@ -46,7 +46,6 @@ from .. import backend
 from ..autograd import no_grad
 from ..backend import Device, get_array_module, get_rng_state, manual_seed, set_rng_state
 from ..functional import cross_entropy
-from ..models.googlenet import GoogLeNetOutputs, googlenet_loss
 from ..optim.lr_scheduler import ReduceLROnPlateau
 from ..serialization.atomic import (PROBE_NAME, atomic_write, check_writable,
                                     remove_stale_staging)
@@ -95,8 +94,9 @@ def resolve_device(device):
 
 
 def logits_of(output):
-    """The class scores of a model's output (GoogLeNet's training outputs carry aux heads)."""
-    if isinstance(output, GoogLeNetOutputs):
+    """The class scores of a model's output: ``output.logits`` when it has them (GoogLeNet's
+    training output carries auxiliary heads too), the first of a tuple, or the output."""
+    if hasattr(output, 'logits'):
         return output.logits
     if isinstance(output, (tuple, list)):
         return output[0]
@@ -104,9 +104,10 @@ def logits_of(output):
 
 
 def classification_loss(output, target):
-    """Cross-entropy; for GoogLeNet in training mode, with its auxiliary heads (weight 0.3)."""
-    if isinstance(output, GoogLeNetOutputs):
-        return googlenet_loss(output, target)
+    """Cross-entropy, or the output's own ``training_loss(target)`` when it has one
+    (GoogLeNet's, with its auxiliary heads)."""
+    if hasattr(output, 'training_loss'):
+        return output.training_loss(target)
     return cross_entropy(output, target)
 
 
@@ -436,8 +437,8 @@ def fit(model, train_loader, test_loader=None, *, epochs, optimizer, scheduler=N
             epoch's test loss (its training loss without a test loader).
         scheduler_interval: 'epoch', or 'batch' to step the schedule after every
             optimizer step (OneCycleLR).
-        loss_fn: ``loss_fn(output, labels)``; default cross-entropy (GoogLeNet's
-            auxiliary heads included in training mode).
+        loss_fn: ``loss_fn(output, labels)``; default cross-entropy, or the output's own
+            ``training_loss`` (GoogLeNet's auxiliary heads in training mode).
         device: 'cpu' or 'cuda[:N]'; the model is moved there.
         out: folder for metrics.csv, curves.png and checkpoint.minidl (None: keep
             nothing). It must not hold another run unless ``resume`` or ``overwrite``
