@@ -275,7 +275,10 @@ def get_generator(device=CPU, generator=None):
 
 
 def get_rng_state():
-    """A picklable snapshot of every generator in use (for checkpoints)."""
+    """A snapshot of the default generators for checkpoints: the seed and the CPU
+    generator's exact position. A GPU generator's position cannot be read from CuPy, so
+    ``set_rng_state`` restarts it from the seed: a resumed GPU run draws other dropout
+    masks than an uninterrupted one (the CPU draws - shuffling, augmentation - repeat)."""
     state = {'seed': _seed, 'cpu': get_generator(CPU).bit_generator.state}
     return state
 

@@ -24,7 +24,9 @@ for when ``out`` may be used, and ``overwrite=True`` to replace a run.
 losses an uninterrupted run with the same seed gives: every random draw of a run
 (dropout, shuffling, augmentation) comes from generators whose state the checkpoint
 holds. Killed at any point, even while writing its files, a run resumed this way ends
-with the same metrics and weights, byte for byte, as one that never stopped.
+with the same metrics and weights, byte for byte, as one that never stopped - on the
+CPU. On a GPU, CuPy's generator position cannot be saved: a resumed run restarts the GPU
+generator from the seed, so its dropout masks (only those) differ from an unbroken run's.
 
 In a data-parallel job (``minidl.distributed`` initialised, the model wrapped in
 ``DistributedDataParallel``, each rank's loaders reading its shard) every rank calls
