@@ -23,6 +23,20 @@ def sum_to_shape(grad, shape):
     return out.reshape(shape)
 
 
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def quiet(xp):
+    """NumPy's floating-point warnings off (for inf and NaN results that are meant, as
+    PyTorch gives them); nothing on CuPy, which does not warn."""
+    return np.errstate(all='ignore') if xp is np else _Null()
+
+
 def shape_of(x):
     return getattr(x, 'shape', ())
 

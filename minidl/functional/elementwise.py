@@ -9,7 +9,7 @@ from ..autograd import ArrayFunction as Function, Cost
 from .. import backend
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ._util import shape_of, sum_to_shape, raw
+from ._util import quiet, raw, shape_of, sum_to_shape
 from .unary import floor, trunc
 
 __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'clamp',
@@ -134,25 +134,12 @@ class Pow(Function):
             grad_a = sum_to_shape(grad * b * a ** (b - 1), sa)
         if ctx.needs_input_grad[1]:
             a = xp.asarray(a)                  # a Python number as base: 2.0 ** t
-            with _quiet(xp):
+            with quiet(xp):
                 log_a = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), 0)
             grad_b = sum_to_shape(grad * out * log_a, sb)
         return grad_a, grad_b
 
     cost = staticmethod(lambda ctx, i, o: _binary_cost(ctx, i, o, backward_per_element=4))
-
-
-def _quiet(xp):
-    import numpy as np
-    return np.errstate(all='ignore') if xp is np else _Null()
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 class Exp(Function):

@@ -7,7 +7,7 @@ sum_i w[t_i] over targets that are not ``ignore_index`` (their number without we
 """
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
-from ._util import check_tensor, raw, shape_of, sum_to_shape
+from ._util import check_tensor, quiet, raw, shape_of, sum_to_shape
 
 __all__ = ['cross_entropy', 'nll_loss', 'mse_loss']
 
@@ -40,7 +40,7 @@ def _reduce(losses, target_weights, reduction):
         return losses
     total = losses.sum()
     if reduction == 'mean':
-        with _quiet(xp):  # every target ignored: 0/0 = nan, as in PyTorch
+        with quiet(xp):  # every target ignored: 0/0 = nan, as in PyTorch
             total = total / target_weights.sum()
     return xp.asarray(total, dtype=losses.dtype)
 
@@ -49,7 +49,7 @@ def _upstream_scale(ctx, grad):
     """dL/d(loss_i) for each element: the incoming gradient, divided by the total
     weight for 'mean'."""
     if ctx.reduction == 'mean':
-        with _quiet(get_array_module(grad)):  # total weight 0: nan, like the forward
+        with quiet(get_array_module(grad)):  # total weight 0: nan, like the forward
             return grad / ctx.total_weight
     return grad
 
@@ -175,19 +175,6 @@ class MSELoss(Function):
         n = max(getattr(a, 'size', 1) for a in inputs[:2])
         grads = sum(1 for need in ctx.needs_input_grad if need)
         return Cost(forward_flops=3 * n, backward_input_flops=2 * n * grads)
-
-
-def _quiet(xp):
-    import numpy as np
-    return np.errstate(invalid='ignore', divide='ignore') if xp is np else _Null()
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 # ---------------------------------------------------------------- the public functions

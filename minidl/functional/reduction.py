@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ._util import check_tensor, normalize_dim
+from ._util import check_tensor, normalize_dim, quiet
 from .elementwise import maximum, minimum
 
 __all__ = ['sum', 'mean', 'max', 'min', 'var', 'std', 'argmax', 'argmin', 'amax', 'amin',
@@ -157,7 +157,7 @@ class Var(Function):
         n = _count(x.shape, dims)
         centred = x - x.mean(axis=dims, keepdims=True)
         denominator = builtins.max(n - correction, 0)
-        with _quiet(xp):  # n <= correction gives inf or nan, as in PyTorch
+        with quiet(xp):  # n <= correction gives inf or nan, as in PyTorch
             out = xp.asarray((centred * centred).sum(axis=dims, keepdims=True) / denominator)
             if take_sqrt:
                 out = xp.sqrt(out)
@@ -175,7 +175,7 @@ class Var(Function):
         centred, std = ctx.saved_tensors
         xp = get_array_module(grad)
         grad = grad.reshape(_keepdim_shape(centred.shape, ctx.dims))
-        with _quiet(xp):
+        with quiet(xp):
             if ctx.take_sqrt:
                 scale = grad / (ctx.denominator * std)
             else:
@@ -208,19 +208,6 @@ class ArgExtremum(Function):
         return None, None, None, None
 
     cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=i[0].size))
-
-
-def _quiet(xp):
-    return np.errstate(divide='ignore', invalid='ignore') if xp is np else _Null()
-
-
-class _Null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
 
 
 class Amax(Function):
@@ -353,7 +340,7 @@ class Norm(Function):
         xp = get_array_module(x)
         p = ctx.p
         grad = grad.reshape(out.shape)
-        with _quiet(xp):
+        with quiet(xp):
             if p == 0:
                 local = xp.zeros_like(x)
             elif p == 1:
