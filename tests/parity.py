@@ -66,10 +66,11 @@ def _as_tuple(x):
 
 def check_torch_parity(fn, torch_fn, arrays, requires_grad=None,
                        dtypes=(np.float32, np.float64), rtol=None, atol=None,
-                       torch_kwargs=None, **kwargs):
+                       torch_kwargs=None, upstream=None, **kwargs):
     """Forward outputs and input gradients of ``fn`` equal ``torch_fn``'s, in each dtype.
 
-    Also checks that ``fn`` leaves its inputs unmodified.
+    The gradient arriving at each output is random, or ``upstream`` (one array per
+    output) when given. Also checks that ``fn`` leaves its inputs unmodified.
     """
     torch = require_torch()
     torch_device = 'cuda' if DEVICE == 'cuda' else 'cpu'
@@ -98,7 +99,8 @@ def check_torch_parity(fn, torch_fn, arrays, requires_grad=None,
             r_np = r.detach().cpu().numpy()
             assert o.shape == tuple(r_np.shape), f'output {k}: shape {o.shape} vs PyTorch {tuple(r_np.shape)}'
             np.testing.assert_allclose(o.numpy(), r_np, err_msg=f'output {k} ({np.dtype(dtype)})', **tol)
-            cotangents.append(rng.standard_normal(o.shape).astype(dtype)
+            cotangent = rng.standard_normal(o.shape) if upstream is None else upstream[k]
+            cotangents.append(np.asarray(cotangent, dtype=dtype)
                               if (o.requires_grad and r.requires_grad) else None)
         for t, b in zip(ours, before):
             np.testing.assert_array_equal(t.numpy(), b, err_msg='the operator modified its input')

@@ -23,6 +23,15 @@ def sum_to_shape(grad, shape):
     return out.reshape(shape)
 
 
+def keep_where(mask, grad):
+    """``grad`` where ``mask`` holds and an exact 0 elsewhere: a gradient an operator
+    cuts off stays 0 whatever arrives from upstream (``grad * mask`` would turn an inf
+    or NaN upstream into NaN), as PyTorch's ``where``/``masked_fill`` backward formulas
+    do."""
+    xp = get_array_module(grad)
+    return xp.where(mask, grad, xp.zeros((), dtype=grad.dtype))
+
+
 class _Null:
     def __enter__(self):
         return self

@@ -4,7 +4,7 @@
 """
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
-from ._util import normalize_dim
+from ._util import keep_where, normalize_dim
 from .inplace import apply_inplace
 
 __all__ = ['relu', 'relu_', 'leaky_relu', 'leaky_relu_', 'sigmoid', 'tanh', 'softmax',
@@ -20,9 +20,11 @@ class ReLU(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        """y = max(x, 0): dy/dx = [x > 0] = [y > 0], so the output is enough to keep."""
+        """y = max(x, 0): dy/dx = [x > 0] = [y > 0], so the output is enough to keep.
+        As PyTorch's threshold_backward: the gradient is cut off (exactly 0) where
+        y <= 0, and passes where y is NaN."""
         (out,) = ctx.saved_tensors
-        return grad * (out > 0)
+        return keep_where(~(out <= 0), grad)
 
 
 class LeakyReLU(Function):

@@ -9,7 +9,7 @@ from ..autograd import ArrayFunction as Function, Cost
 from .. import backend
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ._util import quiet, raw, shape_of, sum_to_shape
+from ._util import keep_where, quiet, raw, shape_of, sum_to_shape
 from .unary import floor, trunc
 
 __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'clamp',
@@ -191,9 +191,10 @@ class Abs(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        """z = |a|: dz/da = sign(a), taken as 0 at a = 0 (as PyTorch does)."""
+        """z = |a|: dz/da = sign(a), taken as 0 at a = 0 and at NaN (as PyTorch does)."""
         (a,) = ctx.saved_tensors
-        return grad * get_array_module(a).sign(a)
+        sign = (a > 0).astype(grad.dtype) - (a < 0)
+        return grad * sign
 
 
 class Clamp(Function):
@@ -210,14 +211,15 @@ class Clamp(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        """z = min(max(a, low), high): dz/da = 1 where low <= a <= high, else 0."""
+        """z = min(max(a, low), high): dz/da = 1 where low <= a <= high, else an exact 0."""
         (inside,) = ctx.saved_tensors
-        return grad * inside, None, None
+        return keep_where(inside, grad), None, None
 
 
 class _Extremum(Function):
     """maximum / minimum: the gradient goes to the chosen input; on a tie it is split
-    equally between both, as PyTorch does."""
+    equally between both, and where either is NaN (so is the result) both get it, as
+    PyTorch does."""
     pick = None
 
     @classmethod
@@ -230,15 +232,16 @@ class _Extremum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        """z = max(a, b): dz/da = [a > b] + [a == b]/2, dz/db = [b > a] + [a == b]/2
-        (and the same with < for min)."""
+        """z = max(a, b): dz/da = 1 unless a < b (then exactly 0), halved where a == b;
+        dz/db the same with a and b swapped (and > for < for min). These are PyTorch's
+        formulas; a NaN compares false, so both inputs of a NaN result get the gradient."""
         a, b = ctx.saved_tensors
         sa, sb = ctx.shapes
         xp = get_array_module(grad)
-        first = (a > b) if ctx.is_max else (a < b)
-        weight_a = xp.where(a == b, 0.5, first).astype(grad.dtype)
-        return (sum_to_shape(grad * weight_a, sa) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * (1 - weight_a), sb) if ctx.needs_input_grad[1] else None)
+        shared = xp.where(a == b, grad / 2, grad)
+        loses_a, loses_b = (a < b, a > b) if ctx.is_max else (a > b, a < b)
+        return (sum_to_shape(keep_where(~loses_a, shared), sa) if ctx.needs_input_grad[0] else None,
+                sum_to_shape(keep_where(~loses_b, shared), sb) if ctx.needs_input_grad[1] else None)
 
     cost = staticmethod(_binary_cost)
 

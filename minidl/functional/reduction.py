@@ -13,7 +13,7 @@ import numpy as np
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
 from ..tensor import Tensor
-from ._util import check_tensor, normalize_dim, quiet
+from ._util import check_tensor, keep_where, normalize_dim, quiet
 from .elementwise import maximum, minimum
 
 __all__ = ['sum', 'mean', 'max', 'min', 'var', 'std', 'argmax', 'argmin', 'amax', 'amin',
@@ -103,16 +103,17 @@ class MaxAll(Function):
     def forward(ctx, x, is_max):
         xp = get_array_module(x)
         out = xp.asarray(x.max() if is_max else x.min())
-        ctx.save_for_backward(x == out)
+        # a NaN anywhere makes the result NaN, and the NaNs are the elements it came from
+        ctx.save_for_backward(xp.isnan(x) if xp.isnan(out) else x == out)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        """y = max_i x_i: dy/dx_i = 1 for the maximal element. When k elements tie,
-        each gets 1/k (PyTorch's choice: the mean of the one-sided derivatives)."""
+        """y = max_i x_i: dy/dx_i = 1 for the maximal element, an exact 0 elsewhere.
+        When k elements tie, each gets 1/k (PyTorch's choice: the mean of the one-sided
+        derivatives)."""
         (hits,) = ctx.saved_tensors
-        share = grad / hits.sum()
-        return (hits * share).astype(grad.dtype, copy=False), None
+        return keep_where(hits, (grad / hits.sum()).astype(grad.dtype, copy=False)), None
 
     cost = _reduction_cost(1)
 

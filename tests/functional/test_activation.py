@@ -85,3 +85,14 @@ def test_softmax_dim_out_of_range():
     x = minidl.tensor(on_device(np.zeros((2, 3))))
     with pytest.raises(IndexError, match='softmax: dimension 2 is out of range'):
         F.softmax(x, 2)
+
+
+def test_relu_cuts_off_inf_and_nan_gradients_and_passes_nan_inputs():
+    """The gradient is an exact 0 where relu's output is <= 0, whatever arrives; a NaN
+    input passes its gradient (PyTorch's threshold_backward)."""
+    torch = require_torch()
+    x = np.array([-1.0, 0.0, -2.0, 3.0, np.nan])
+    check_torch_parity(F.relu, lambda t: t.relu(), [x],
+                       upstream=[np.array([np.inf, np.nan, -np.inf, 2.0, 1.0])])
+    check_torch_parity(lambda t: F.sqrt(F.relu(t)), lambda t: t.relu().sqrt(),
+                       [np.array([-1.0, 0.0, 0.25, 4.0])])

@@ -201,3 +201,37 @@ def test_div_rounding_mode(mode):
     ours = F.div(minidl.tensor(ia), minidl.tensor(ib), rounding_mode=mode)
     theirs = torch.div(torch.tensor(ia), torch.tensor(ib), rounding_mode=mode)
     assert ours.dtype == np.int64 and ours.tolist() == theirs.tolist()
+
+
+# an upstream gradient with every kind of value a cut-off must stop
+EDGE_UPSTREAM = np.array([np.nan, np.inf, -np.inf, 1.5])
+
+
+def test_cut_off_gradient_is_zero_whatever_arrives():
+    """sqrt(clamp(x, min=0)) at x = [-1, 0, 0.25, 4]: sqrt' is inf at 0, and clamp
+    passes it where x >= 0 and stops it (an exact 0, not inf * 0 = NaN) where x < 0."""
+    torch = require_torch()
+    x = np.array([-1.0, 0.0, 0.25, 4.0])
+    t = minidl.tensor(on_device(x), requires_grad=True)
+    minidl.sqrt(minidl.clamp(t, min=0)).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [0.0, np.inf, 1.0, 0.25])
+    check_torch_parity(lambda t: F.sqrt(F.clamp(t, min=0)), lambda t: t.clamp(min=0).sqrt(), [x])
+    # inf and NaN arriving straight from upstream
+    for ours, theirs in ((lambda t: F.clamp(t, -0.5, 0.5), lambda t: t.clamp(-0.5, 0.5)),
+                         (lambda t: F.maximum(t, t.detach() * 0 + 0.3),
+                          lambda t: torch.maximum(t, t.detach() * 0 + 0.3)),
+                         (lambda t: F.minimum(t, t.detach() * 0 + 0.3),
+                          lambda t: torch.minimum(t, t.detach() * 0 + 0.3))):
+        check_torch_parity(ours, theirs, [np.array([-1.0, 2.0, -3.0, 0.1])],
+                           upstream=[EDGE_UPSTREAM])
+
+
+def test_nan_inputs_route_gradients_like_pytorch():
+    """abs' sign is 0 at NaN; maximum/minimum give a NaN result's gradient to both
+    inputs; the extremes (inf) are ordinary values."""
+    torch = require_torch()
+    a = np.array([np.inf, np.inf, -np.inf, np.nan, np.nan, 0.0, 1.0])
+    b = np.array([np.inf, -np.inf, np.nan, 1.0, np.nan, 0.0, 2.0])
+    check_torch_parity(F.abs, torch.abs, [a])
+    check_torch_parity(F.maximum, torch.maximum, [a, b])
+    check_torch_parity(F.minimum, torch.minimum, [a, b])

@@ -277,3 +277,13 @@ def test_integer_inputs_of_prod_cumsum_norm():
                          (F.logsumexp(minidl.tensor(data), 1), torch.logsumexp(torch.tensor(data), 1))]:
         assert str(ours.dtype) == str(theirs.dtype).replace('torch.', '')
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize('name', ['max', 'min'])
+def test_extreme_of_everything_cuts_off_and_follows_nan(name):
+    """max(): the other elements get an exact 0 even from an inf upstream gradient; with
+    a NaN in the input, the result is NaN and the gradient goes to the NaNs."""
+    torch = require_torch()
+    for x in (np.array([1.0, 5.0, 5.0, -2.0]), np.array([1.0, np.nan, 3.0, np.nan])):
+        check_torch_parity(getattr(F, name), lambda t: getattr(t, name)(), [x],
+                           upstream=[np.array(np.inf)])
