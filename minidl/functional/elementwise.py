@@ -198,22 +198,44 @@ class Abs(Function):
 
 
 class Clamp(Function):
+    """min(max(a, low), high); ``low`` and ``high`` are numbers, tensors (which
+    broadcast with ``a`` and get gradients) or None. Where low > high the result is
+    high, as in PyTorch."""
+
     @staticmethod
     def forward(ctx, a, low, high):
-        xp = get_array_module(a)
-        inside = xp.ones(a.shape, dtype=bool)
+        xp = get_array_module(a, low, high)
+        out = a
         if low is not None:
-            inside &= a >= low
+            out = xp.maximum(out, low)
         if high is not None:
-            inside &= a <= high
-        ctx.save_for_backward(inside)
-        return xp.clip(a, low, high)
+            out = xp.minimum(out, high)
+        ctx.save_for_backward(a, low, high)
+        ctx.shapes = (shape_of(a), shape_of(low), shape_of(high))
+        return out if out is not a else a.copy()
 
     @staticmethod
     def backward(ctx, grad):
-        """z = min(max(a, low), high): dz/da = 1 where low <= a <= high, else an exact 0."""
-        (inside,) = ctx.saved_tensors
-        return keep_where(inside, grad), None, None
+        """z = min(max(a, low), high), so dz/da = 1 where low <= a <= high; dz/dlow = 1
+        where a < low (and low < high); dz/dhigh = 1 where a > high or high < low; an
+        exact 0 elsewhere. PyTorch's clamp_backward and clamp_backward_min_max."""
+        a, low, high = ctx.saved_tensors
+        shape_a, shape_low, shape_high = ctx.shapes
+        need_a, need_low, need_high = ctx.needs_input_grad
+        inside = True
+        if low is not None:
+            inside = inside & (a >= low)
+        if high is not None:
+            inside = inside & (a <= high)
+        grad_a = sum_to_shape(keep_where(inside, grad), shape_a) if need_a else None
+        grad_low = grad_high = None
+        if need_low:
+            below = (a < low) if high is None else (a < low) & (low < high)
+            grad_low = sum_to_shape(keep_where(below, grad), shape_low)
+        if need_high:
+            above = (a > high) if low is None else (a > high) | (high < low)
+            grad_high = sum_to_shape(keep_where(above, grad), shape_high)
+        return grad_a, grad_low, grad_high
 
 
 class _Extremum(Function):
@@ -378,8 +400,15 @@ def abs(input):
 
 
 def clamp(input, min=None, max=None):
+    """Each element limited to [min, max]: numbers or tensors (which broadcast and
+    get gradients); either may be None, not both."""
     if min is None and max is None:
         raise ValueError('clamp: at least one of min and max must be given')
+    for bound in (min, max):
+        if bound is not None:
+            _check_broadcast('clamp', raw(input), raw(bound))
+    if min is not None and max is not None:
+        _check_broadcast('clamp', raw(min), raw(max))
     return Clamp.apply(input, min, max)
 
 

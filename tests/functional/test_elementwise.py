@@ -148,6 +148,39 @@ def test_broadcast_mismatch_names_the_op_and_shapes():
         a + b
 
 
+def test_clamp_tensor_bounds_get_gradients():
+    """clamp(x=[.5, -2, 3], min=[1, -1, 0]): min is the result at the first two, so
+    min.grad = [1, 1, 0]; with both bounds, min > max gives max."""
+    torch = require_torch()
+    x, low = np.array([0.5, -2.0, 3.0]), np.array([1.0, -1.0, 0.0])
+    t, m = (minidl.tensor(on_device(a), requires_grad=True) for a in (x, low))
+    F.clamp(t, min=m).sum().backward()
+    np.testing.assert_array_equal(m.grad.numpy(), [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.0, 1.0])
+    high = np.array([2.0, -1.5, 1.0])  # below min in the middle
+    check_torch_parity(lambda a, lo, hi: F.clamp(a, lo, hi), torch.clamp, [x, low, high])
+    check_torch_parity(lambda a, hi: F.clamp(a, max=hi), lambda a, hi: torch.clamp(a, max=hi),
+                       [x, high])
+    check_gradients(lambda a, lo, hi: F.clamp(a, lo, hi),
+                    [np.array([0.3, -2.2, 3.1]), low, np.array([2.0, -1.5, 1.0])])
+
+
+def test_clamp_bound_broadcasts_the_input_larger():
+    """x (5, 1) with min (5,) is (5, 5), as in PyTorch; the gradients sum back."""
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    x, low, high = rng.standard_normal((5, 1)), rng.standard_normal(5), rng.standard_normal((5, 1)) + 2
+    check_torch_parity(lambda a, lo: F.clamp(a, min=lo), lambda a, lo: torch.clamp(a, min=lo),
+                       [x, low])
+    # PyTorch's own backward fails when both bounds broadcast the input: gradcheck instead
+    out = F.clamp(minidl.tensor(on_device(x)), minidl.tensor(on_device(low)),
+                  minidl.tensor(on_device(high)))
+    np.testing.assert_allclose(out.numpy(), np.minimum(np.maximum(x, low), high))
+    check_gradients(lambda a, lo, hi: F.clamp(a, lo, hi), [x, low, high])
+    with pytest.raises(ValueError, match=r'clamp: shapes \(5, 2\) and \(3,\)'):
+        F.clamp(minidl.tensor(on_device(np.zeros((5, 2)))), min=minidl.tensor(on_device(np.zeros(3))))
+
+
 def test_clamp_needs_a_bound():
     with pytest.raises(ValueError, match='clamp'):
         F.clamp(minidl.tensor(on_device(np.zeros(2))))
