@@ -118,25 +118,30 @@ class Neg(Function):
 class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
-        out = a ** b
+        with quiet(get_array_module(a, b)):  # 0 ** -1 = inf, (-1) ** 0.5 = nan, as PyTorch
+            out = a ** b
         ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         ctx.shapes = (shape_of(a), shape_of(b))
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        """z = a^b: dz/da = b a^(b-1); dz/db = a^b ln a (defined for a > 0)."""
+        """z = a^b: dz/da = b a^(b-1), dz/db = a^b ln a. At the edges PyTorch's formulas
+        (pow_backward_self, pow_backward_exponent) fix the values: dz/da = 0 where b = 0
+        (even at a = 0, where b a^(b-1) is 0 * inf), and dz/db = 0 at a = 0 with b >= 0
+        (the limit from a > 0); a < 0 gives NaN and a = 0 with b < 0 gives -inf."""
         a, b, out = ctx.saved_tensors
         xp = get_array_module(grad)
         sa, sb = ctx.shapes
         grad_a = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_a = sum_to_shape(grad * b * a ** (b - 1), sa)
-        if ctx.needs_input_grad[1]:
-            a = xp.asarray(a)                  # a Python number as base: 2.0 ** t
-            with quiet(xp):
-                log_a = xp.where(a > 0, xp.log(xp.where(a > 0, a, 1)), 0)
-            grad_b = sum_to_shape(grad * out * log_a, sb)
+        with quiet(xp):
+            if ctx.needs_input_grad[0]:
+                grad_a = keep_where(b != 0, grad * (b * a ** (b - 1)))
+                grad_a = sum_to_shape(grad_a, sa)
+            if ctx.needs_input_grad[1]:
+                log_a = xp.log(xp.asarray(a, dtype=grad.dtype))
+                zero = xp.zeros((), dtype=grad.dtype)
+                grad_b = sum_to_shape(grad * xp.where((a == 0) & (b >= 0), zero, out * log_a), sb)
         return grad_a, grad_b
 
     cost = staticmethod(lambda ctx, i, o: _binary_cost(ctx, i, o, backward_per_element=4))

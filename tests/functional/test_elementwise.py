@@ -97,6 +97,28 @@ def test_unary(name, shape, seed):
     check_torch_parity(ours, theirs, [x])
 
 
+def test_pow_at_base_zero_follows_pytorchs_formulas():
+    """d/dx x**0 = 0 at x = 0 (not 0 * 0**-1 = NaN); pow(0, 0) gives 0 to both inputs;
+    the exponent's gradient at base 0 is 0 for b >= 0 and -inf for b < 0; a negative
+    base gives NaN."""
+    torch = require_torch()
+    t = minidl.tensor(on_device(np.zeros(3)), requires_grad=True)
+    (t ** 0).sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), [0.0, 0.0, 0.0])
+    a, b = (minidl.tensor(on_device(np.zeros(1)), requires_grad=True) for _ in range(2))
+    F.pow(a, b).sum().backward()
+    assert a.grad.item() == 0.0 and b.grad.item() == 0.0
+    base = np.array([0.0, 0.0, 0.0, 0.0, -1.0, 2.0])
+    exponent = np.array([-1.0, 0.0, 0.5, 2.0, 0.5, 3.0])
+    check_torch_parity(F.pow, torch.pow, [base, exponent])
+    for scalar_exponent in (0, 0.0, 1, 2.5, -1):
+        check_torch_parity(lambda x: x ** scalar_exponent, lambda x: x ** scalar_exponent,
+                           [np.array([0.0, 1.5, 2.0])])
+    for scalar_base in (0.0, 2.0):
+        check_torch_parity(lambda e: scalar_base ** e, lambda e: scalar_base ** e,
+                           [np.array([-1.0, 0.0, 0.5, 2.0])])
+
+
 def test_non_contiguous_inputs():
     torch = require_torch()
     a = np.random.default_rng(0).standard_normal((4, 3)).T  # a transposed (F-ordered) view
