@@ -8,7 +8,7 @@ import numpy as np
 from ..autograd import ArrayFunction as Function, Cost
 from .. import backend
 from ..backend import get_array_module
-from ..tensor import Tensor
+from ..tensor import Tensor, get_default_dtype
 from ._util import keep_where, quiet, raw, shape_of, sum_to_shape
 from .unary import floor, trunc
 
@@ -332,9 +332,42 @@ class ToDevice(Function):
 
 # ---------------------------------------------------------------- the public functions
 
+_KINDS = 'bif'  # bool < int < float: the order in which Python numbers promote
+
+
+def _kind(dtype):
+    return _KINDS.index(dtype.kind) if dtype.kind in _KINDS else len(_KINDS)
+
+
+def _number_dtype(value):
+    """The dtype PyTorch gives a Python number on its own: bool, int64 or the default
+    floating-point dtype."""
+    if isinstance(value, (bool, np.bool_)):
+        return np.dtype(bool)
+    if isinstance(value, (int, np.integer)):
+        return np.dtype(np.int64)
+    return get_default_dtype()
+
+
+def _result_dtype(*operands):
+    """PyTorch's result dtype for tensors and Python numbers: the tensors' promoted
+    dtype, unless a number is of a higher kind (a float with an integer tensor gives
+    the default float dtype); numbers alone give their own dtype."""
+    arrays = [raw(o) for o in operands if isinstance(o, Tensor)]
+    numbers = [o for o in operands if not isinstance(o, Tensor)]
+    number_dtype = max((_number_dtype(n) for n in numbers), key=_kind, default=None)
+    if not arrays:
+        return number_dtype
+    dtype = np.result_type(*arrays)
+    if number_dtype is not None and _kind(number_dtype) > _kind(dtype):
+        return number_dtype
+    return dtype
+
+
 def _binary(function, op, a, b):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise TypeError(f'{op}: at least one argument must be a Tensor')
+        # two Python numbers, as torch.add(2.0, 3.0): the first becomes a tensor
+        a = Tensor(np.asarray(a, dtype=_result_dtype(a, b)))
     _check_broadcast(op, raw(a), raw(b))
     return function.apply(a, b)
 
@@ -489,10 +522,17 @@ def equal(input, other):
 
 
 def where(condition, input, other):
+    """``input`` where ``condition`` holds, else ``other``; either may be a Python
+    number, which takes PyTorch's result dtype (two floats give the default dtype)."""
     cond = raw(condition)
     _check_broadcast('where', cond, raw(input))
     _check_broadcast('where', cond, raw(other))
-    return Where.apply(cond, input, other)
+    dtype = _result_dtype(input, other)
+    xp = get_array_module(cond, raw(input), raw(other))
+    input, other = (o if isinstance(o, Tensor) else xp.asarray(o, dtype=dtype)
+                    for o in (input, other))
+    out = Where.apply(cond, input, other)
+    return out if out.dtype == dtype else to_dtype(out, dtype)
 
 
 def to_dtype(input, dtype):

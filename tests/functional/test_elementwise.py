@@ -208,9 +208,26 @@ def test_clamp_needs_a_bound():
         F.clamp(minidl.tensor(on_device(np.zeros(2))))
 
 
-def test_two_non_tensors_rejected():
-    with pytest.raises(TypeError, match='add'):
-        F.add(1.0, 2.0)
+def test_python_numbers_alone_take_pytorchs_dtypes():
+    """torch.add(2.0, 3.0) is a default-dtype tensor; where(cond, 8.5, -3.9) too; a float
+    number with an integer tensor gives the default float dtype."""
+    torch = require_torch()
+    cond = np.array([True, False, True])
+    cases = [(F.add(2.0, 3.0), torch.add(2.0, 3.0)), (F.mul(2, 3), torch.mul(2, 3)),
+             (F.where(minidl.tensor(cond), 8.5, -3.9), torch.where(torch.tensor(cond), 8.5, -3.9)),
+             (F.where(minidl.tensor(cond), 1, 2), torch.where(torch.tensor(cond), 1, 2)),
+             (F.where(minidl.tensor(cond), minidl.tensor([1, 2, 3]), 0.5),
+              torch.where(torch.tensor(cond), torch.tensor([1, 2, 3]), 0.5)),
+             (F.where(minidl.tensor(cond), minidl.tensor(np.ones(3)), 0.5),
+              torch.where(torch.tensor(cond), torch.tensor(np.ones(3)), 0.5))]
+    for ours, theirs in cases:
+        assert ours.dtype == np.dtype(str(theirs.dtype).replace('torch.', ''))
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    minidl.set_default_dtype(np.float64)
+    try:
+        assert F.where(minidl.tensor(cond), 8.5, -3.9).dtype == np.float64
+    finally:
+        minidl.set_default_dtype(np.float32)
 
 
 @FAST
