@@ -372,14 +372,20 @@ def _binary(function, op, a, b):
     return function.apply(a, b)
 
 
+def _scaled(other, alpha):
+    if alpha == 1:
+        return other
+    return mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+
+
 def add(input, other, alpha=1):
     """input + alpha * other"""
-    return _binary(Add, 'add', input, other if alpha == 1 else mul(other, alpha))
+    return _binary(Add, 'add', input, _scaled(other, alpha))
 
 
 def sub(input, other, alpha=1):
     """input - alpha * other"""
-    return _binary(Sub, 'sub', input, other if alpha == 1 else mul(other, alpha))
+    return _binary(Sub, 'sub', input, _scaled(other, alpha))
 
 
 def mul(input, other):

@@ -145,6 +145,10 @@ def test_add_sub_alpha():
     a, b = np.random.default_rng(0).standard_normal((2, 2, 3))
     check_torch_parity(lambda x, y: F.add(x, y, alpha=2.5), lambda x, y: torch.add(x, y, alpha=2.5), [a, b])
     check_torch_parity(lambda x, y: F.sub(x, y, alpha=-3), lambda x, y: torch.sub(x, y, alpha=-3), [a, b])
+    check_torch_parity(lambda x, y: x.add(y, alpha=2), lambda x, y: x.add(y, alpha=2), [a, b])
+    check_torch_parity(lambda x, y: x.sub(y, alpha=-3.125), lambda x, y: x.sub(y, alpha=-3.125),
+                       [a, b])
+    check_torch_parity(lambda x: x.sub(1.5, alpha=2), lambda x: x.sub(1.5, alpha=2), [a])
 
 
 def test_maximum_minimum_split_ties_like_pytorch():
