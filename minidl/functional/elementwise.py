@@ -10,7 +10,6 @@ from .. import backend
 from ..backend import get_array_module
 from ..tensor import Tensor, get_default_dtype
 from ._util import keep_where, quiet, raw, shape_of, sum_to_shape
-from .unary import floor, trunc
 
 __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'clamp',
            'clamp_min', 'clamp_max', 'maximum', 'minimum', 'where', 'clip', 'to_dtype',
@@ -102,6 +101,35 @@ class Div(Function):
                 sum_to_shape(-grad_a * a / b, sb) if ctx.needs_input_grad[1] else None)
 
     cost = staticmethod(lambda ctx, i, o: _binary_cost(ctx, i, o, backward_per_element=3))
+
+
+class RoundedDiv(Function):
+    """a / b rounded towards zero ('trunc') or down ('floor'), as torch.div's
+    rounding_mode. Floats keep IEEE results for b = 0 (inf, nan); integers stay
+    integers."""
+
+    @staticmethod
+    def forward(ctx, a, b, rounding_mode):
+        xp = get_array_module(a, b)
+        ctx.shapes = (shape_of(a), shape_of(b))
+        with quiet(xp):
+            if rounding_mode == 'floor':
+                return xp.floor_divide(a, b)  # Python's floor division, as PyTorch's
+            if xp.result_type(a, b).kind in 'fc':
+                return xp.trunc(a / b)
+            quotient = xp.floor_divide(a, b)  # integers: floor, then up by one where inexact
+            return quotient + ((quotient < 0) & (quotient * b != a))
+
+    @staticmethod
+    def backward(ctx, grad):
+        """A rounded quotient is piecewise constant: PyTorch defines both gradients as
+        zero (everywhere, including the jumps)."""
+        xp = get_array_module(grad)
+        sa, sb = ctx.shapes
+        return (xp.zeros(sa, dtype=grad.dtype) if ctx.needs_input_grad[0] else None,
+                xp.zeros(sb, dtype=grad.dtype) if ctx.needs_input_grad[1] else None, None)
+
+    cost = staticmethod(_binary_cost)
 
 
 class Neg(Function):
@@ -364,12 +392,12 @@ def _result_dtype(*operands):
     return dtype
 
 
-def _binary(function, op, a, b):
+def _binary(function, op, a, b, *settings):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         # two Python numbers, as torch.add(2.0, 3.0): the first becomes a tensor
         a = Tensor(np.asarray(a, dtype=_result_dtype(a, b)))
     _check_broadcast(op, raw(a), raw(b))
-    return function.apply(a, b)
+    return function.apply(a, b, *settings)
 
 
 def _scaled(other, alpha):
@@ -393,22 +421,17 @@ def mul(input, other):
 
 
 def div(input, other, rounding_mode=None):
-    """input / other; ``rounding_mode`` 'trunc' or 'floor' rounds the quotient (its
-    gradient is then zero, as in PyTorch); integers divided with rounding stay integers."""
+    """input / other; ``rounding_mode`` None (true division), 'trunc' (towards zero)
+    or 'floor' (down, like Python's //), as torch.div. Integer division by zero raises
+    ZeroDivisionError, as in PyTorch."""
     if rounding_mode is None:
         return _binary(Div, 'div', input, other)
     if rounding_mode not in ('trunc', 'floor'):
-        raise ValueError(f"div: rounding_mode must be None, 'trunc' or 'floor', got "
-                         f"{rounding_mode!r}")
-    a, b = raw(input), raw(other)
-    if all(getattr(v, 'dtype', np.dtype(type(v))).kind in 'iub' for v in (a, b)):
-        xp = get_array_module(a, b)
-        if rounding_mode == 'floor':
-            return Tensor(xp.floor_divide(a, b))
-        quotient = xp.abs(a) // xp.abs(b)         # integer division rounded towards zero
-        return Tensor(xp.where((a < 0) != (b < 0), -quotient, quotient))
-    quotient = _binary(Div, 'div', input, other)
-    return floor(quotient) if rounding_mode == 'floor' else trunc(quotient)
+        raise ValueError(f"div: expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found {rounding_mode!r}")
+    if _result_dtype(input, other).kind in 'iub' and not get_array_module(raw(other)).all(raw(other) != 0):
+        raise ZeroDivisionError(f'div: integer division by zero (rounding_mode={rounding_mode!r})')
+    return _binary(RoundedDiv, 'div', input, other, rounding_mode)
 
 
 def pow(input, exponent):

@@ -119,6 +119,28 @@ def test_pow_at_base_zero_follows_pytorchs_formulas():
                            [np.array([-1.0, 0.0, 0.5, 2.0])])
 
 
+@pytest.mark.parametrize('mode', ['trunc', 'floor'])
+def test_div_rounding_mode(mode):
+    """Rounded quotients as torch.div(rounding_mode=): floats with IEEE results at 0,
+    integers exact, gradients zero; integer division by zero raises."""
+    torch = require_torch()
+    a = np.array([5.5, -5.5, 7.0, -7.0, 1.0, -1.0, 0.0, 3.0, 1.0, -0.5])
+    b = np.array([2.0, 2.0, -2.0, -2.0, 0.0, 0.0, 0.0, np.inf, 0.1, 3.0])  # 1 // 0.1 is 9
+    check_torch_parity(lambda x, y: F.div(x, y, rounding_mode=mode),
+                       lambda x, y: torch.div(x, y, rounding_mode=mode), [a, b])
+    check_torch_parity(lambda x: x.div(2.5, rounding_mode=mode),
+                       lambda x: x.div(2.5, rounding_mode=mode), [a])
+    ints = np.array([7, -7, 7, -7, 6]), np.array([2, 2, -2, -2, 3])
+    ours = F.div(*(minidl.tensor(on_device(i)) for i in ints), rounding_mode=mode)
+    theirs = torch.div(*(torch.tensor(i) for i in ints), rounding_mode=mode)
+    assert ours.dtype == np.int64
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(ZeroDivisionError, match='div'):
+        F.div(minidl.tensor(on_device(ints[0])), 0, rounding_mode=mode)
+    with pytest.raises(ValueError, match="div: expected rounding_mode"):
+        F.div(minidl.tensor(on_device(a)), 2.0, rounding_mode='round')
+
+
 def test_non_contiguous_inputs():
     torch = require_torch()
     a = np.random.default_rng(0).standard_normal((4, 3)).T  # a transposed (F-ordered) view
@@ -265,18 +287,6 @@ def test_comparisons_and_equal_like_pytorch():
     assert not minidl.equal(minidl.tensor(a), minidl.tensor(b))
     with pytest.raises(ValueError, match='cannot be broadcast'):
         minidl.eq(minidl.ones(2), minidl.ones(3))
-
-
-@pytest.mark.parametrize('mode', ['trunc', 'floor'])
-def test_div_rounding_mode(mode):
-    torch = require_torch()
-    a, b = np.array([7.0, -7.0, 5.5, -0.5]), np.array([2.0, 2.0, -2.0, 3.0])
-    check_torch_parity(lambda x, y: F.div(x, y, rounding_mode=mode),
-                       lambda x, y: torch.div(x, y, rounding_mode=mode), [a, b])
-    ia, ib = a.astype(np.int64), np.array([2, 2, -2, 3])
-    ours = F.div(minidl.tensor(ia), minidl.tensor(ib), rounding_mode=mode)
-    theirs = torch.div(torch.tensor(ia), torch.tensor(ib), rounding_mode=mode)
-    assert ours.dtype == np.int64 and ours.tolist() == theirs.tolist()
 
 
 # an upstream gradient with every kind of value a cut-off must stop
