@@ -2,9 +2,12 @@
 
 ``inplace=True`` (and ``relu_``) writes the result into the input (see inplace.py).
 """
+import numpy as np
+
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
 from ._util import keep_where, normalize_dim
+from .elementwise import to_dtype
 from .inplace import apply_inplace
 
 __all__ = ['relu', 'relu_', 'leaky_relu', 'leaky_relu_', 'sigmoid', 'tanh', 'softmax',
@@ -84,11 +87,16 @@ class Tanh(Function):
                                                backward_input_flops=3 * o[0].size))
 
 
+def _max(x, dim):
+    """The max along ``dim``, kept as a size-1 axis; an empty input has none to subtract."""
+    return x.max(axis=dim, keepdims=True) if x.size else 0
+
+
 class Softmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         xp = get_array_module(x)
-        shifted = x - x.max(axis=dim, keepdims=True)  # e^(x - max) never overflows
+        shifted = x - _max(x, dim)  # e^(x - max) never overflows
         e = xp.exp(shifted)
         out = e / e.sum(axis=dim, keepdims=True)
         ctx.save_for_backward(out)
@@ -110,7 +118,7 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, x, dim):
         xp = get_array_module(x)
-        shifted = x - x.max(axis=dim, keepdims=True)
+        shifted = x - _max(x, dim)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
         ctx.save_for_backward(out)
         ctx.dim = dim
@@ -156,9 +164,21 @@ def tanh(input):
     return Tanh.apply(input)
 
 
-def softmax(input, dim):
+def _as_dtype(input, dtype):
+    """``input`` cast to ``dtype`` first (the softmaxes' ``dtype=``), differentiably."""
+    if dtype is None or np.dtype(dtype) == input.dtype:
+        return input
+    return to_dtype(input, np.dtype(dtype))
+
+
+def softmax(input, dim, dtype=None):
+    """exp(x_i) / sum_j exp(x_j) along ``dim``; with ``dtype`` the input is cast to it
+    first, as in PyTorch."""
+    input = _as_dtype(input, dtype)
     return Softmax.apply(input, normalize_dim(dim, input.ndim, 'softmax'))
 
 
-def log_softmax(input, dim):
+def log_softmax(input, dim, dtype=None):
+    """log(softmax(x)) along ``dim``, computed stably; ``dtype`` as for softmax."""
+    input = _as_dtype(input, dtype)
     return LogSoftmax.apply(input, normalize_dim(dim, input.ndim, 'log_softmax'))

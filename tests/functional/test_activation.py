@@ -51,6 +51,31 @@ def test_softmax_family(name, shape, seed, data):
     check_torch_parity(ours, theirs, [x])
 
 
+@pytest.mark.parametrize('name', ['softmax', 'log_softmax'])
+def test_softmax_family_on_empty_input(name):
+    """An empty tensor (of any empty dimension) gives an empty result and gradient."""
+    torch = require_torch()
+    for shape, dim in (((5, 0, 0), -1), ((0, 3), 1), ((2, 0), 0), ((0,), 0)):
+        check_torch_parity(lambda t: getattr(F, name)(t, dim), lambda t: getattr(torch, name)(t, dim),
+                           [np.zeros(shape)])
+
+
+@pytest.mark.parametrize('name', ['softmax', 'log_softmax'])
+def test_softmax_family_dtype_casts_first(name):
+    """dtype= casts the input before the operator: a float32 input computed and
+    returned in float64, its gradient back in float32."""
+    torch = require_torch()
+    x = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)
+    t = minidl.tensor(on_device(x), requires_grad=True)
+    out = getattr(t, name)(1, dtype=minidl.float64)
+    assert out.dtype == np.float64
+    out.sum().backward()
+    assert t.grad.dtype == np.float32
+    check_torch_parity(lambda t: getattr(F, name)(t, 0, dtype=np.float64),
+                       lambda t: getattr(torch, name)(t, 0, dtype=torch.float64), [x],
+                       dtypes=(np.float32,))
+
+
 def test_methods_and_non_contiguous_input():
     torch = require_torch()
     x = np.random.default_rng(3).standard_normal((5, 4)).T
