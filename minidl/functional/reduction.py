@@ -172,13 +172,15 @@ class Var(Function):
     def backward(ctx, grad):
         """v = sum_i (x_i - m)^2 / (n - c) with m the mean: dv/dx_i = 2 (x_i - m) / (n - c)
         (the term through m vanishes because sum_i (x_i - m) = 0).
-        s = sqrt(v): ds/dx_i = dv/dx_i / (2 s) = (x_i - m) / ((n - c) s)."""
+        s = sqrt(v): ds/dx_i = dv/dx_i / (2 s) = (x_i - m) / ((n - c) s). Where s = 0
+        (a constant slice) that is 0/0; PyTorch's std_backward defines it as 0, so
+        (x - mean) / (std + eps) of a constant row has a finite gradient."""
         centred, std = ctx.saved_tensors
         xp = get_array_module(grad)
         grad = grad.reshape(_keepdim_shape(centred.shape, ctx.dims))
         with quiet(xp):
             if ctx.take_sqrt:
-                scale = grad / (ctx.denominator * std)
+                scale = keep_where(std != 0, grad / (ctx.denominator * std))
             else:
                 scale = grad * (2 / ctx.denominator) if ctx.denominator else grad / 0
             return (centred * scale).astype(grad.dtype, copy=False), None, None, None, None
@@ -407,6 +409,8 @@ def _variance(op, take_sqrt, input, dim, unbiased, keepdim, correction):
     check_tensor(input, op)
     if input.dtype.kind not in 'fc':
         raise TypeError(f'{op}: input dtype must be floating point, got {input.dtype}')
+    if isinstance(dim, bool):  # PyTorch's var(input, unbiased) overload
+        dim, unbiased = None, dim
     if correction is None:
         correction = 1 if unbiased else 0
     return Var.apply(input, _reduced_dims(dim, input.ndim, op), correction, keepdim, take_sqrt)
@@ -414,7 +418,8 @@ def _variance(op, take_sqrt, input, dim, unbiased, keepdim, correction):
 
 def var(input, dim=None, unbiased=True, keepdim=False, correction=None):
     """Variance over ``dim``, dividing by n - correction (correction=1 unless
-    unbiased=False, as in PyTorch)."""
+    unbiased=False, as in PyTorch). A bool in place of ``dim`` is ``unbiased`` over every
+    dimension (PyTorch's ``var(input, unbiased)``)."""
     return _variance('var', False, input, dim, unbiased, keepdim, correction)
 
 

@@ -66,6 +66,32 @@ def test_var_std(name, case, keepdim, unbiased, correction, seed):
     check_torch_parity(ours, theirs, [x])
 
 
+@pytest.mark.parametrize('name', ['var', 'std'])
+def test_var_std_positional_bool_is_unbiased(name):
+    """var(x, True) is PyTorch's var(input, unbiased) overload: every dimension."""
+    torch = require_torch()
+    x = np.random.default_rng(4).standard_normal((5, 5))
+    for unbiased in (True, False):
+        check_torch_parity(lambda t: getattr(F, name)(t, unbiased),
+                           lambda t: getattr(torch, name)(t, unbiased), [x])
+        check_torch_parity(lambda t: getattr(t, name)(unbiased),
+                           lambda t: getattr(t, name)(unbiased), [x])
+
+
+def test_std_of_a_constant_slice_has_a_finite_gradient():
+    """d std/dx is 0/0 where std = 0; PyTorch defines it as 0, so normalising a
+    constant row, (x - mean) / (std + eps), is not NaN."""
+    torch = require_torch()
+    x = np.array([[1.0, 1.0, 1.0], [0.5, -1.0, 2.0]])
+    check_torch_parity(lambda t: F.std(t, 1), lambda t: t.std(1), [x])
+    check_torch_parity(lambda t: (t - t.mean(1, keepdim=True)) / (t.std(1, keepdim=True) + 1e-5),
+                       lambda t: (t - t.mean(1, keepdim=True)) / (t.std(1, keepdim=True) + 1e-5),
+                       [x])
+    t = minidl.tensor(on_device(x), requires_grad=True)
+    F.std(t, 1).sum().backward()
+    assert np.isfinite(t.grad.numpy()).all()
+
+
 def test_var_of_one_element_is_nan_like_pytorch():
     torch = require_torch()
     x = np.array([[1.5], [2.0]])
