@@ -4,11 +4,19 @@ Their cost is counted in multiply-accumulates (MACs): an (m, k) @ (k, n) product
 does m*n*k of them, 2*m*n*k FLOPs; each input's gradient is another product of the
 same size.
 """
+import math
+
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
 from ._util import check_tensor, sum_to_shape
 
 __all__ = ['matmul', 'mm', 'bmm', 'linear']
+
+
+def _rows(x):
+    """x as a matrix of its last dimension's rows, (prod(leading), last): a plain
+    reshape(-1, k) is ambiguous when k is 0 (an empty inner dimension)."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
 
 
 class MatMul(Function):
@@ -45,8 +53,7 @@ class MatMul(Function):
             a = a.reshape(matrix_a)
             if len(matrix_b) == 2 and grad.ndim > 2:
                 # a batch of rows times one matrix: one GEMM over all rows at once
-                rows = a.reshape(-1, a.shape[-1])
-                grad_b = xp.matmul(rows.T, grad.reshape(-1, grad.shape[-1]))
+                grad_b = xp.matmul(_rows(a).T, _rows(grad))
             else:
                 grad_b = sum_to_shape(xp.matmul(xp.swapaxes(a, -1, -2), grad), matrix_b)
             grad_b = grad_b.reshape(shape_b)
@@ -65,8 +72,7 @@ class Linear(Function):
         need_x, need_w, _ = ctx.needs_input_grad
         ctx.save_for_backward(x if need_w else None, weight if need_x else None)
         ctx.x_shape = x.shape
-        rows = x.reshape(-1, x.shape[-1])
-        out = rows @ weight.T
+        out = _rows(x) @ weight.T
         if bias is not None:
             out += bias
         return out.reshape(x.shape[:-1] + (weight.shape[0],))
@@ -77,10 +83,10 @@ class Linear(Function):
         dL/dx = dL/dy W,   dL/dW = sum over rows of (dL/dy)^T x,   dL/db = sum over
         rows of dL/dy."""
         x, weight = ctx.saved_tensors
-        grad_rows = grad.reshape(-1, grad.shape[-1])
+        grad_rows = _rows(grad)
         need_x, need_w, need_b = ctx.needs_input_grad
         grad_x = (grad_rows @ weight).reshape(ctx.x_shape) if need_x else None
-        grad_w = grad_rows.T @ x.reshape(-1, x.shape[-1]) if need_w else None
+        grad_w = grad_rows.T @ _rows(x) if need_w else None
         grad_b = grad_rows.sum(axis=0) if need_b else None
         return grad_x, grad_w, grad_b
 

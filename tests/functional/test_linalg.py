@@ -52,6 +52,16 @@ def test_matmul_non_contiguous_and_methods():
     check_torch_parity(F.bmm, torch.bmm, [_draw((2, 3, 4), 3), b])
 
 
+def test_zero_size_inner_dimension():
+    """An empty inner dimension gives a zero product and empty gradients."""
+    torch = require_torch()
+    for sa, sb in (((5, 5, 0), (0, 5)), ((0, 5), (5, 5, 0)), ((3, 0), (0, 4)), ((0,), (0,)),
+                   ((2, 3, 0), (2, 0, 4))):
+        check_torch_parity(F.matmul, torch.matmul, [np.ones(sa), np.ones(sb)])
+    check_torch_parity(F.linear, torch.nn.functional.linear, [np.ones((2, 3, 0)), np.ones((4, 0)),
+                                                               np.ones(4)])
+
+
 def test_matmul_cost_counts_macs():
     a = minidl.tensor(on_device(np.zeros((5, 2, 3))), requires_grad=True)
     b = minidl.tensor(on_device(np.zeros((3, 4))))
