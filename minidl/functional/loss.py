@@ -7,7 +7,7 @@ sum_i w[t_i] over targets that are not ``ignore_index`` (their number without we
 """
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
-from ._util import check_tensor, quiet, raw, shape_of, sum_to_shape
+from ._util import check_tensor, keep_where, quiet, raw, shape_of, sum_to_shape
 
 __all__ = ['cross_entropy', 'nll_loss', 'mse_loss']
 
@@ -45,13 +45,14 @@ def _reduce(losses, target_weights, reduction):
     return xp.asarray(total, dtype=losses.dtype)
 
 
-def _upstream_scale(ctx, grad):
-    """dL/d(loss_i) for each element: the incoming gradient, divided by the total
-    weight for 'mean'."""
+def _upstream_scale(ctx, grad, counted):
+    """dL/d(loss_i) for each target: the incoming gradient, divided by the total weight
+    for 'mean', and an exact 0 for an ignored target (also when every target is ignored
+    and the total weight is 0), as PyTorch's nll_loss_backward."""
     if ctx.reduction == 'mean':
         with quiet(get_array_module(grad)):  # total weight 0: nan, like the forward
-            return grad / ctx.total_weight
-    return grad
+            grad = grad / ctx.total_weight
+    return keep_where(counted, grad)
 
 
 class CrossEntropy(Function):
@@ -77,8 +78,7 @@ class CrossEntropy(Function):
             smooth = -weighted.sum(axis=axis) * counted
             losses = (1 - label_smoothing) * losses + (label_smoothing / classes) * smooth
         exp /= sum_exp  # now the softmax, all that backward needs of the input side
-        ctx.save_for_backward(exp, index, target_weight,
-                              counted if label_smoothing else None,
+        ctx.save_for_backward(exp, index, target_weight, counted,
                               weight if label_smoothing else None)
         ctx.axis, ctx.reduction, ctx.smoothing = axis, reduction, label_smoothing
         ctx.total_weight = target_weight.sum() if reduction == 'mean' else None
@@ -90,17 +90,18 @@ class CrossEntropy(Function):
         d log p_k / dx_c = [k = c] - p_c. For loss_i = -w_t log p_t:
             dloss_i/dx_c = w_t (p_c - [c = t]),      which is (p - onehot)/N for 'mean'.
         Label smoothing e adds (e/C) * (-sum_k w_k log p_k), whose derivative is
-            (e/C) (W p_c - w_c),  W = sum_k w_k   (C p_c - 1 without weights)."""
+            (e/C) (W p_c - w_c),  W = sum_k w_k   (C p_c - 1 without weights).
+        An ignored target's row is an exact 0 (_upstream_scale)."""
         probs, index, target_weight, counted, weight = ctx.saved_tensors
         xp = get_array_module(grad)
         axis, eps = ctx.axis, ctx.smoothing
         classes = probs.shape[axis]
-        scale = _upstream_scale(ctx, grad)
+        scale = _upstream_scale(ctx, grad, counted)
         coefficient = xp.expand_dims((1 - eps) * scale * target_weight, axis)
         positions = _along_class_axis(xp.arange(classes), axis, probs.ndim)
         grad_x = coefficient * (probs - (positions == index))
         if eps:
-            smooth = xp.expand_dims((eps / classes) * scale * counted, axis)
+            smooth = xp.expand_dims((eps / classes) * scale, axis)
             if weight is None:
                 grad_x += smooth * (classes * probs - 1)
             else:
@@ -120,20 +121,22 @@ class NLLLoss(Function):
     def forward(ctx, log_probs, target, weight, ignore_index, reduction):
         xp = get_array_module(log_probs)
         axis = _class_axis(log_probs)
-        safe_target, _, target_weight = _target_weights(log_probs, target, weight, ignore_index)
+        safe_target, counted, target_weight = _target_weights(log_probs, target, weight,
+                                                              ignore_index)
         index = xp.expand_dims(safe_target, axis)
         picked = xp.take_along_axis(log_probs, index, axis=axis).squeeze(axis)
-        ctx.save_for_backward(index, target_weight)
+        ctx.save_for_backward(index, target_weight, counted)
         ctx.shape, ctx.axis, ctx.reduction = log_probs.shape, axis, reduction
         ctx.total_weight = target_weight.sum() if reduction == 'mean' else None
         return _reduce(-target_weight * picked, target_weight, reduction)
 
     @staticmethod
     def backward(ctx, grad):
-        """loss_i = -w_t x_{i,t}: dloss_i/dx_{i,c} = -w_t at c = t, 0 elsewhere."""
-        index, target_weight = ctx.saved_tensors
+        """loss_i = -w_t x_{i,t}: dloss_i/dx_{i,c} = -w_t at c = t, 0 elsewhere (an exact 0
+        for an ignored target: _upstream_scale)."""
+        index, target_weight, counted = ctx.saved_tensors
         xp = get_array_module(grad)
-        scale = _upstream_scale(ctx, grad)
+        scale = _upstream_scale(ctx, grad, counted)
         positions = _along_class_axis(xp.arange(ctx.shape[ctx.axis]), ctx.axis, len(ctx.shape))
         picked_grad = xp.expand_dims(-scale * target_weight, ctx.axis).astype(grad.dtype)
         grad_x = xp.where(positions == index, picked_grad, xp.zeros((), dtype=grad.dtype))

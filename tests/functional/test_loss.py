@@ -115,6 +115,25 @@ def test_all_targets_ignored_gives_nan_like_pytorch():
     assert np.isnan(ours.item()) and np.isnan(theirs.item())
 
 
+@pytest.mark.parametrize('name', ['cross_entropy', 'nll_loss'])
+def test_ignored_targets_get_an_exact_zero_gradient(name):
+    """With every target ignored, 'mean' is 0/0 = NaN but the gradient is 0 (PyTorch);
+    an ignored entry stops even an inf upstream gradient ('none')."""
+    torch = require_torch()
+    ours, theirs = getattr(F, name), getattr(torch.nn.functional, name)
+    logits = np.random.default_rng(0).standard_normal((2, 3))
+    x = minidl.tensor(on_device(logits), requires_grad=True)
+    ours(x, _t([-100, -100])).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))
+    for smoothing in ((0.0, 0.2) if name == 'cross_entropy' else (0.0,)):
+        extra = dict(label_smoothing=smoothing) if smoothing else {}
+        check_torch_parity(lambda a, t: ours(a, t, **extra), lambda a, t: theirs(a, t, **extra),
+                           [logits, np.array([-100, -100])])
+        check_torch_parity(lambda a, t: ours(a, t, reduction='none', **extra),
+                           lambda a, t: theirs(a, t, reduction='none', **extra),
+                           [logits, np.array([-100, 1])], upstream=[np.array([np.inf, 1.0])])
+
+
 @FAST
 @given(shapes=st.sampled_from([((3, 4), (3, 4)), ((2, 3, 1), (4,)), ((5,), (1,)), ((2, 2), (2, 2))]),
        reduction=reductions, seed=st.integers(0, 2**16))
