@@ -1,4 +1,5 @@
-"""Loss functions: cross_entropy (log-softmax and NLL fused), nll_loss, mse_loss.
+"""Loss functions: cross_entropy (log-softmax and NLL fused; class indices or class
+probabilities), nll_loss, mse_loss.
 
 Class-index losses take an input of shape (N, C) or (N, C, d1, ...) (or (C,) for one
 sample) and an integer target of shape (N,) or (N, d1, ...). With ``reduction='mean'``
@@ -116,6 +117,73 @@ class CrossEntropy(Function):
                     backward_input_flops=3 * n if ctx.needs_input_grad[0] else 0)
 
 
+class CrossEntropyProbs(Function):
+    """Cross-entropy against class probabilities: target has the input's shape and
+    loss_i = -sum_c w_c y_ic log p_ic, p = softmax over the class axis, y the target
+    smoothed to y (1 - e) + e/C. 'mean' divides by the number of samples N (not by the
+    weights), as PyTorch does for probability targets."""
+
+    @staticmethod
+    def forward(ctx, x, target, weight, reduction, label_smoothing):
+        xp = get_array_module(x)
+        axis = _class_axis(x)
+        classes = x.shape[axis]
+        shifted = x - (x.max(axis=axis, keepdims=True) if x.size else 0)
+        log_probs = shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+        smoothed = target.astype(x.dtype, copy=False)
+        if label_smoothing:
+            smoothed = smoothed * (1 - label_smoothing) + label_smoothing / classes
+        w = 1 if weight is None else _along_class_axis(weight.astype(x.dtype, copy=False),
+                                                       axis, x.ndim)
+        weighted = smoothed * w                     # q = w y, per class
+        losses = -(weighted * log_probs).sum(axis=axis)
+        samples = x.size // classes if classes else 0
+        ctx.save_for_backward(log_probs, weighted, smoothed if ctx.needs_input_grad[2] else None,
+                              weight)
+        ctx.axis, ctx.reduction, ctx.smoothing = axis, reduction, label_smoothing
+        ctx.samples, ctx.target_dtype = samples, target.dtype
+        if reduction == 'none':
+            return losses
+        with quiet(xp):  # no samples: 'mean' is 0/0 = nan, as in PyTorch
+            total = losses.sum() / samples if reduction == 'mean' else losses.sum()
+        return xp.asarray(total, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """With q = w y and log p_c = x_c - log sum_k e^x_k:
+            dloss_i/dx_c = p_c sum_k q_k - q_c,
+            dloss_i/dy_c = -(1 - e) w_c log p_c,
+            dloss/dw_c   = -sum_i y_ic log p_ic,
+        each times the upstream gradient (over N for 'mean')."""
+        log_probs, weighted, smoothed, weight = ctx.saved_tensors
+        xp = get_array_module(grad)
+        axis = ctx.axis
+        with quiet(xp):
+            if ctx.reduction == 'mean':
+                grad = grad / ctx.samples
+        scale = xp.expand_dims(grad, axis) if ctx.reduction == 'none' else grad
+        need_x, need_t, need_w = ctx.needs_input_grad[:3]
+        grad_x = grad_t = grad_w = None
+        if need_x:
+            total = weighted.sum(axis=axis, keepdims=True)
+            grad_x = scale * (xp.exp(log_probs) * total - weighted)
+        if need_t:
+            w = 1 if weight is None else _along_class_axis(
+                weight.astype(log_probs.dtype, copy=False), axis, log_probs.ndim)
+            grad_t = (-(1 - ctx.smoothing) * scale * w * log_probs).astype(ctx.target_dtype)
+        if need_w:
+            per_class = -(scale * smoothed * log_probs)
+            grad_w = per_class.sum(axis=tuple(a for a in range(per_class.ndim) if a != axis))
+            grad_w = grad_w.astype(weight.dtype, copy=False)
+        return grad_x, grad_t, grad_w, None, None
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        n = inputs[0].size  # log-softmax 5 per element, weighted product and sum 3
+        return Cost(forward_flops=8 * n,
+                    backward_input_flops=4 * n if ctx.needs_input_grad[0] else 0)
+
+
 class NLLLoss(Function):
     @staticmethod
     def forward(ctx, log_probs, target, weight, ignore_index, reduction):
@@ -187,6 +255,16 @@ def _check_reduction(op, reduction):
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
+def _check_class_weight(op, input, weight):
+    if weight is None:
+        return
+    check_tensor(weight, op, 'weight')
+    classes = input.shape[_class_axis(input)]
+    if weight.shape != (classes,):
+        raise ValueError(f'{op}: weight must have shape ({classes},), one per class, '
+                         f'got {weight.shape}')
+
+
 def _check_class_inputs(op, input, target, weight, ignore_index):
     """Shapes, dtypes and class range of a class-index loss; returns the class count."""
     check_tensor(input, op)
@@ -194,9 +272,10 @@ def _check_class_inputs(op, input, target, weight, ignore_index):
     if input.dtype.kind != 'f':
         raise TypeError(f'{op}: input must be floating point, got {input.dtype}')
     if target.dtype.kind not in 'iu':
+        hint = ('; class probabilities need a target of the input\'s shape '
+                f'{input.shape}' if op == 'cross_entropy' else '')
         raise TypeError(f'{op}: target must hold class indices (an integer tensor), got '
-                        f'{target.dtype} of shape {target.shape}; class-probability targets '
-                        f'are not supported')
+                        f'{target.dtype} of shape {target.shape}{hint}')
     if input.ndim == 0:
         raise ValueError(f'{op}: input must have a class dimension, got shape {input.shape}')
     axis = 1 if input.ndim > 1 else 0
@@ -205,11 +284,7 @@ def _check_class_inputs(op, input, target, weight, ignore_index):
     if target.shape != expected:
         raise ValueError(f'{op}: input of shape {input.shape} needs a target of shape '
                          f'{expected}, got {target.shape}')
-    if weight is not None:
-        check_tensor(weight, op, 'weight')
-        if weight.shape != (classes,):
-            raise ValueError(f'{op}: weight must have shape ({classes},), one per class, '
-                             f'got {weight.shape}')
+    _check_class_weight(op, input, weight)
     t = target.array
     outside = (t != ignore_index) & ((t < 0) | (t >= classes))
     if bool(outside.any()):
@@ -219,12 +294,30 @@ def _check_class_inputs(op, input, target, weight, ignore_index):
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction='mean',
                   label_smoothing=0.0):
-    """log_softmax over the class dimension followed by nll_loss, in one stable step."""
-    _check_reduction('cross_entropy', reduction)
-    _check_class_inputs('cross_entropy', input, target, weight, ignore_index)
+    """log_softmax over the class dimension followed by the negative log-likelihood,
+    in one stable step. ``target`` holds class indices (shape (N, d1, ...)), or class
+    probabilities when it has the input's shape (a floating-point tensor; then
+    ``ignore_index`` is not allowed, 'mean' divides by N and ``weight`` gets a
+    gradient), as in PyTorch. ``label_smoothing`` e mixes the target with the uniform
+    distribution: (1 - e) target + e / C."""
+    op = 'cross_entropy'
+    _check_reduction(op, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f'cross_entropy: label_smoothing must be in [0, 1], got '
+        raise ValueError(f'{op}: label_smoothing must be between 0.0 and 1.0, got '
                          f'{label_smoothing}')
+    check_tensor(input, op)
+    check_tensor(target, op, 'target')
+    if input.ndim and target.shape == input.shape:  # PyTorch: the same shape means probabilities
+        if input.dtype.kind != 'f' or target.dtype.kind != 'f':
+            raise TypeError(f'{op}: class-probability targets (the input\'s shape '
+                            f'{input.shape}) need floating-point input and target, got '
+                            f'{input.dtype} and {target.dtype}')
+        if ignore_index != -100:
+            raise ValueError(f'{op}: ignore_index is not supported for class-probability '
+                             f'(floating point) targets, got ignore_index={ignore_index}')
+        _check_class_weight(op, input, weight)
+        return CrossEntropyProbs.apply(input, target, weight, reduction, float(label_smoothing))
+    _check_class_inputs(op, input, target, weight, ignore_index)
     return CrossEntropy.apply(input, target, raw(weight), ignore_index, reduction,
                               float(label_smoothing))
 

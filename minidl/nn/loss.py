@@ -48,7 +48,7 @@ class _WeightedLoss(_Loss):
 
 class CrossEntropyLoss(_WeightedLoss):
     """log-softmax over the class dimension and negative log-likelihood of the target
-    class indices, in one stable step (``F.cross_entropy``)."""
+    class indices or class probabilities, in one stable step (``F.cross_entropy``)."""
 
     def __init__(self, weight=None, size_average=None, ignore_index=-100, reduce=None,
                  reduction='mean', label_smoothing=0.0):

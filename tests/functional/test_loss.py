@@ -74,6 +74,42 @@ def test_nll_loss(problem, reduction):
     check_torch_parity(ours, theirs, arrays, requires_grad=mask)
 
 
+@pytest.mark.parametrize('shape', [(4, 3), (2, 3, 2, 2), (5,), (0, 3)])
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_cross_entropy_with_class_probabilities(shape, reduction):
+    """A floating-point target of the input's shape holds class probabilities, with
+    label smoothing and class weights; input, target and weight get gradients."""
+    torch = require_torch()
+    rng = np.random.default_rng(len(shape))
+    logits = rng.standard_normal(shape) * 2
+    probs = rng.random(shape)
+    weight = rng.random(shape[1 if len(shape) > 1 else 0]) + 0.5
+    for smoothing in (0.0, 0.25):
+        kwargs = dict(reduction=reduction, label_smoothing=smoothing)
+        ours = lambda x, t, w: F.cross_entropy(x, t, w, **kwargs)  # noqa: E731
+        theirs = lambda x, t, w: torch.nn.functional.cross_entropy(x, t, w, **kwargs)  # noqa: E731
+        check_torch_parity(ours, theirs, [logits, probs, weight])
+        check_torch_parity(lambda x, t: F.cross_entropy(x, t, **kwargs),
+                           lambda x, t: torch.nn.functional.cross_entropy(x, t, **kwargs),
+                           [logits, probs], requires_grad=[True, False])
+        if logits.size:
+            check_gradients(ours, [logits, probs, weight])
+
+
+def test_class_probability_target_errors():
+    logits = _t(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match='cross_entropy: ignore_index is not supported for '
+                                         'class-probability'):
+        F.cross_entropy(logits, _t(np.full((2, 3), 1 / 3)), ignore_index=1)
+    with pytest.raises(TypeError, match=r"cross_entropy: class-probability targets \(the "
+                                        r"input's shape \(2, 3\)\) need floating-point"):
+        F.cross_entropy(logits, _t(np.zeros((2, 3), np.int64)))
+    with pytest.raises(ValueError, match=r'cross_entropy: weight must have shape \(3,\)'):
+        F.cross_entropy(logits, _t(np.full((2, 3), 1 / 3)), weight=_t(np.ones(2)))
+    with pytest.raises(ValueError, match='cross_entropy: label_smoothing must be between'):
+        F.cross_entropy(logits, _t(np.full((2, 3), 1 / 3)), label_smoothing=1.5)
+
+
 def test_cross_entropy_equals_log_softmax_then_nll():
     torch = require_torch()
     logits = np.random.default_rng(0).standard_normal((6, 4, 2)).transpose(0, 2, 1)  # non-contiguous
@@ -169,7 +205,9 @@ def test_shape_and_dtype_errors():
     with pytest.raises(ValueError, match=r'cross_entropy: input of shape \(4, 10\) needs a target '
                                          r'of shape \(4,\), got \(4, 3\)'):
         F.cross_entropy(logits, _t(np.zeros((4, 3), np.int64)))
-    with pytest.raises(TypeError, match='cross_entropy: target must hold class indices .* got float32'):
+    with pytest.raises(TypeError, match='cross_entropy: target must hold class indices .* got '
+                                        'float32 of shape \\(4,\\); class probabilities need a '
+                                        'target of the input'):
         F.cross_entropy(logits, _t(np.zeros(4, np.float32)))
     with pytest.raises(ValueError, match=r'cross_entropy: weight must have shape \(10,\)'):
         F.cross_entropy(logits, _t(np.zeros(4, np.int64)), weight=_t(np.ones(3)))
