@@ -67,6 +67,15 @@ def pair(value, name, op):
     return value
 
 
+def with_batch_dim(fn, input, *args, **kwargs):
+    """``fn`` on an unbatched (C, H, W) input, which PyTorch's convolution and pooling
+    accept: run on (1, C, H, W) and drop the batch dimension of every output."""
+    out = fn(input.unsqueeze(0), *args, **kwargs)
+    if isinstance(out, tuple):
+        return tuple(o.squeeze(0) for o in out)
+    return out.squeeze(0)
+
+
 def check_tensor(x, op, name='input'):
     if not isinstance(x, Tensor):
         raise TypeError(f'{op}: {name} must be a minidl Tensor, got {type(x).__name__}')

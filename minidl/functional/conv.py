@@ -22,8 +22,9 @@ docs/im2col.md draws all of this for a 4x4 input.
 """
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
-from ._util import check_tensor, pair
+from ._util import check_tensor, pair, with_batch_dim
 from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
+from .shape import pad
 
 __all__ = ['conv2d', 'conv_output_size']
 
@@ -366,26 +367,30 @@ def _positive_pair(value, name, op, minimum=1):
 
 
 def _same_padding(kernel, dilation, stride):
+    """padding='same': d*(k-1) zeros in all along each dimension, half of them before.
+    Returns the symmetric padding (half, rounded down) and the one extra row and column
+    an odd total puts after the input, as PyTorch does (an even kernel)."""
     if stride != (1, 1):
         raise ValueError(f"conv2d: padding='same' needs stride 1, got stride {stride}")
     total = [d * (k - 1) for k, d in zip(kernel, dilation)]
-    if any(t % 2 for t in total):
-        raise ValueError(f"conv2d: padding='same' with kernel {kernel} and dilation {dilation} "
-                         f"needs uneven padding, which minidl does not support; pad explicitly")
-    return tuple(t // 2 for t in total)
+    return tuple(t // 2 for t in total), tuple(t % 2 for t in total)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution (cross-correlation, as in PyTorch) of ``input`` (N, C, H, W) with
-    ``weight`` (Cout, C/groups, kh, kw). ``stride``, ``padding``, ``dilation``: int or pair;
-    ``padding`` may also be 'valid' (no padding) or 'same' (stride 1, symmetric padding).
-    ``groups`` splits the channels into independent convolutions (groups == C with
-    Cout a multiple of C is a depthwise convolution)."""
+    """2-D convolution (cross-correlation, as in PyTorch) of ``input`` (N, C, H, W), or
+    an unbatched (C, H, W), with ``weight`` (Cout, C/groups, kh, kw). ``stride``,
+    ``padding``, ``dilation``: int or pair; ``padding`` may also be 'valid' (no padding)
+    or 'same' (stride 1; an odd total padding puts the extra row and column after the
+    input, as PyTorch does). ``groups`` splits the channels into independent
+    convolutions (groups == C with Cout a multiple of C is a depthwise convolution)."""
     op = 'conv2d'
     check_tensor(input, op)
     check_tensor(weight, op, 'weight')
+    if input.ndim == 3:
+        return with_batch_dim(conv2d, input, weight, bias, stride, padding, dilation, groups)
     if input.ndim != 4:
-        raise ValueError(f'{op}: expected a 4-D input (N, C, H, W), got shape {input.shape}')
+        raise ValueError(f'{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got '
+                         f'shape {input.shape}')
     if weight.ndim != 4:
         raise ValueError(f'{op}: expected a 4-D weight (Cout, Cin/groups, kh, kw), '
                          f'got shape {weight.shape}')
@@ -412,12 +417,18 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                              f'got {bias.shape}')
         if bias.dtype != input.dtype:
             raise TypeError(f'{op}: bias is {bias.dtype} but input is {input.dtype}')
+    if kh < 1 or kw < 1:
+        raise ValueError(f'{op}: kernel size should be greater than zero, got ({kh}, {kw}) '
+                         f'(weight {weight.shape})')
     stride = _positive_pair(stride, 'stride', op)
     dilation = _positive_pair(dilation, 'dilation', op)
     if padding == 'valid':
         padding = (0, 0)
     elif padding == 'same':
-        padding = _same_padding((kh, kw), dilation, stride)
+        padding, extra = _same_padding((kh, kw), dilation, stride)
+        if any(extra):
+            input = pad(input, (0, extra[1], 0, extra[0]))
+            h, w = input.shape[2:]
     else:
         padding = _positive_pair(padding, 'padding', op, minimum=0)
     span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)

@@ -150,6 +150,28 @@ def test_padding_strings_match_torch():
                            arrays, padding=padding, dilation=dilation)
 
 
+def test_same_padding_with_even_kernels_pads_after_like_torch():
+    """An odd total padding d*(k-1) puts the extra row/column after the input."""
+    torch = require_torch()
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((1, 2, 6, 5))
+    for kernel, dilation in (((2, 3), 1), ((2, 2), 1), ((4, 1), 1), ((2, 3), 3), ((3, 2), (1, 2))):
+        w = rng.standard_normal((3, 2) + kernel)
+        check_torch_parity(_conv, lambda *t, **kw: torch.nn.functional.conv2d(*t, **kw),
+                           [x, w], padding='same', dilation=dilation)
+        check_gradients(_conv, [x, w], padding='same', dilation=dilation)
+
+
+def test_unbatched_input():
+    """A (C, H, W) input is one sample, as PyTorch accepts it."""
+    torch = require_torch()
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal((4, 5, 5)), rng.standard_normal((2, 2, 2, 3)), rng.standard_normal(2)]
+    for kwargs in (dict(stride=2, padding=1, groups=2), dict(padding='same', groups=2)):
+        check_torch_parity(_conv, lambda *t, **kw: torch.nn.functional.conv2d(*t, **kw), arrays,
+                           **kwargs)
+
+
 def test_cat_and_residual_add_of_conv_outputs():
     """Inception-style branches concatenated on channels, then a ResNet-style skip."""
     torch = require_torch()
@@ -231,10 +253,16 @@ def _t(*shape, dtype=np.float32):
     return minidl.tensor(on_device(np.zeros(shape, dtype=dtype)))
 
 
-def test_rejects_non_4d_input():
-    with pytest.raises(ValueError, match=r'conv2d: expected a 4-D input \(N, C, H, W\), '
-                                         r'got shape \(3, 32, 32\)'):
-        F.conv2d(_t(3, 32, 32), _t(8, 3, 3, 3))
+def test_rejects_input_without_3_or_4_dimensions():
+    with pytest.raises(ValueError, match=r'conv2d: expected a 3-D \(C, H, W\) or 4-D '
+                                         r'\(N, C, H, W\) input, got shape \(32, 32\)'):
+        F.conv2d(_t(32, 32), _t(8, 3, 3, 3))
+
+
+def test_rejects_empty_kernel():
+    with pytest.raises(ValueError, match=r'conv2d: kernel size should be greater than zero, '
+                                         r'got \(0, 3\)'):
+        F.conv2d(_t(1, 3, 8, 8), _t(4, 3, 0, 3))
 
 
 def test_rejects_wrong_channel_count():
