@@ -9,22 +9,37 @@ from .module import Module
 from .parameter import Parameter
 
 
+def _at_least(value, name, low):
+    """The (h, w) pair of a Conv2d setting, each at least ``low``."""
+    values = pair(value, name, 'Conv2d')
+    if min(values) < low:
+        raise ValueError(f'Conv2d: {name} must be >= {low}, got {value!r}')
+    return values
+
+
 class Conv2d(Module):
-    """2-D convolution over (N, C, H, W) inputs; ``groups`` gives grouped and depthwise
-    convolution. Weight shape (out_channels, in_channels / groups, kh, kw)."""
+    """2-D convolution over (N, C, H, W) or unbatched (C, H, W) inputs; ``groups`` gives
+    grouped and depthwise convolution. Weight shape (out_channels, in_channels / groups,
+    kh, kw). Settings PyTorch refuses (a kernel, stride or dilation below 1, negative
+    padding or channel counts, groups below 1) raise ValueError here, at construction."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  dilation=1, groups=1, bias=True, padding_mode='zeros', device=None,
                  dtype=None):
         super().__init__()
+        if not isinstance(groups, int) or groups <= 0:
+            raise ValueError(f'Conv2d: groups must be a positive integer, got {groups!r}')
+        for name, count in (('in_channels', in_channels), ('out_channels', out_channels)):
+            if not isinstance(count, int) or count < 0:
+                raise ValueError(f'Conv2d: {name} must be a non-negative integer, got {count!r}')
         if in_channels % groups or out_channels % groups:
             raise ValueError(f'Conv2d: groups={groups} must divide in_channels={in_channels} '
                              f'and out_channels={out_channels}')
         if padding_mode != 'zeros':
             raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = pair(kernel_size, 'kernel_size', 'Conv2d')
-        self.stride = pair(stride, 'stride', 'Conv2d')
+        self.kernel_size = _at_least(kernel_size, 'kernel_size', 1)
+        self.stride = _at_least(stride, 'stride', 1)
         if isinstance(padding, str):
             if padding not in ('same', 'valid'):
                 raise ValueError(f"Conv2d: invalid padding string {padding!r}, should be one "
@@ -34,8 +49,8 @@ class Conv2d(Module):
                                  f"convolutions (stride {self.stride})")
             self.padding = padding
         else:
-            self.padding = pair(padding, 'padding', 'Conv2d')
-        self.dilation = pair(dilation, 'dilation', 'Conv2d')
+            self.padding = _at_least(padding, 'padding', 0)
+        self.dilation = _at_least(dilation, 'dilation', 1)
         self.groups = groups
         self.padding_mode = padding_mode
         self.weight = Parameter(empty(out_channels, in_channels // groups, *self.kernel_size,

@@ -53,6 +53,35 @@ def test_conv2d_default_init():
     assert abs(w.std() - bound / math.sqrt(3)) < 0.03 * bound
 
 
+def test_conv2d_unbatched_input_and_even_kernel_same_padding():
+    torch = require_torch()
+    x = np.random.default_rng(1).standard_normal((4, 3, 4))
+    for kwargs in (dict(kernel_size=3), dict(kernel_size=(2, 3), padding='same'),
+                   dict(kernel_size=2, padding='same', dilation=3)):
+        compare_with_torch(nn.Conv2d(4, 5, **kwargs), torch.nn.Conv2d(4, 5, **kwargs), [x],
+                           dtype=np.float64)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(kernel_size=0), r'kernel_size must be >= 1, got 0'),
+    (dict(kernel_size=(3, -1)), r'kernel_size must be >= 1, got \(3, -1\)'),
+    (dict(kernel_size=3, groups=0), r'groups must be a positive integer, got 0'),
+    (dict(kernel_size=3, groups=-2), r'groups must be a positive integer, got -2'),
+    (dict(kernel_size=3, out_channels=-4), r'out_channels must be a non-negative integer, got -4'),
+    (dict(kernel_size=3, in_channels=-3), r'in_channels must be a non-negative integer, got -3'),
+    (dict(kernel_size=3, stride=0), r'stride must be >= 1, got 0'),
+    (dict(kernel_size=3, dilation=(1, 0)), r'dilation must be >= 1, got \(1, 0\)'),
+    (dict(kernel_size=3, padding=-1), r'padding must be >= 0, got -1'),
+])
+def test_conv2d_refuses_bad_settings(kwargs, message):
+    """What PyTorch refuses (at construction or at the first forward) is refused at
+    construction, naming the layer, the setting and the value."""
+    args = dict(in_channels=3, out_channels=4)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match='^Conv2d: ' + message):
+        nn.Conv2d(**args)
+
+
 def test_conv2d_errors():
     with pytest.raises(ValueError, match='groups=2 must divide in_channels=3'):
         nn.Conv2d(3, 4, 3, groups=2)
