@@ -4,8 +4,8 @@ A pooling window at output (y, x) covers the padded-input pixels
 (y*sh + i*dh, x*sw + j*dw) for kernel offsets (i, j). For one fixed offset those pixels,
 over all outputs, form a strided slice of the padded input, so a pooling forward is
 kh*kw whole-array passes (a running max or a running sum), one per kernel offset -
-never a loop over pixels. The inputs are 4-D (N, C, H, W); unbatched 3-D inputs are
-refused (as conv2d does), with a hint to add the batch dimension.
+never a loop over pixels. The inputs are 4-D (N, C, H, W); an unbatched (C, H, W) input
+is run as a batch of one, as PyTorch accepts it.
 
 Output size along one dimension (PyTorch's rule):
     out = floor_or_ceil((H + 2p - d*(k - 1) - 1) / s) + 1
@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
-from ._util import check_tensor, pair, scatter_add
+from ._util import check_tensor, pair, scatter_add, with_batch_dim
 from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
 
 __all__ = ['max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'adaptive_max_pool2d',
@@ -409,13 +409,16 @@ class AdaptiveMaxPool2d(Function):
 
 # ---------------------------------------------------------------- the public functions
 
-def _check_input(input, op):
+def _is_unbatched(input, op):
+    """True for a (C, H, W) input (the public functions then run it as one sample);
+    False for (N, C, H, W); an error otherwise."""
     check_tensor(input, op)
-    if input.ndim != 4:
-        hint = ' (add the batch dimension: input.unsqueeze(0))' if input.ndim == 3 else ''
-        raise ValueError(f'{op}: expected a 4-D input (N, C, H, W), got shape {input.shape}{hint}')
+    if input.ndim not in (3, 4):
+        raise ValueError(f'{op}: expected a 3-D (C, H, W) or 4-D (N, C, H, W) input, got '
+                         f'shape {input.shape}')
     if input.dtype.kind != 'f':
         raise TypeError(f'{op}: expected a floating-point input, got {input.dtype}')
+    return input.ndim == 3
 
 
 def _pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode):
@@ -449,7 +452,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     as -inf). With ``return_indices`` also returns the int64 flat index y*W + x of each
     max in its (unpadded) input plane, as PyTorch does (for max_unpool2d)."""
     op = 'max_pool2d'
-    _check_input(input, op)
+    if _is_unbatched(input, op):
+        return with_batch_dim(max_pool2d, input, kernel_size, stride, padding, dilation,
+                              ceil_mode, return_indices)
     geometry = _pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode)
     return MaxPool2d.apply(input, *geometry, bool(return_indices))
 
@@ -462,12 +467,14 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     clipped to the padded input (ceil_mode's last window may stick out of it) when
     ``count_include_pad``; else the number of input pixels in the window."""
     op = 'avg_pool2d'
-    _check_input(input, op)
+    if _is_unbatched(input, op):
+        return with_batch_dim(avg_pool2d, input, kernel_size, stride, padding, ceil_mode,
+                              count_include_pad, divisor_override)
     kernel, stride, padding, _, out = _pool_geometry(op, input, kernel_size, stride, padding,
                                                      1, ceil_mode)
     if divisor_override is not None:
-        if not isinstance(divisor_override, int) or divisor_override <= 0:
-            raise ValueError(f'{op}: divisor_override must be a positive int, '
+        if not isinstance(divisor_override, int) or divisor_override == 0:
+            raise ValueError(f'{op}: divisor_override must be a non-zero int, '
                              f'got {divisor_override!r}')
         divisor = divisor_override
     else:
@@ -500,13 +507,15 @@ def adaptive_avg_pool2d(input, output_size):
     [floor(i*H/oh), ceil((i+1)*H/oh)) and the same for columns. A None entry keeps that
     input size; output_size 1 is the global average."""
     op = 'adaptive_avg_pool2d'
-    _check_input(input, op)
+    if _is_unbatched(input, op):
+        return with_batch_dim(adaptive_avg_pool2d, input, output_size)
     return AdaptiveAvgPool2d.apply(input, _adaptive_size(op, input, output_size))
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
     """Max pooling to a fixed output size over adaptive_avg_pool2d's windows."""
     op = 'adaptive_max_pool2d'
-    _check_input(input, op)
+    if _is_unbatched(input, op):
+        return with_batch_dim(adaptive_max_pool2d, input, output_size, return_indices)
     return AdaptiveMaxPool2d.apply(input, _adaptive_size(op, input, output_size),
                                    bool(return_indices))

@@ -130,6 +130,13 @@ def test_avg_pool2d_gradcheck(config):
     assert check_gradients(F.avg_pool2d, [x], **kwargs)
 
 
+def test_avg_pool2d_negative_divisor_override():
+    """PyTorch accepts any non-zero divisor, negative ones too."""
+    x = np.random.default_rng(8).standard_normal((1, 1, 4, 4))
+    check_torch_parity(F.avg_pool2d, _torch_fn('avg_pool2d'), [x], kernel_size=2,
+                       divisor_override=-2)
+
+
 def test_avg_pool2d_ceil_mode_divisors():
     """A 3-wide window, stride 2, padding 1 over 6 pixels with ceil_mode: 4 windows; the
     last starts at pixel 5 and is clipped at 6 + 1 = 7, so it is 2 wide including the
@@ -209,15 +216,28 @@ def _t(*shape):
     return minidl.tensor(on_device(np.zeros(shape, np.float32)))
 
 
-@pytest.mark.parametrize('pool', [lambda x: F.max_pool2d(x, 2), lambda x: F.avg_pool2d(x, 2),
-                                  lambda x: F.adaptive_avg_pool2d(x, 1),
-                                  lambda x: F.adaptive_max_pool2d(x, 1)])
-def test_rejects_non_4d_input(pool):
-    with pytest.raises(ValueError, match=r'pool2d: expected a 4-D input \(N, C, H, W\), got '
-                                         r'shape \(3, 8, 8\) \(add the batch dimension'):
-        pool(_t(3, 8, 8))
-    with pytest.raises(ValueError, match=r'got shape \(8, 8\)'):
-        pool(_t(8, 8))
+POOLS = {
+    'max_pool2d': dict(kernel_size=3, stride=2, padding=1, return_indices=True),
+    'avg_pool2d': dict(kernel_size=2, padding=1, count_include_pad=False),
+    'adaptive_avg_pool2d': dict(output_size=(3, 2)),
+    'adaptive_max_pool2d': dict(output_size=(2, 3), return_indices=True),
+}
+
+
+@pytest.mark.parametrize('name', sorted(POOLS))
+def test_unbatched_input(name):
+    """A (C, H, W) input is one sample, as PyTorch accepts it."""
+    x = np.random.default_rng(7).standard_normal((3, 6, 5))
+    check_torch_parity(getattr(F, name), _torch_fn(name), [x], **POOLS[name])
+
+
+@pytest.mark.parametrize('name', sorted(POOLS))
+def test_rejects_input_without_3_or_4_dimensions(name):
+    with pytest.raises(ValueError, match=rf'{name}: expected a 3-D \(C, H, W\) or 4-D '
+                                         r'\(N, C, H, W\) input, got shape \(8, 8\)'):
+        getattr(F, name)(_t(8, 8), **POOLS[name])
+    with pytest.raises(ValueError, match=r'got shape \(1, 1, 1, 8, 8\)'):
+        getattr(F, name)(_t(1, 1, 1, 8, 8), **POOLS[name])
 
 
 def test_rejects_kernel_larger_than_padded_input():
@@ -242,7 +262,7 @@ def test_rejects_padding_over_half_the_kernel():
 def test_rejects_bad_arguments():
     with pytest.raises(ValueError, match=r'max_pool2d: stride must be >= 1'):
         F.max_pool2d(_t(1, 1, 8, 8), 2, stride=0)
-    with pytest.raises(ValueError, match=r'avg_pool2d: divisor_override must be a positive int'):
+    with pytest.raises(ValueError, match=r'avg_pool2d: divisor_override must be a non-zero int'):
         F.avg_pool2d(_t(1, 1, 8, 8), 2, divisor_override=0)
     with pytest.raises(ValueError, match=r'adaptive_avg_pool2d: output_size must be positive'):
         F.adaptive_avg_pool2d(_t(1, 1, 8, 8), (0, 2))

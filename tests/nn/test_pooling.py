@@ -43,5 +43,17 @@ def test_max_pool_return_indices_and_error_path():
     np.testing.assert_array_equal(idx.numpy(), ref_idx.numpy())
     np.testing.assert_allclose(out.numpy(), ref.numpy())
     net = nn.Sequential(nn.Identity(), nn.MaxPool2d(2))
-    with pytest.raises(ValueError, match=r'^1 \(MaxPool2d\): max_pool2d: expected a 4-D input'):
+    with pytest.raises(ValueError, match=r'^1 \(MaxPool2d\): max_pool2d: expected a 3-D '
+                                         r'\(C, H, W\) or 4-D'):
         net(minidl.ones(3, 4))
+
+
+@pytest.mark.parametrize('ours, theirs', [
+    (lambda: nn.MaxPool2d(3, 2, 1), lambda torch: torch.nn.MaxPool2d(3, 2, 1)),
+    (lambda: nn.AvgPool2d(2), lambda torch: torch.nn.AvgPool2d(2)),
+    (lambda: nn.AdaptiveAvgPool2d((2, 3)), lambda torch: torch.nn.AdaptiveAvgPool2d((2, 3))),
+    (lambda: nn.AdaptiveMaxPool2d(2), lambda torch: torch.nn.AdaptiveMaxPool2d(2))])
+def test_pools_take_unbatched_input(ours, theirs):
+    torch = require_torch()
+    x = np.random.default_rng(6).standard_normal((3, 6, 5))
+    compare_with_torch(ours(), theirs(torch), [x], dtype=np.float64)
