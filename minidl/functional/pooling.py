@@ -86,8 +86,9 @@ def _running_max(xp, buf, conf, has_nan):
 
 # the same on a GPU: one kernel for the forward, one (gathering) for the backward
 
-# Running max over the kernel offsets k = ki*kw + j of one window; padding reads
-# -inf. Strict '>' keeps the first max on ties, a NaN always wins (PyTorch's rule).
+# Running max over the kernel offsets k = ki*kw + j of one window's real pixels (the
+# padding is skipped, never picked). Strict '>' keeps the first max on ties, a NaN
+# always wins (PyTorch's rule).
 _MAX_POOL2D_FORWARD_KERNEL = ('ElementwiseKernel', 'max_pool2d_forward',
     'raw T img, T neg_inf, ' + WINDOW_PARAMS,
     'T out, S arg',
@@ -96,13 +97,13 @@ _MAX_POOL2D_FORWARD_KERNEL = ('ElementwiseKernel', 'max_pool2d_forward',
     const int y = (i / Wo) % Ho;
     const long long plane = (long long)(i / ((long long)Ho * Wo)) * H * W;
     T best = neg_inf;
-    int best_k = 0;
+    int best_k = -1;  // the padding is never picked: the first real pixel starts
     for (int k = 0; k < kh * kw; ++k) {
         const int row = y * sh - ph + (k / kw) * dh;
         const int column = x * sw - pw + (k % kw) * dw;
-        const T seen = (row >= 0 && row < H && column >= 0 && column < W)
-                       ? img[plane + (long long)row * W + column] : neg_inf;
-        if (k == 0 || seen > best || isnan(seen)) {
+        if (row < 0 || row >= H || column < 0 || column >= W) continue;
+        const T seen = img[plane + (long long)row * W + column];
+        if (best_k < 0 || seen > best || isnan(seen)) {
             best = seen;
             best_k = k;
         }
@@ -130,7 +131,7 @@ _MAX_POOL2D_BACKWARD_KERNEL = ('ElementwiseKernel', 'max_pool2d_backward',
 def max_pool2d_cuda(x, kernel, stride, padding, dilation, out_size):
     """The max of each window of an NCHW input and its kernel offset k = i*kw + j
     (uint8 when kh*kw <= 256, else int32), as pooling.MaxPool2d.forward computes them:
-    padding and ceil_mode's overhang read -inf, the first max wins ties, NaN wins."""
+    padding and ceil_mode's overhang are never picked, the first max wins ties, NaN wins."""
     xp = get_array_module(x)
     x = xp.ascontiguousarray(x)
     n, c, h, w = x.shape
@@ -156,6 +157,26 @@ def max_pool2d_backward_cuda(grad, arg, input_shape, kernel, stride, padding, di
     return dx
 
 
+def _first_real_pixel_where_padding_won(xp, arg, conf, size):
+    """The padding is -inf, so the running max can settle on it only in a window whose
+    real pixels are all -inf too (and begin after some padding). PyTorch never picks
+    padding: such a window takes its first real pixel (the value, -inf, is the same;
+    the index and the gradient's route change)."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = (conf['kernel'], conf['stride'],
+                                                        conf['padding'], conf['dilation'],
+                                                        conf['out'])
+    h, w = size
+    rows = np.arange(ho)[:, None] * sh - ph + np.arange(kh) * dh          # (Hout, kh)
+    cols = np.arange(wo)[:, None] * sw - pw + np.arange(kw) * dw          # (Wout, kw)
+    row_real, col_real = (rows >= 0) & (rows < h), (cols >= 0) & (cols < w)
+    # real[y, x, i*kw + j]: offset (i, j) of window (y, x) lies on the input
+    real = xp.asarray((row_real[:, None, :, None] & col_real[None, :, None, :])
+                      .reshape(ho, wo, kh * kw))
+    first_real = real.argmax(axis=-1).astype(arg.dtype)  # every window has a real pixel
+    picked_real = real[xp.arange(ho)[:, None], xp.arange(wo), arg]
+    return xp.where(picked_real, arg, first_real)
+
+
 class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, out_size, return_indices):
@@ -171,6 +192,8 @@ class MaxPool2d(Function):
         else:
             buf = _padded(x, padding, extent, -np.inf)
             best, arg = _running_max(xp, buf, conf, has_nan=bool(xp.isnan(x).any()))
+            if buf is not x and bool(xp.isneginf(x).any()):
+                arg = _first_real_pixel_where_padding_won(xp, arg, conf, (h, w))
             buffer_shape = buf.shape[2:]
         ctx.conf = conf
         ctx.shape = x.shape

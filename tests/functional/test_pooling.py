@@ -85,6 +85,20 @@ def test_max_pool2d_ties_match_torch(kwargs):
                        **kwargs)
 
 
+@pytest.mark.parametrize('kwargs', [dict(kernel_size=3, stride=1, padding=1),
+                                    dict(kernel_size=2, stride=2, padding=1),
+                                    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+                                    dict(kernel_size=(3, 2), stride=1, padding=(1, 1),
+                                         dilation=(2, 1))])
+def test_max_pool2d_never_picks_padding(kwargs):
+    """Windows whose real values are all -inf (the padding is -inf too) pick their first
+    real pixel, as PyTorch does: the indices and the gradient's route follow."""
+    x = np.full((1, 2, 5, 4), -np.inf)
+    x[0, 1, 2:, 1:] = np.floor(np.random.default_rng(1).random((3, 3)) * 2)  # ties and -inf
+    check_torch_parity(F.max_pool2d, _torch_fn('max_pool2d'), [x], return_indices=True,
+                       **kwargs)
+
+
 def test_max_pool2d_indices_are_flat_positions_in_the_input():
     x = minidl.tensor(on_device(_tie_free((1, 1, 5, 5), 0)))
     out, indices = F.max_pool2d(x, 3, stride=2, padding=1, return_indices=True)
