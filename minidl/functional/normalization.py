@@ -4,6 +4,8 @@ Both normalise over the channel dimension (dimension 1), so they work on (N, C),
 (N, C, L), (N, C, H, W) and deeper inputs alike. The maths of batch norm's backward
 and of LRN's cross-channel term is worked through in docs/normalization.md.
 """
+import math
+
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
 from ._util import check_tensor
@@ -190,6 +192,9 @@ class BatchNorm(Function):
         need_x, _, _, need_w, _ = ctx.needs_input_grad
         ctx.training = training
         ctx.affine = (weight is not None, bias is not None)
+        ctx.channels = x.shape[1]
+        if x.size == 0:  # an empty batch: an empty result, the statistics untouched (PyTorch)
+            return x.copy()
         gamma = None if weight is None else weight.reshape(shape).astype(x.dtype, copy=False)
         if training and cuda_kernels_enabled(xp):
             # one reduction kernel per statistic, one pass for x_hat and the output
@@ -231,6 +236,10 @@ class BatchNorm(Function):
         axes = _reduce_axes(grad)
         xp = get_array_module(grad)
         grad_x = grad_w = grad_b = None
+        if grad.size == 0:  # an empty batch: nothing flows, the parameters get zeros
+            vector = xp.zeros(ctx.channels, dtype=grad.dtype)
+            return (xp.zeros(grad.shape, dtype=grad.dtype) if need_x else None, None, None,
+                    vector if need_w else None, vector.copy() if need_b else None)
         if ctx.training and ctx.group is None and cuda_kernels_enabled(xp):
             x_hat, inv_std, gamma = ctx.saved_tensors
             grad_x, grad_w, grad_b = batch_norm_backward_cuda(
@@ -363,8 +372,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     ``running_mean``/``running_var`` are given, updates their ``.data`` in place:
     ``running = (1 - momentum) * running + momentum * batch_stat``, the variance's batch
     statistic being the unbiased one. ``training=False`` normalises with the running
-    statistics. ``momentum`` is a float here; ``momentum=None`` (a cumulative average) is
-    the module's business: ``nn.BatchNorm`` passes 1 / num_batches_tracked.
+    statistics. ``momentum`` is a number here (any, as in PyTorch); ``momentum=None`` (a
+    cumulative average) is the module's business: ``nn.BatchNorm`` passes
+    1 / num_batches_tracked. An empty batch gives an empty result and leaves the running
+    statistics as they are.
     Note that PyTorch's momentum is the weight of the *new* batch: PyTorch's 0.1 is
     Keras's momentum=0.9.
     """
@@ -382,14 +393,14 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                          ('weight', weight), ('bias', bias)):
         _check_channel_vector(op, name, vector, input)
     if training:
-        if input.numel() // input.shape[1] == 1:
+        if math.prod(input.shape[:1] + input.shape[2:]) == 1:
             raise ValueError(f'{op}: Expected more than 1 value per channel when training, '
                              f'got input size {tuple(input.shape)}')
         if eps <= 0:
             raise ValueError(f'{op}: eps must be positive during training, but got {eps}')
-        if momentum is None or not 0 <= momentum <= 1:
-            raise ValueError(f'{op}: momentum must be a float in [0, 1], got {momentum!r} '
-                             f'(momentum=None, a cumulative average, is handled by nn.BatchNorm)')
+        if momentum is None:
+            raise ValueError(f'{op}: momentum must be a number, got None (momentum=None, a '
+                             f'cumulative average, is handled by nn.BatchNorm)')
     elif eps < 0:
         raise ValueError(f'{op}: eps must be non-negative, but got {eps}')
     return BatchNorm.apply(input, running_mean, running_var, weight, bias,

@@ -183,6 +183,42 @@ def test_batch_norm_one_value_per_channel_in_training_raises(shape):
     F.batch_norm(x, _tensor(np.zeros(c, np.float32)), _tensor(np.ones(c, np.float32)))
 
 
+@pytest.mark.parametrize('shape', [(0, 3), (0, 3, 4), (0, 3, 2, 2), (0, 3, 1, 2, 2)])
+@pytest.mark.parametrize('training', [True, False])
+def test_batch_norm_of_an_empty_batch(shape, training):
+    """An empty batch gives an empty result and gradient, zero parameter gradients, and
+    leaves the running statistics as they are, as in PyTorch."""
+    torch = require_torch()
+    c = shape[1]
+    rng = np.random.default_rng(0)
+    stats = [rng.standard_normal(c), rng.random(c) + 0.5]
+    params = [rng.standard_normal(c), rng.standard_normal(c)]
+
+    def ours(x, w, b):
+        mean, var = (_tensor(a) for a in stats)
+        out = F.batch_norm(x, mean, var, w, b, training=training)
+        np.testing.assert_array_equal(mean.numpy(), stats[0])
+        return out
+
+    def theirs(x, w, b):
+        return torch.nn.functional.batch_norm(x, *(torch.tensor(a, dtype=x.dtype) for a in stats),
+                                              w, b, training=training)
+    check_torch_parity(ours, theirs, [np.zeros(shape)] + params)
+
+
+def test_batch_norm_takes_any_momentum_like_pytorch():
+    torch = require_torch()
+    x = np.random.default_rng(1).standard_normal((3, 2, 4, 4))
+    for momentum in (-1.0, 1.5):
+        mean, var = _tensor(np.zeros(2)), _tensor(np.ones(2))
+        F.batch_norm(_tensor(x), mean, var, training=True, momentum=momentum, eps=0.5)
+        t_mean, t_var = torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)
+        torch.nn.functional.batch_norm(torch.tensor(x), t_mean, t_var, training=True,
+                                       momentum=momentum, eps=0.5)
+        np.testing.assert_allclose(mean.numpy(), t_mean.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(var.numpy(), t_var.numpy(), rtol=1e-12)
+
+
 def re_shape(shape):
     return str(tuple(shape)).replace('(', r'\(').replace(')', r'\)')
 
@@ -194,7 +230,7 @@ def test_batch_norm_bad_arguments_raise():
         F.batch_norm(x, None, None)
     with pytest.raises(ValueError, match='must be given together'):
         F.batch_norm(x, rm, None, training=True)
-    with pytest.raises(ValueError, match='nn.BatchNorm'):
+    with pytest.raises(ValueError, match='momentum must be a number, got None .*nn.BatchNorm'):
         F.batch_norm(x, rm, rv, training=True, momentum=None)
     with pytest.raises(ValueError, match='eps must be positive'):
         F.batch_norm(x, rm, rv, training=True, eps=0.0)

@@ -80,6 +80,21 @@ def test_batch_norm_input_checks_name_the_layer():
         nn.BatchNorm1d(3)(minidl.ones(1, 3, 2, 2))
 
 
+@pytest.mark.parametrize('kind, shape', [('BatchNorm1d', (0, 3)), ('BatchNorm1d', (0, 3, 4)),
+                                         ('BatchNorm2d', (0, 3, 2, 2)),
+                                         ('BatchNorm3d', (0, 3, 2, 2, 2))])
+def test_batch_norm_of_an_empty_batch(kind, shape):
+    """Training on a batch of size 0: empty output and gradients, zero parameter
+    gradients, running statistics unchanged and the batch counted, as in PyTorch."""
+    torch = require_torch()
+    ours, theirs = getattr(nn, kind)(3), getattr(torch.nn, kind)(3)
+    theirs.running_mean.fill_(0.5)
+    ours.load_state_dict(theirs.state_dict())
+    compare_with_torch(ours, theirs, [np.zeros(shape)], dtype=np.float64)
+    np.testing.assert_array_equal(ours.running_mean.numpy(), [0.5] * 3)
+    assert int(ours.num_batches_tracked.item()) == int(theirs.num_batches_tracked.item()) == 1
+
+
 def test_reset_and_buffers():
     bn = nn.BatchNorm2d(2)
     bn(minidl.randn(2, 2, 3, 3))
