@@ -59,10 +59,11 @@ class _BatchNorm(Module):
 
     def _load_from_state_dict(self, state_dict, prefix, missing_keys, unexpected_keys,
                               error_msgs):
-        # checkpoints from before PyTorch 0.4.1 have no num_batches_tracked: start at 0
+        # checkpoints from before PyTorch 0.4.1 have no num_batches_tracked: the module
+        # keeps its own count, as PyTorch does (it sets momentum=None's average)
         key = prefix + 'num_batches_tracked'
         if self.track_running_stats and key not in state_dict:
-            state_dict[key] = np.zeros((), dtype=np.int64)
+            state_dict[key] = self.num_batches_tracked.array.copy()
         super()._load_from_state_dict(state_dict, prefix, missing_keys, unexpected_keys,
                                       error_msgs)
 

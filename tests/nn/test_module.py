@@ -223,12 +223,20 @@ def test_load_state_dict_errors_name_the_keys_and_shapes():
         ours.load_state_dict(state, strict=False)
 
 
-def test_old_checkpoint_without_num_batches_tracked_loads():
-    bn = nn.BatchNorm2d(3)
+def test_old_checkpoint_without_num_batches_tracked_keeps_the_counter():
+    """As PyTorch: a state_dict without num_batches_tracked is not missing a key, and the
+    module keeps its count (which momentum=None's cumulative average divides by)."""
+    torch = require_torch()
+    bn, twin = nn.BatchNorm2d(3, momentum=None), torch.nn.BatchNorm2d(3, momentum=None)
     bn.num_batches_tracked.array[...] = 4
-    state = {k: v for k, v in bn.state_dict().items() if k != 'num_batches_tracked'}
+    twin.num_batches_tracked.fill_(4)
+    state = {k: v for k, v in twin.state_dict().items() if k != 'num_batches_tracked'}
     assert bn.load_state_dict(state).missing_keys == []
-    assert int(bn.num_batches_tracked.item()) == 0
+    assert twin.load_state_dict(state).missing_keys == []
+    assert int(bn.num_batches_tracked.item()) == int(twin.num_batches_tracked.item()) == 4
+    x = np.random.default_rng(0).standard_normal((2, 3, 2, 2)).astype(np.float32)
+    bn(minidl.tensor(x)), twin(torch.tensor(x))  # the 5th batch weighs 1/5
+    np.testing.assert_allclose(bn.running_mean.numpy(), twin.running_mean.numpy(), rtol=1e-6)
 
 
 def test_non_persistent_buffers_move_but_are_not_saved():
