@@ -147,7 +147,8 @@ def bmm(input, mat2):
 
 
 def linear(input, weight, bias=None):
-    """y = input @ weight^T + bias, weight of shape (out_features, in_features)."""
+    """y = input @ weight^T + bias, weight of shape (out_features, in_features); all of
+    one dtype (as PyTorch requires; an integer input is refused, not converted)."""
     check_tensor(input, 'linear')
     check_tensor(weight, 'linear', 'weight')
     if weight.ndim != 2:
@@ -157,9 +158,15 @@ def linear(input, weight, bias=None):
         got = input.shape[-1] if input.ndim else 'no'
         raise ValueError(f'linear: input has {got} features (shape {input.shape}), weight '
                          f'expects {weight.shape[1]} (weight {weight.shape})')
+    if input.dtype != weight.dtype:
+        raise TypeError(f'linear: input is {input.dtype} but weight is {weight.dtype} '
+                        f'(input {input.shape}, weight {weight.shape}); convert one, e.g. '
+                        f'input.to(weight.dtype)')
     if bias is not None:
         check_tensor(bias, 'linear', 'bias')
         if bias.shape != (weight.shape[0],):
             raise ValueError(f'linear: bias must have shape ({weight.shape[0]},) for weight '
                              f'{weight.shape}, got {bias.shape}')
+        if bias.dtype != input.dtype:
+            raise TypeError(f'linear: bias is {bias.dtype} but input is {input.dtype}')
     return Linear.apply(input, weight, bias)

@@ -6,6 +6,8 @@ and of LRN's cross-channel term is worked through in docs/normalization.md.
 """
 import math
 
+import numpy as np
+
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
 from ._util import check_tensor
@@ -362,6 +364,10 @@ def _check_channel_vector(op, name, vector, x):
     if vector.ndim != 1 or vector.shape[0] != channels:
         raise ValueError(f'{op}: input has {channels} channels (input {tuple(x.shape)}), '
                          f'{name} has shape {tuple(vector.shape)}; expected ({channels},)')
+    # PyTorch's rule: one dtype for all, except float16 input with float32 parameters
+    if vector.dtype != x.dtype and not (x.dtype == np.float16 and vector.dtype == np.float32):
+        raise TypeError(f'{op}: input is {x.dtype} but {name} is {vector.dtype}; all must '
+                        f'share a dtype (convert the input, or the module with .to(dtype))')
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -381,6 +387,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """
     op = 'batch_norm'
     check_tensor(input, op)
+    if input.dtype.kind != 'f':
+        raise TypeError(f'{op}: expected a floating-point input, got {input.dtype}')
     if input.ndim < 2:
         raise ValueError(f'{op}: expected an input of 2 or more dimensions (N, C, ...), '
                          f'got shape {tuple(input.shape)}')
@@ -575,6 +583,8 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     """
     op = 'local_response_norm'
     check_tensor(input, op)
+    if input.dtype.kind != 'f':
+        raise TypeError(f'{op}: expected a floating-point input, got {input.dtype}')
     if input.ndim < 3:
         raise ValueError(f'{op}: Expected 3D or higher dimensionality input (got {input.ndim} '
                          f'dimensions, shape {tuple(input.shape)})')

@@ -25,6 +25,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
+        for name, count in (('in_features', in_features), ('out_features', out_features)):
+            if not isinstance(count, int) or count < 0:
+                raise ValueError(f'Linear: {name} must be a non-negative integer, got {count!r}')
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(empty(out_features, in_features, dtype=dtype, device=device))
         if bias:

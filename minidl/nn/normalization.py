@@ -23,6 +23,9 @@ class _BatchNorm(Module):
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None, *, bias=True):
         super().__init__()
+        if not isinstance(num_features, int) or num_features < 0:
+            raise ValueError(f'{type(self).__name__}: num_features must be a non-negative '
+                             f'integer, got {num_features!r}')
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.use_bias = bias

@@ -141,3 +141,16 @@ def test_linear_errors_name_the_shapes():
         F.linear(x, w)
     with pytest.raises(ValueError, match=r'linear: bias must have shape \(6,\)'):
         F.linear(minidl.tensor(on_device(np.zeros((3, 4)))), w, minidl.tensor(on_device(np.zeros(5))))
+
+
+def test_linear_refuses_mixed_dtypes():
+    """As PyTorch: no silent float64 or integer arithmetic with a float32 weight."""
+    w = minidl.tensor(on_device(np.zeros((6, 4), np.float32)))
+    for dtype in (np.float64, np.int64):
+        x = minidl.tensor(on_device(np.zeros((3, 4), dtype)))
+        with pytest.raises(TypeError, match=rf'linear: input is {np.dtype(dtype)} but weight is '
+                                            r'float32 \(input \(3, 4\), weight \(6, 4\)\)'):
+            F.linear(x, w)
+    with pytest.raises(TypeError, match='linear: bias is float64 but input is float32'):
+        F.linear(minidl.tensor(on_device(np.zeros((3, 4), np.float32))), w,
+                 minidl.tensor(on_device(np.zeros(6))))

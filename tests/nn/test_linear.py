@@ -58,3 +58,16 @@ def test_identity_flatten_unflatten():
     assert repr(nn.Unflatten(1, (3, 1))) == repr(torch.nn.Unflatten(1, (3, 1)))
     with pytest.raises(ValueError, match='Unflatten'):
         nn.Unflatten(1, (2, 2))(minidl.ones(2, 3))
+
+
+def test_linear_refuses_bad_sizes_and_mixed_dtypes_naming_the_layer():
+    for args, message in (((3, -4), 'out_features must be a non-negative integer, got -4'),
+                          ((-1, 4), 'in_features must be a non-negative integer, got -1')):
+        with pytest.raises(ValueError, match='^Linear: ' + message):
+            nn.Linear(*args)
+    layer = nn.Linear(3, 4)
+    for dtype in (np.float64, np.int64):
+        with pytest.raises(TypeError, match=rf'^Linear: linear: input is {np.dtype(dtype)} but '
+                                            r'weight is float32'):
+            layer(minidl.tensor(np.ones((2, 3), dtype)))
+    assert layer.double()(minidl.tensor(np.ones((2, 3)))).dtype == np.float64

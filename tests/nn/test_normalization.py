@@ -95,6 +95,28 @@ def test_batch_norm_of_an_empty_batch(kind, shape):
     assert int(ours.num_batches_tracked.item()) == int(theirs.num_batches_tracked.item()) == 1
 
 
+def test_normalization_layers_refuse_bad_sizes_and_dtypes_naming_the_layer():
+    """What PyTorch refuses: negative sizes, an input whose dtype differs from the
+    parameters and statistics (float64 or int64 against float32), an integer input to
+    LocalResponseNorm."""
+    with pytest.raises(ValueError, match='^BatchNorm2d: num_features must be a non-negative '
+                                         'integer, got -3'):
+        nn.BatchNorm2d(-3)
+    bn = nn.BatchNorm2d(3)
+    for mode in ('train', 'eval'):
+        getattr(bn, mode)()
+        with pytest.raises(TypeError, match='^BatchNorm2d: batch_norm: input is float64 but '
+                                            'running_mean is float32'):
+            bn(minidl.tensor(np.ones((2, 3, 2, 2))))
+        with pytest.raises(TypeError, match='^BatchNorm2d: batch_norm: expected a '
+                                            'floating-point input, got int64'):
+            bn(minidl.tensor(np.ones((2, 3, 2, 2), np.int64)))
+    assert bn.double()(minidl.tensor(np.ones((2, 3, 2, 2)))).dtype == np.float64
+    with pytest.raises(TypeError, match='^LocalResponseNorm: local_response_norm: expected a '
+                                        'floating-point input, got int64'):
+        nn.LocalResponseNorm(2)(minidl.tensor(np.ones((1, 3, 2, 2), np.int64)))
+
+
 def test_reset_and_buffers():
     bn = nn.BatchNorm2d(2)
     bn(minidl.randn(2, 2, 3, 3))
