@@ -392,10 +392,16 @@ def _result_dtype(*operands):
     return dtype
 
 
+# the operators PyTorch also applies to two Python numbers (torch.add(2.0, 3.0))
+_NUMBERS_ALONE = ('add', 'sub', 'mul', 'div')
+
+
 def _binary(function, op, a, b, *settings):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        # two Python numbers, as torch.add(2.0, 3.0): the first becomes a tensor
-        a = Tensor(np.asarray(a, dtype=_result_dtype(a, b)))
+        if op not in _NUMBERS_ALONE:
+            raise TypeError(f'{op}: at least one argument must be a Tensor, got '
+                            f'{type(a).__name__} and {type(b).__name__}')
+        a = Tensor(np.asarray(a, dtype=_result_dtype(a, b)))  # the first becomes a tensor
     _check_broadcast(op, raw(a), raw(b))
     return function.apply(a, b, *settings)
 

@@ -254,6 +254,9 @@ def test_python_numbers_alone_take_pytorchs_dtypes():
         assert F.where(minidl.tensor(cond), 8.5, -3.9).dtype == np.float64
     finally:
         minidl.set_default_dtype(np.float32)
+    for op in ('pow', 'maximum', 'minimum'):  # refused by PyTorch too
+        with pytest.raises(TypeError, match=f'{op}: at least one argument must be a Tensor'):
+            getattr(F, op)(2.0, 3.0)
 
 
 @FAST
