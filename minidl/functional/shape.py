@@ -134,15 +134,22 @@ class GetItem(Function):
 class Cat(Function):
     @staticmethod
     def forward(ctx, *arrays, dim):
-        ctx.dim, ctx.sizes = dim, [a.shape[dim] for a in arrays]
-        return get_array_module(*arrays).concatenate(arrays, axis=dim)
+        """Arrays of shape (0,) among others are skipped (size None below)."""
+        kept = [a for a in arrays if a.shape != (0,)] or list(arrays)
+        ctx.dim = dim
+        ctx.sizes = [a.shape[dim] if any(a is k for k in kept) else None for a in arrays]
+        return get_array_module(*arrays).concatenate(kept, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
         """Each input fills a block of the output along ``dim``; its gradient is that
-        block of the output gradient."""
+        block of the output gradient (a skipped empty input gets an empty one)."""
+        xp = get_array_module(grad)
         grads, start = [], 0
         for need, size in zip(ctx.needs_input_grad, ctx.sizes):
+            if size is None:
+                grads.append(xp.zeros((0,), dtype=grad.dtype) if need else None)
+                continue
             block = (slice(None),) * ctx.dim + (slice(start, start + size),)
             grads.append(grad[block] if need else None)
             start += size
@@ -252,8 +259,9 @@ def _pad_sources(shape, widths, mode):
         positions = np.arange(-before, n + after)
         if mode == 'replicate':
             positions = np.clip(positions, 0, n - 1)
-        elif mode == 'circular':
-            positions = positions % n
+        elif mode == 'circular':  # PyTorch crops first, then wraps around what is left
+            start, stop = max(-before, 0), n - max(-after, 0)
+            positions = start + np.arange(-max(before, 0), stop - start + max(after, 0)) % (stop - start)
         else:  # reflect about the edge elements: -1 -> 1, n -> n - 2
             period = 2 * (n - 1)
             positions = np.abs(positions) % period
@@ -283,28 +291,34 @@ def _shape_tuple(shape):
     return tuple(int(s) for s in shape)
 
 
-def reshape(input, shape):
-    """The same elements in a new shape; one dimension may be -1 (inferred)."""
-    check_tensor(input, 'reshape')
+def _reshape(op, input, shape):
+    check_tensor(input, op)
     shape = _shape_tuple(shape)
     n = input.numel()
     unknown = [i for i, s in enumerate(shape) if s == -1]
     if len(unknown) > 1 or any(s < -1 for s in shape):
-        raise ValueError(f'reshape: shape {shape} is invalid: at most one dimension may be '
+        raise ValueError(f'{op}: shape {shape} is invalid: at most one dimension may be '
                          f'-1 and none may be below -1')
     known = _product(s for s in shape if s != -1)
     if unknown:
         if known == 0 or n % known:
-            raise ValueError(f'reshape: shape {shape} is invalid for input of shape '
+            raise ValueError(f'{op}: shape {shape} is invalid for input of shape '
                              f'{input.shape} ({n} elements)')
         shape = tuple(n // known if s == -1 else s for s in shape)
     elif known != n:
-        raise ValueError(f'reshape: shape {shape} is invalid for input of shape {input.shape} '
+        raise ValueError(f'{op}: shape {shape} is invalid for input of shape {input.shape} '
                          f'({n} elements)')
     return Reshape.apply(input, shape)
 
 
-view = reshape
+def reshape(input, shape):
+    """The same elements in a new shape; one dimension may be -1 (inferred)."""
+    return _reshape('reshape', input, shape)
+
+
+def view(input, shape):
+    """reshape under PyTorch's other name (minidl's arrays need no contiguity check)."""
+    return _reshape('view', input, shape)
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -415,11 +429,20 @@ def getitem(input, index):
 def narrow(input, dim, start, length):
     """``length`` elements of ``input`` along ``dim`` from ``start``."""
     check_tensor(input, 'narrow')
+    if input.ndim == 0:
+        raise ValueError('narrow: cannot be applied to a 0-dim tensor')
+    if isinstance(start, Tensor):  # PyTorch accepts a 0-dim integer tensor
+        if start.ndim != 0 or start.dtype.kind not in 'iu':
+            raise TypeError(f'narrow: start must be an int or a 0-dim integer tensor, got a '
+                            f'tensor of shape {start.shape} and dtype {start.dtype}')
+        start = int(start.item())
     d = normalize_dim(dim, input.ndim, 'narrow')
     size = input.shape[d]
+    if length < 0:
+        raise ValueError(f'narrow: length must be non-negative, got {length}')
     if start < 0:
         start += size
-    if not (0 <= start and length >= 0 and start + length <= size):
+    if not (0 <= start and start + length <= size):
         raise IndexError(f'narrow: start {start} + length {length} exceeds dimension {d} of '
                          f'size {size} (input {input.shape})')
     return GetItem.apply(input, (slice(None),) * d + (slice(start, start + length),))
@@ -434,19 +457,29 @@ def _check_tensors(op, tensors):
     return tensors
 
 
+def _legacy_empty(t):
+    """A 1-D empty tensor, which cat skips whatever the other shapes (as PyTorch does)."""
+    return t.shape == (0,)
+
+
 def cat(tensors, dim=0):
-    """Join tensors along an existing dimension; the other sizes must match."""
+    """Join tensors along an existing dimension; the other sizes must match. Tensors of
+    shape (0,) are skipped, as PyTorch does for backward compatibility."""
     tensors = _check_tensors('cat', tensors)
-    first = tensors[0]
+    k0, first = next(((k, t) for k, t in enumerate(tensors) if not _legacy_empty(t)),
+                     (0, tensors[0]))
     d = normalize_dim(dim, first.ndim, 'cat')
     if first.ndim == 0:
         raise ValueError('cat: zero-dimensional tensors cannot be concatenated')
-    for k, t in enumerate(tensors[1:], 1):
+    for k, t in enumerate(tensors):
+        if _legacy_empty(t):
+            continue
         same = t.ndim == first.ndim and all(a == b for i, (a, b) in
                                             enumerate(zip(t.shape, first.shape)) if i != d)
         if not same:
             raise ValueError(f'cat: sizes of tensors must match except in dimension {d}: '
-                             f'tensor 0 has shape {first.shape}, tensor {k} has shape {t.shape}')
+                             f'tensor {k0} has shape {first.shape}, tensor {k} has shape '
+                             f'{t.shape}')
     return Cat.apply(*tensors, dim=d)
 
 
@@ -496,8 +529,8 @@ def chunk(input, chunks, dim=0):
 
 def pad(input, pad, mode='constant', value=0):
     """Pad with ``pad`` = (left, right) for the last dimension, then (top, bottom) for
-    the one before, and so on, as torch.nn.functional.pad. Modes: 'constant' (negative
-    widths crop), 'reflect', 'replicate', 'circular'."""
+    the one before, and so on, as torch.nn.functional.pad. Modes: 'constant', 'reflect',
+    'replicate', 'circular'; a negative width crops, in every mode."""
     check_tensor(input, 'pad')
     pad = tuple(int(p) for p in pad)
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
@@ -510,15 +543,16 @@ def pad(input, pad, mode='constant', value=0):
     for k in range(len(pad) // 2):
         widths[input.ndim - 1 - k] = (pad[2 * k], pad[2 * k + 1])
     for axis, ((before, after), n) in enumerate(zip(widths, input.shape)):
+        if n + before + after < 0:
+            raise ValueError(f'pad: padding {pad} makes dimension {axis} of the input '
+                             f'{input.shape} negative')
         if mode == 'constant':
-            if n + before + after < 0:
-                raise ValueError(f'pad: padding {pad} makes dimension {axis} of the input '
-                                 f'{input.shape} negative')
             continue
-        if before < 0 or after < 0:
-            raise ValueError(f"pad: negative padding {pad} needs mode='constant'")
         limit = n - 1 if mode == 'reflect' else n
-        if (before or after) and (n == 0 or (mode != 'replicate' and max(before, after) > limit)):
+        if mode == 'circular' and (before or after):
+            limit = n + min(before, 0) + min(after, 0)  # what is left after cropping
+        if (before or after) and (n == 0 or limit <= 0 or
+                                  (mode != 'replicate' and max(before, after) > limit)):
             raise ValueError(f'pad: {mode} padding {pad} is too large for dimension {axis} '
                              f'of size {n} (input {input.shape})')
     return Pad.apply(input, tuple(widths), mode, value)

@@ -138,6 +138,23 @@ def test_getitem_non_contiguous_and_narrow():
         F.narrow(minidl.tensor(on_device(x)), 1, 2, 3)
 
 
+def test_narrow_start_tensor_and_errors():
+    """As PyTorch: start may be a 0-dim integer tensor; a 0-dim input, another start
+    tensor or a negative length is refused by name."""
+    torch = require_torch()
+    x = _draw((3, 5))
+    _both(lambda t: F.narrow(t, 1, minidl.tensor(2), 3), lambda t: t.narrow(1, torch.tensor(2), 3),
+          [x])
+    t = minidl.tensor(on_device(x))
+    with pytest.raises(ValueError, match='narrow: cannot be applied to a 0-dim tensor'):
+        F.narrow(minidl.tensor(1.0), 0, 0, 1)
+    for start in (minidl.tensor([1, 2]), minidl.tensor(True), minidl.tensor(1.0)):
+        with pytest.raises(TypeError, match='narrow: start must be an int or a 0-dim integer tensor'):
+            F.narrow(t, 1, start, 1)
+    with pytest.raises(ValueError, match='narrow: length must be non-negative, got -1'):
+        F.narrow(t, 0, 0, -1)
+
+
 def test_getitem_float_index_rejected():
     x = minidl.tensor(on_device(np.zeros(3)))
     with pytest.raises(IndexError, match='getitem: tensors used as indices must be integer'):
@@ -172,6 +189,15 @@ def test_cat_stack_only_some_inputs_need_grad():
     _both(lambda x, y: F.cat([x, y]), lambda x, y: torch.cat([x, y]), [a, b], requires_grad=[False, True])
     _both(lambda x, y: F.stack([x, y[:1] * 1]), lambda x, y: torch.stack([x, y[:1] * 1]),
           [b, b * 2], requires_grad=[True, False])
+
+
+def test_cat_skips_one_dimensional_empty_tensors():
+    """PyTorch's legacy rule: a (0,) tensor joins any cat (and gets an empty gradient)."""
+    torch = require_torch()
+    empty, a, b = np.zeros(0), _draw((3, 2, 2)), _draw((3, 2, 2), 1)
+    _both(lambda *t: F.cat(t), lambda *t: torch.cat(t), [empty, a, empty])
+    _both(lambda *t: F.cat(t, dim=1), lambda *t: torch.cat(t, dim=1), [empty, a, b])
+    _both(lambda *t: F.cat(t), lambda *t: torch.cat(t), [empty, empty])
 
 
 def test_cat_and_stack_mismatch_name_the_shapes():
@@ -224,8 +250,8 @@ def test_pad(mode, spatial, seed, data):
     if mode == 'constant':  # any number of dims; negative widths crop
         widths = data.draw(st.lists(st.integers(-1, 2), min_size=2, max_size=2 * x.ndim)
                            .filter(lambda p: len(p) % 2 == 0))
-    else:  # PyTorch pads exactly the spatial dims in these modes
-        widths = data.draw(st.lists(st.integers(0, 2), min_size=count, max_size=count))
+    else:  # PyTorch pads exactly the spatial dims in these modes; negative widths crop
+        widths = data.draw(st.lists(st.integers(-1, 2), min_size=count, max_size=count))
     widths = tuple(widths)
     if mode == 'constant':
         ours = lambda t: F.pad(t, widths, value=0.5)  # noqa: E731
@@ -234,6 +260,17 @@ def test_pad(mode, spatial, seed, data):
         ours = lambda t: F.pad(t, widths, mode=mode)  # noqa: E731
         theirs = lambda t: torch.nn.functional.pad(t, widths, mode=mode)  # noqa: E731
     _both(ours, theirs, [x])
+
+
+@pytest.mark.parametrize('mode', ['reflect', 'replicate', 'circular'])
+def test_pad_negative_widths_crop_in_every_mode(mode):
+    """Circular padding crops first and wraps around what is left, as PyTorch does;
+    reflect and replicate index the original input."""
+    torch = require_torch()
+    x = _draw((1, 2, 4, 5))
+    for widths in ((-1, 1, -2, 1), (2, -1, 0, -1), (-2, 1, 1, -3)):
+        _both(lambda t: F.pad(t, widths, mode=mode),
+              lambda t: torch.nn.functional.pad(t, widths, mode=mode), [x])
 
 
 def test_pad_errors():
@@ -260,8 +297,10 @@ def test_reshape_errors_name_the_shapes():
     x = minidl.tensor(on_device(np.zeros((2, 7))))
     with pytest.raises(ValueError, match=r'reshape: shape \(3, 5\) is invalid for input of shape \(2, 7\)'):
         x.reshape(3, 5)
-    with pytest.raises(ValueError, match=r'reshape: shape \(3, -1\) is invalid'):
+    with pytest.raises(ValueError, match=r'view: shape \(3, -1\) is invalid'):
         x.view(3, -1)
+    with pytest.raises(ValueError, match=r'view: shape \(4, 2\) is invalid for input of shape'):
+        x.view_as(minidl.tensor(on_device(np.zeros((4, 2)))))
     with pytest.raises(ValueError, match='at most one dimension may be -1'):
         x.reshape(-1, -1)
     with pytest.raises(ValueError, match='permute: dims'):
