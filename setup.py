@@ -27,9 +27,11 @@ setup(
         # data parallelism (minidl.distributed): mpi4py and an MPI library from PyPI
         # (MPICH's wheels, with mpiexec, for Linux and macOS)
         'distributed': DISTRIBUTED,
-        # the multi-process tests run under the mpiexec that the distributed extra installs
+        # the multi-process tests run under the mpiexec that the distributed extra installs;
+        # expecttest is imported by torch.testing._internal, whose OpInfo/ModuleInfo
+        # samples tests/functional/test_opinfo.py and tests/nn/test_moduleinfo.py run
         'test': ['pytest>=7', 'pytest-xdist>=3', 'hypothesis>=6.80', 'torch>=2.1',
-                 *DISTRIBUTED],
+                 'expecttest>=0.1', *DISTRIBUTED],
     },
     entry_points={'console_scripts': ['minidl=minidl.cli:main']},
     license='MIT',

@@ -47,6 +47,26 @@ def _seeded():
     yield
 
 
+# outcome counts of the tests that run PyTorch's own samples (tests/torch_samples.py),
+# gathered from the reports (which carry them from xdist's workers too)
+_torch_sample_counts = []
+
+
+def pytest_runtest_logreport(report):
+    if report.when == 'call':
+        _torch_sample_counts.extend(value for key, value in report.user_properties
+                                    if key == 'torch_samples')
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _torch_sample_counts:
+        return
+    from tests.torch_samples import summarize
+    terminalreporter.write_sep('-', "PyTorch's OpInfo/ModuleInfo samples")
+    for line in summarize(_torch_sample_counts):
+        terminalreporter.write_line(line)
+
+
 def pytest_report_header(config):
     required = os.environ.get('MINIDL_REQUIRE_TORCH') == '1'
     mpi = os.environ.get('MINIDL_REQUIRE_MPI') == '1'
