@@ -117,6 +117,19 @@ def test_normalization_layers_refuse_bad_sizes_and_dtypes_naming_the_layer():
         nn.LocalResponseNorm(2)(minidl.tensor(np.ones((1, 3, 2, 2), np.int64)))
 
 
+def test_batch_norm_2d_refuses_unbatched_input_as_pytorch_does():
+    """PyTorch's BatchNorm2d takes no (C, H, W) input (statistics over one sample's
+    pixels would be another layer); F.batch_norm reads a 3-D input as (N, C, L)."""
+    torch = require_torch()
+    x = np.random.default_rng(3).standard_normal((3, 4, 5))
+    with pytest.raises(ValueError, match='expected 4D input'):
+        torch.nn.BatchNorm2d(3)(torch.tensor(x, dtype=torch.float32))
+    with pytest.raises(ValueError, match=r'^BatchNorm2d: expected a 4-D input, got shape '
+                                         r'\(3, 4, 5\)'):
+        nn.BatchNorm2d(3)(minidl.tensor(x.astype(np.float32)))
+    compare_with_torch(nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4), [x], dtype=np.float64)
+
+
 def test_reset_and_buffers():
     bn = nn.BatchNorm2d(2)
     bn(minidl.randn(2, 2, 3, 3))
