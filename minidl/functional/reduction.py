@@ -242,7 +242,10 @@ def _move_to_end(x, dims):
     xp = get_array_module(x)
     kept = [d for d in range(x.ndim) if d not in dims]
     moved = xp.transpose(x, kept + list(dims))
-    return moved.reshape(moved.shape[:len(kept)] + (-1,)), kept + list(dims)
+    merged = 1
+    for d in dims:  # not -1: an empty kept dimension would make it ambiguous
+        merged *= x.shape[d]
+    return moved.reshape(moved.shape[:len(kept)] + (merged,)), kept + list(dims)
 
 
 class Prod(Function):
@@ -259,6 +262,8 @@ class Prod(Function):
         products), which stays right when some x_j are zero (y / x_i would not)."""
         (x,) = ctx.saved_tensors
         xp = get_array_module(x)
+        if x.size == 0:  # an empty product is 1, and there is no input to differentiate
+            return xp.zeros(x.shape, dtype=grad.dtype), None, None
         flat, order = _move_to_end(x, ctx.dims)
         ones = xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
         before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
@@ -291,9 +296,13 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, x, dims, keepdim):
         xp = get_array_module(x)
-        peak = x.max(axis=dims, keepdims=True)
-        peak = xp.where(xp.isfinite(peak), peak, 0)     # all -inf (or inf) stays so
-        out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
+        if x.size:
+            peak = x.max(axis=dims, keepdims=True)
+            peak = xp.where(xp.isfinite(peak), peak, 0)     # all -inf (or inf) stays so
+        else:  # nothing to sum: log 0 = -inf, as in PyTorch
+            peak = xp.zeros(_keepdim_shape(x.shape, dims), dtype=x.dtype)
+        with quiet(xp):
+            out = xp.log(xp.exp(x - peak).sum(axis=dims, keepdims=True)) + peak
         ctx.save_for_backward(x, out)
         ctx.dims = dims
         return out if keepdim else out.reshape(tuple(n for i, n in enumerate(x.shape)

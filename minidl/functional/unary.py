@@ -256,7 +256,14 @@ class _Step(Function):
 
 
 class Sign(_Step):
+    """-1, 0 or 1; 0 for NaN, as PyTorch (NumPy's sign gives NaN)."""
     rounding = 'sign'
+
+    @classmethod
+    def forward(cls, ctx, x):
+        xp = get_array_module(x)
+        out = xp.sign(x)
+        return xp.where(xp.isnan(x), 0, out) if x.dtype.kind == 'f' else out
 
 
 class Floor(_Step):

@@ -313,3 +313,14 @@ def test_extreme_of_everything_cuts_off_and_follows_nan(name):
     for x in (np.array([1.0, 5.0, 5.0, -2.0]), np.array([1.0, np.nan, 3.0, np.nan])):
         check_torch_parity(getattr(F, name), lambda t: getattr(t, name)(), [x],
                            upstream=[np.array(np.inf)])
+
+
+def test_prod_and_logsumexp_of_empty_inputs():
+    """An empty product is 1 and an empty log-sum-exp is -inf, with empty gradients, as
+    in PyTorch."""
+    torch = require_torch()
+    for shape, dim in (((0,), 0), ((3, 0), 1), ((0, 3), 0)):
+        x = np.zeros(shape)
+        check_torch_parity(lambda t: F.prod(t, dim), lambda t: torch.prod(t, dim), [x])
+        check_torch_parity(lambda t: F.logsumexp(t, dim), lambda t: torch.logsumexp(t, dim), [x])
+    check_torch_parity(F.prod, torch.prod, [np.zeros(0)])

@@ -54,3 +54,9 @@ def test_integer_inputs_follow_pytorchs_dtypes(name):
     ours, theirs = getattr(F, name)(minidl.tensor(data)), getattr(torch, name)(torch.tensor(data))
     assert str(ours.dtype) == str(theirs.dtype).replace('torch.', '')
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_sign_of_nan_is_zero_like_pytorch():
+    torch = require_torch()
+    x = np.array([np.nan, -np.inf, -2.0, -0.0, 0.0, 3.0, np.inf])
+    check_torch_parity(F.sign, torch.sign, [x])
