@@ -9,7 +9,7 @@ from ..autograd import ArrayFunction as Function, Cost
 from .. import backend
 from ..backend import get_array_module
 from ..tensor import Tensor, get_default_dtype
-from ._util import keep_where, quiet, raw, shape_of, sum_to_shape
+from ._util import check_tensor, keep_where, quiet, raw, shape_of, sum_to_shape
 
 __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'clamp',
            'clamp_min', 'clamp_max', 'maximum', 'minimum', 'where', 'clip', 'to_dtype',
@@ -475,6 +475,7 @@ def abs(input):
 def clamp(input, min=None, max=None):
     """Each element limited to [min, max]: numbers or tensors (which broadcast and
     get gradients); either may be None, not both."""
+    check_tensor(input, 'clamp')
     if min is None and max is None:
         raise ValueError('clamp: at least one of min and max must be given')
     for bound in (min, max):

@@ -222,10 +222,15 @@ def _check_gather_index(op, input, dim, index, src=None):
 
 def gather(input, dim, index, sparse_grad=False):
     """out[i][j] = input[index[i][j]][j] for dim 0 (and likewise for the others): along
-    ``dim`` each output element reads the input position its index names."""
+    ``dim`` each output element reads the input position its index names. An empty
+    index gives an empty result of its shape, whatever its dimensions."""
     check_tensor(input, 'gather')
     _index('gather', index)
     d = normalize_dim(dim, input.ndim, 'gather')
+    if index.numel() == 0:
+        return input.reshape(-1)[:0].reshape(index.shape)
+    if input.ndim == 0:  # as a 1-D tensor of one element, as PyTorch does
+        return gather(input.reshape(-1), 0, index.reshape(-1)).reshape(index.shape)
     _check_gather_index('gather', input, d, index)
     return Gather.apply(input, d, index.array)
 
@@ -234,6 +239,12 @@ def _scatter(op, input, dim, index, src, add):
     check_tensor(input, op)
     _index(op, index)
     d = normalize_dim(dim, input.ndim, op)
+    if isinstance(src, Tensor) and src.dtype != input.dtype:
+        raise TypeError(f'{op}: src is {src.dtype} but the input is {input.dtype}; '
+                        f'they must share a dtype')
+    if input.ndim == 0:  # as a 1-D tensor of one element, as PyTorch does
+        src = src.reshape(-1) if isinstance(src, Tensor) else src
+        return _scatter(op, input.reshape(-1), 0, index.reshape(-1), src, add).reshape(())
     _check_gather_index(op, input, d, index, src if isinstance(src, Tensor) else None)
     return Scatter.apply(input, d, index.array, src, add)
 
@@ -281,6 +292,8 @@ def index_add(input, dim, index, source, alpha=1):
     _index('index_add', index)
     check_tensor(source, 'index_add', 'source')
     d = normalize_dim(dim, input.ndim, 'index_add')
+    if input.ndim == 0:  # as a 1-D tensor of one element, as PyTorch does
+        return index_add(input.reshape(-1), 0, index, source.reshape(-1), alpha).reshape(())
     expected = input.shape[:d] + (index.numel(),) + input.shape[d + 1:]
     if source.shape != expected:
         raise RuntimeError(f'index_add: source has shape {source.shape}, expected {expected} '
@@ -294,6 +307,8 @@ def index_fill(input, dim, index, value):
     check_tensor(input, 'index_fill')
     _index('index_fill', index)
     d = normalize_dim(dim, input.ndim, 'index_fill')
+    if input.ndim == 0:  # as a 1-D tensor of one element, as PyTorch does
+        return index_fill(input.reshape(-1), 0, index, value).reshape(())
     positions = (slice(None),) * d + (index.array.reshape(-1),)
     mask = get_array_module(input.array).zeros(input.shape, dtype=bool)
     mask[positions] = True
@@ -301,19 +316,23 @@ def index_fill(input, dim, index, value):
 
 
 def masked_fill(input, mask, value):
-    """A copy of ``input`` with ``value`` (a number or a one-element tensor) where the
-    boolean ``mask``, broadcast to the input's shape, is True."""
+    """A copy of ``input`` with ``value`` (a number or a 0-d tensor) where the boolean
+    ``mask`` is True; mask and input broadcast together."""
     check_tensor(input, 'masked_fill')
     mask_array = raw(mask)
     if getattr(mask_array, 'dtype', None) != np.bool_:
         raise TypeError(f'masked_fill: mask must be a boolean tensor, got '
                         f'{getattr(mask_array, "dtype", type(mask).__name__)}')
-    if np.broadcast_shapes(mask_array.shape, input.shape) != input.shape:
-        raise RuntimeError(f'masked_fill: the mask of shape {mask_array.shape} cannot be '
-                           f'broadcast to the input of shape {input.shape}')
-    if isinstance(value, Tensor) and value.numel() != 1:
-        raise RuntimeError(f'masked_fill: value must be a number or a one-element tensor, '
+    try:
+        shape = np.broadcast_shapes(mask_array.shape, input.shape)
+    except ValueError:
+        raise RuntimeError(f'masked_fill: the mask of shape {mask_array.shape} and the input '
+                           f'of shape {input.shape} cannot be broadcast together') from None
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f'masked_fill: value must be a number or a 0-dimensional tensor, '
                            f'got shape {value.shape}')
+    if shape != input.shape:  # a larger mask broadcasts the input (out of place, as PyTorch)
+        input = input.expand(shape)
     return MaskedFill.apply(input, mask_array, value)
 
 

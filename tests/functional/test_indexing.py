@@ -138,3 +138,40 @@ def test_sort_is_stable_and_named():
     assert top.values.tolist() == [9, 4] and top.indices.tolist() == [1, 2]
     with pytest.raises(RuntimeError, match=r'k \(4\) is out of range'):
         F.topk(_t(np.ones(3)), 4)
+
+
+def test_zero_dimensional_inputs_and_empty_indices_like_pytorch():
+    """A 0-d input acts as a 1-D one of one element; an empty gather index gives an
+    empty result of its own shape."""
+    torch = require_torch()
+    x, i0, i1 = np.array(3.0), np.array(0), np.array([0])
+    check_torch_parity(lambda t: F.gather(t, 0, _t(i1)), lambda t: torch.gather(t, 0, torch.tensor(i1)), [x])
+    check_torch_parity(lambda t: F.gather(t, 0, _t(i0)), lambda t: torch.gather(t, 0, torch.tensor(i0)), [x])
+    check_torch_parity(lambda t, s: F.scatter(t, 0, _t(i0), s),
+                       lambda t, s: torch.scatter(t, 0, torch.tensor(i0), s), [x, np.array(5.0)])
+    check_torch_parity(lambda t, s: F.scatter_add(t, 0, _t(i0), s),
+                       lambda t, s: torch.scatter_add(t, 0, torch.tensor(i0), s), [x, np.array(5.0)])
+    check_torch_parity(lambda t, s: F.index_add(t, 0, _t(i1), s, alpha=2),
+                       lambda t, s: torch.index_add(t, 0, torch.tensor(i1), s, alpha=2),
+                       [x, np.array(5.0)])
+    check_torch_parity(lambda t: F.index_fill(t, 0, _t(i1), -1.0),
+                       lambda t: torch.index_fill(t, 0, torch.tensor(i1), -1.0), [x])
+    empty = np.zeros((2, 0), np.int64)
+    check_torch_parity(lambda t: F.gather(t, 0, _t(empty)),
+                       lambda t: torch.gather(t, 0, torch.tensor(empty)), [np.ones(5)])
+
+
+def test_masked_fill_mask_broadcasts_the_input_and_value_is_0d():
+    torch = require_torch()
+    mask = np.random.default_rng(1).random((5, 5)) > 0.5
+    check_torch_parity(lambda t: F.masked_fill(t, _t(mask), 2.0),
+                       lambda t: torch.masked_fill(t, torch.tensor(mask), 2.0), [np.ones(5)])
+    with pytest.raises(RuntimeError, match=r'masked_fill: value must be a number or a '
+                                           r'0-dimensional tensor, got shape \(1,\)'):
+        F.masked_fill(_t(np.ones((2, 2))), _t(np.array(True)), _t(np.ones(1)))
+
+
+def test_scatter_src_must_share_the_dtype():
+    with pytest.raises(TypeError, match='scatter_add: src is float32 but the input is float64'):
+        F.scatter_add(_t(np.zeros((3, 5))), 0, _t(np.zeros((2, 2), np.int64)),
+                      _t(np.ones((2, 5), np.float32)))
