@@ -118,6 +118,8 @@ def to_minidl(obj, leaves, memo=None):
         _numpy_dtype(obj.dtype)
         if obj.device.type != 'cpu':
             raise OutOfScope('non-CPU tensor')
+        if obj.ndim > 64:
+            raise OutOfScope('over 64 dimensions (NumPy\'s limit)')
         twin = minidl.tensor(obj.detach().numpy().copy(), requires_grad=obj.requires_grad)
         memo[id(obj)] = twin
         if obj.requires_grad:

@@ -91,7 +91,14 @@ OPS = {
     '__rmul__': Op(minidl.Tensor.__rmul__, method=False, error_name='mul'),
     '__rdiv__': Op(minidl.Tensor.__rtruediv__, method=False, error_name='div'),
     '__rpow__': Op(minidl.Tensor.__rpow__, method=False, error_name='pow'),
-    'eq': Op(False),
+    'clamp_min': Op(error_name='clamp'), 'clamp_max': Op(error_name='clamp'),
+    'lerp': Op(), 'addcmul': Op(), 'addcdiv': Op(),
+    'sin': Op(), 'cos': Op(), 'tan': Op(), 'sinh': Op(), 'cosh': Op(), 'exp2': Op(),
+    'expm1': Op(), 'log2': Op(), 'log10': Op(), 'log1p': Op(), 'rsqrt': Op(),
+    'reciprocal': Op(), 'erf': Op(), 'sign': Op(), 'floor': Op(), 'ceil': Op(),
+    'trunc': Op(), 'round': Op(), 'round.decimals_0': Op(), 'round.decimals_3': Op(),
+    'round.decimals_neg_3': Op(),
+    'eq': Op(), 'ne': Op(), 'lt': Op(), 'le': Op(), 'gt': Op(), 'ge': Op(), 'equal': Op(),
     'double': Op(lambda x, *a, **k: x.double(*a, **k), method=False),
     'float': Op(lambda x, *a, **k: x.float(*a, **k), method=False),
     'long': Op(lambda x, *a, **k: x.long(*a, **k), method=False),
@@ -109,6 +116,15 @@ OPS = {
     'var': Op(float32=True), 'var.unbiased': Op(float32=True),
     'std': Op(float32=True), 'std.unbiased': Op(float32=True),
     'argmax': Op(float32=True), 'argmin': Op(float32=True),
+    'amax': Op(float32=True), 'amin': Op(float32=True), 'prod': Op(float32=True),
+    'cumsum': Op(float32=True), 'logsumexp': Op(float32=True), 'norm': Op(float32=True),
+    'norm.fro': Op(float32=True), 'norm.inf': Op(float32=True),
+    # indexing and sorting
+    'gather': Op(), 'scatter': Op(), 'scatter_add': Op(), 'index_select': Op(),
+    'index_add': Op(), 'index_fill': Op(), 'masked_fill': Op(),
+    'sort': Op(), 'argsort': Op(), 'topk': Op(),
+    'meshgrid.list_of_tensors': Op(), 'meshgrid.variadic_tensors': Op(),
+    'zeros_like': Op(), 'ones_like': Op(), 'full_like': Op(),
     # shapes
     'reshape': Op(), 'view': Op(minidl.functional.view), 'view_as': Op(False, error_name='view'),
     'flatten': Op(), 'transpose': Op(), 'permute': Op(), 'squeeze': Op(),
@@ -122,6 +138,7 @@ OPS = {
     'nn.functional.pad.replicate_negative': Op(),
     # matrix products
     'matmul': Op(float32=True), 'mm': Op(float32=True), 'bmm': Op(float32=True),
+    'bmm.triton_optimized': Op(float32=True),
     '__rmatmul__': Op(minidl.Tensor.__rmatmul__, method=False, error_name='matmul', float32=True),
     'nn.functional.linear': Op(float32=True),
     # CNN operators
@@ -159,9 +176,13 @@ _NUMBER_AS_SELF = ("an unbound Tensor method called with a Python number as self
                    "tensors only)")
 _NUMBER_OPERAND = ("minidl's maximum and minimum take a Python number as either operand, as "
                    "its other binary operators do; PyTorch wants two tensors")
+_NUMBER_FIRST = ("minidl's comparisons take a Python number as either operand (Python "
+                 "itself turns 2 < t into t > 2); PyTorch wants a tensor first")
 ACCEPTED_ERROR_INPUTS = [
     *(Exclusion(name, r'^input=\d', _NUMBER_AS_SELF)
-      for name in ('__radd__', '__rsub__', '__rmul__', '__rdiv__', '__rpow__', 'eq')),
+      for name in ('__radd__', '__rsub__', '__rmul__', '__rdiv__', '__rpow__')),
+    *(Exclusion(name, r"^input=\d+ args=\('Tensor", _NUMBER_FIRST)
+      for name in ('eq', 'ne', 'lt', 'le', 'gt', 'ge')),
     *(Exclusion(name, r"^input=Tensor.* args=\(\d+,\)|^input=\d+ args=\('Tensor", _NUMBER_OPERAND)
       for name in ('maximum', 'minimum')),
 ]
@@ -239,6 +260,11 @@ def _tensor_args(obj):
     return []
 
 
+def _torch_variant(opinfo, label):
+    """PyTorch's function or method, as minidl's variant ``label`` is."""
+    return opinfo.method_variant if label.startswith('Tensor.') else opinfo.op
+
+
 def _minidl_sample(sample, counts):
     """(input, args, kwargs, leaves, memo) of the sample in minidl (see to_minidl), or
     None, counted as skipped, when it is out of scope."""
@@ -269,9 +295,8 @@ def _run_sample(name, entry, opinfo, label, fn, sample, dtype, counts, failures)
             return
         counts.matched += 1
         return
-    torch_fn = opinfo.method_variant if label.startswith('Tensor.') else opinfo.op
     try:
-        expected = torch_fn(sample.input, *sample.args, **sample.kwargs)
+        expected = _torch_variant(opinfo, label)(sample.input, *sample.args, **sample.kwargs)
     except Exception:  # PyTorch refuses its own sample here (a CPU gap, a number as self)
         expected = NotImplemented
     if expected is NotImplemented:
@@ -296,6 +321,12 @@ def _run_sample(name, entry, opinfo, label, fn, sample, dtype, counts, failures)
 
 def _check_error_input(name, entry, opinfo, label, fn, error_input, counts, failures):
     sample = error_input.sample_input
+    try:  # some error inputs raise only in one variant (clamp_min takes (tensor, 2))
+        _torch_variant(opinfo, label)(sample.input, *sample.args, **sample.kwargs)
+        counts.skipped['an error input PyTorch accepts'] += 1
+        return
+    except Exception:
+        pass
     converted = _minidl_sample(sample, counts)
     if converted is None:
         return
