@@ -161,7 +161,8 @@ class LazyLinear(LazyModuleMixin, Linear):
 
 
 class LazyConv2d(LazyModuleMixin, Conv2d):
-    """``Conv2d`` whose ``in_channels`` is dimension 1 of the first input."""
+    """``Conv2d`` whose ``in_channels`` is the channel dimension of the first input:
+    dimension 1 of (N, C, H, W), 0 of an unbatched (C, H, W)."""
     cls_to_become = Conv2d
     inferred = 'in_channels'
 
@@ -180,7 +181,7 @@ class LazyConv2d(LazyModuleMixin, Conv2d):
         self.in_channels = self.weight.shape[1] * self.groups
 
     def initialize_parameters(self, input, *rest):
-        self.in_channels = _size_of(input, 1, 'LazyConv2d', 'in_channels')
+        self.in_channels = _size_of(input, -3, 'LazyConv2d', 'in_channels')
         if self.in_channels % self.groups:
             raise ValueError(f'LazyConv2d: groups={self.groups} must divide the input\'s '
                              f'{self.in_channels} channels')

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.cpu_only
     (lambda: nn.LazyLinear(3), lambda: nn.Linear(5, 3), (2, 5)),
     (lambda: nn.LazyConv2d(4, 3, padding=1, groups=2), lambda: nn.Conv2d(6, 4, 3, padding=1, groups=2),
      (2, 6, 5, 5)),
+    (lambda: nn.LazyConv2d(4, 3), lambda: nn.Conv2d(6, 4, 3), (6, 5, 5)),  # unbatched (C, H, W)
     (lambda: nn.LazyBatchNorm1d(), lambda: nn.BatchNorm1d(7), (4, 7)),
     (lambda: nn.LazyBatchNorm2d(momentum=0.2), lambda: nn.BatchNorm2d(3, momentum=0.2), (2, 3, 4, 4)),
 ])
