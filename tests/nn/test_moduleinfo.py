@@ -15,6 +15,7 @@ import zlib
 import numpy as np
 import pytest
 
+import minidl
 import minidl.nn as nn
 from tests.parity import require_torch
 from tests.torch_samples import (TOLERANCES, Counts, OutOfScope, assert_close, check_scope,
@@ -34,6 +35,7 @@ MODULES = {
     'ReLU': False, 'LeakyReLU': False, 'Sigmoid': False, 'Tanh': False,
     'Softmax': True, 'LogSoftmax': True,
     'CrossEntropyLoss': True, 'NLLLoss': True, 'MSELoss': True,
+    'LazyConv2d': True,
 }
 
 # Inputs minidl refuses on purpose, as tests.torch_samples.Exclusion(layer, error regular
@@ -48,13 +50,19 @@ def _module_db():
     return {info.module_cls.__name__: info for info in module_db}
 
 
-def _twin(theirs, ours_cls, constructor, np_dtype):
+def _twin(theirs, ours_cls, constructor, np_dtype, forward):
     """The minidl layer built from the same arguments as the PyTorch module ``theirs``,
-    holding its parameters and buffers."""
+    holding its parameters and buffers. A lazy pair first runs ``forward`` (a
+    FunctionInput) without gradients, which gives both their shapes."""
+    import torch
     leaves = []
     args = to_minidl(constructor.args, leaves)
     kwargs = to_minidl(constructor.kwargs, leaves)
     ours = ours_cls(*args, **kwargs).to(np_dtype)
+    if ours_cls.__name__.startswith('Lazy'):
+        with torch.no_grad(), minidl.no_grad():
+            theirs(*forward.args, **forward.kwargs)
+            ours(*to_minidl(forward.args, []), **to_minidl(forward.kwargs, []))
     ours.load_state_dict(theirs.state_dict())
     return ours
 
@@ -79,7 +87,7 @@ def _run_input(name, module_input, dtype, training, counts, failures):
     theirs = _module_db()[name].module_cls(*constructor.args, **constructor.kwargs).to(dtype)
     theirs.train(training)
     try:
-        ours = _twin(theirs, getattr(nn, name), constructor, np_dtype)  # before either runs
+        ours = _twin(theirs, getattr(nn, name), constructor, np_dtype, forward)  # before either runs
         ours.train(training)
     except OutOfScope as why:
         counts.skipped[why.kind] += 1
