@@ -185,9 +185,10 @@ class MaxPool2d(Function):
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
         conf = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out_size)
         extent = ((ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1)
-        if cuda_kernels_enabled(xp):  # one kernel: the window max and its offset
-            best, arg = max_pool2d_cuda(x, kernel, stride, padding,
-                                                        dilation, out_size)
+        # one kernel: the window max and its offset. Changed since the GPU session (the
+        # padding is skipped, never picked): untested on a GPU until then
+        if cuda_kernels_enabled(xp, tested=False):
+            best, arg = max_pool2d_cuda(x, kernel, stride, padding, dilation, out_size)
             buffer_shape = (max(extent[0], h + padding[0]), max(extent[1], w + padding[1]))
         else:
             buf = _padded(x, padding, extent, -np.inf)
@@ -218,9 +219,8 @@ class MaxPool2d(Function):
         xp = get_array_module(grad)
         conf = ctx.conf
         if cuda_kernels_enabled(xp):  # gathered: every pixel sums the windows it won
-            dx = max_pool2d_backward_cuda(grad, arg, ctx.shape, conf['kernel'],
-                                                  conf['stride'], conf['padding'],
-                                                  conf['dilation'])
+            dx = max_pool2d_backward_cuda(grad, arg, ctx.shape, conf['kernel'], conf['stride'],
+                                          conf['padding'], conf['dilation'])
             return (dx,) + (None,) * 6
         n, c, h, w = ctx.shape
         hb, wb = ctx.buffer_shape

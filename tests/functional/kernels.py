@@ -66,9 +66,9 @@ def windows(draw, max_padding_half_kernel=False):
 
 def _operator_run(fn, arrays, kernels, seed=0):
     """Output and input gradients of fn on fresh CuPy tensors (the generator reseeded),
-    with the kernels on or off."""
-    saved = backend.use_cuda_kernels
-    backend.use_cuda_kernels = kernels
+    with the kernels (untested ones included) on or off."""
+    saved = backend.use_cuda_kernels, backend.use_untested_cuda_kernels
+    backend.use_cuda_kernels = backend.use_untested_cuda_kernels = kernels
     try:
         minidl.manual_seed(seed)
         tensors = [minidl.tensor(a.copy(), requires_grad=True) for a in arrays]
@@ -77,7 +77,7 @@ def _operator_run(fn, arrays, kernels, seed=0):
         out.backward(minidl.tensor(backend.to_device(cotangent.astype(out.dtype), 'cuda')))
         return [out.numpy()] + [t.grad.numpy() for t in tensors]
     finally:
-        backend.use_cuda_kernels = saved
+        backend.use_cuda_kernels, backend.use_untested_cuda_kernels = saved
 
 
 def assert_operator_agrees_with_kernels_on_and_off(cp, fn, shapes, dtype):
