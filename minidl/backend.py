@@ -89,6 +89,19 @@ def is_array(obj):
     return isinstance(obj, np.ndarray) or type(obj).__module__.startswith('cupy')
 
 
+def array_of(value):
+    """The array a value holds: a NumPy/CuPy array itself, a minidl Tensor's ``.array``,
+    a PyTorch tensor's values (detached, copied to the host); None for anything else."""
+    if is_array(value):
+        return value
+    inner = getattr(value, 'array', None)          # a minidl Tensor
+    if is_array(inner):
+        return inner
+    if all(hasattr(value, name) for name in ('detach', 'cpu', 'numpy')):  # a torch.Tensor
+        return value.detach().cpu().numpy()
+    return None
+
+
 class Device:
     """A place where arrays live: ``Device('cpu')``, ``Device('cuda')``, ``Device('cuda:1')``."""
     __slots__ = ('type', 'index')

@@ -5,6 +5,7 @@ None of them computes anything: forward moves or copies values, backward moves t
 gradient back to where each value came from. Where one input value reaches several
 outputs (expand, repeated indices, replicate padding) backward adds the gradients.
 """
+import math
 import warnings
 
 import numpy as np
@@ -27,13 +28,6 @@ def _free(ctx, inputs, outputs):
 def _scatter_add_cost(ctx, inputs, outputs):
     """Backward adds one gradient per output element into the input's gradient."""
     return Cost(backward_input_flops=sum(o.size for o in outputs) if ctx.needs_input_grad[0] else 0)
-
-
-def _product(shape):
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 class Reshape(Function):
@@ -299,7 +293,7 @@ def _reshape(op, input, shape):
     if len(unknown) > 1 or any(s < -1 for s in shape):
         raise ValueError(f'{op}: shape {shape} is invalid: at most one dimension may be '
                          f'-1 and none may be below -1')
-    known = _product(s for s in shape if s != -1)
+    known = math.prod(s for s in shape if s != -1)
     if unknown:
         if known == 0 or n % known:
             raise ValueError(f'{op}: shape {shape} is invalid for input of shape '
@@ -332,7 +326,7 @@ def flatten(input, start_dim=0, end_dim=-1):
         raise ValueError(f'flatten: start_dim {start_dim} comes after end_dim {end_dim} '
                          f'(input of shape {input.shape})')
     shape = input.shape
-    return Flatten.apply(input, shape[:start] + (_product(shape[start:end + 1]),) + shape[end + 1:])
+    return Flatten.apply(input, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
 
 
 def permute(input, dims):

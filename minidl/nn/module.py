@@ -25,7 +25,7 @@ from collections import OrderedDict, namedtuple
 import numpy as np
 
 from ..autograd import RemovableHandle, no_grad
-from ..backend import Device, device_of, get_array_module, is_array, to_device
+from ..backend import Device, array_of, device_of, get_array_module, to_device
 from ..tensor import Tensor, parse_to_args, zero_grads
 from .parameter import Parameter
 
@@ -84,14 +84,11 @@ def _addindent(text, spaces):
 
 
 def _as_array(value, key):
-    """The array in a state_dict entry: a NumPy/CuPy array, a minidl Tensor, or anything
-    with ``.numpy()`` (a PyTorch tensor is detached and brought to the host first)."""
-    if isinstance(value, Tensor):
-        return value.array
-    if is_array(value):
-        return value
-    if hasattr(value, 'detach') and hasattr(value, 'cpu'):
-        value = value.detach().cpu()
+    """The array in a state_dict entry: a NumPy/CuPy array, a minidl Tensor, a PyTorch
+    tensor (detached and brought to the host), anything with ``.numpy()``, or a number."""
+    array = array_of(value)
+    if array is not None:
+        return array
     if hasattr(value, 'numpy'):
         return value.numpy()
     if isinstance(value, (int, float, bool, np.generic)):

@@ -17,7 +17,7 @@ import copy
 import numpy as np
 
 from ..autograd import enable_grad
-from ..backend import get_array_module, is_array, to_device
+from ..backend import array_of, get_array_module, is_array, to_device
 from ..tensor import Tensor, zero_grads
 
 __all__ = ['Optimizer', 'required']
@@ -31,17 +31,6 @@ class _Required:
 
 
 required = _Required()
-
-
-def _host_or_device_array(value):
-    """The array inside a saved state entry: an array, a minidl Tensor or a PyTorch tensor."""
-    if isinstance(value, Tensor):
-        return value.array
-    if is_array(value):
-        return value
-    if hasattr(value, 'detach') and hasattr(value, 'cpu'):
-        return value.detach().cpu().numpy()
-    return None
 
 
 class Optimizer:
@@ -246,7 +235,7 @@ def _restore(key, value, param):
     """A saved state entry as this optimizer keeps it: ``'step'`` as ``step_counter``
     (PyTorch does not cast it either); arrays copied onto ``param``'s device (floating
     ones in its dtype); other values deep-copied."""
-    array = _host_or_device_array(value)
+    array = array_of(value)
     if key == 'step':
         return step_counter(value if array is None else to_device(array, 'cpu'))
     if array is None:

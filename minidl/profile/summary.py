@@ -24,8 +24,7 @@ import numpy as np
 
 from .. import autograd
 from ..autograd import Cost
-from ..backend import Device, is_array
-from ..tensor import Tensor
+from ..backend import Device, array_of
 from ..creation import randn
 from .memory import memory_report
 from .table import format_summary
@@ -104,18 +103,12 @@ def _own_parameters(module):
     return [p for p in own if p is not None]
 
 
-def _array_of(value):
-    if isinstance(value, Tensor):
-        return value.array
-    return value if is_array(value) else None
-
-
 def _model_arrays(model):
     """Every parameter and buffer array of the model (excluded from saved bytes)."""
     arrays = [p.array for p in model.parameters()]
     buffers = getattr(model, 'buffers', None)
     if buffers is not None:
-        arrays += [a for a in (_array_of(b) for b in buffers()) if a is not None]
+        arrays += [a for a in (array_of(b) for b in buffers()) if a is not None]
     return arrays
 
 

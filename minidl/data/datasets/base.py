@@ -3,7 +3,7 @@ import operator
 
 import numpy as np
 
-from ...tensor import Tensor
+from ...backend import array_of
 from ..dataset import Dataset
 from ..transforms import ToTensor, supports_batches
 
@@ -18,9 +18,8 @@ _to_tensor = ToTensor()
 def as_array(values):
     """The NumPy array behind ``data`` or ``targets``: an array, a Tensor's array, or a list
     (torchvision keeps MNIST's as Tensors, CIFAR-10's labels as a list)."""
-    if isinstance(values, Tensor):
-        return values.array
-    return values if isinstance(values, np.ndarray) else np.asarray(values)
+    array = array_of(values)
+    return array if array is not None else np.asarray(values)
 
 
 class ImageDataset(Dataset):
