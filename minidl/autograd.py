@@ -436,11 +436,55 @@ def _leaf_edge_done(leaf, got_grad, leaf_dependencies, with_grad):
             hook(leaf)
 
 
-def _check_gradient(node, index, grad):
+def _one_per_input(node, input_grads):
+    """One gradient per positional input. A backward may stop after its last Tensor
+    input: the arguments after it (settings, None) get no gradient."""
+    count, inputs = len(input_grads), len(node.next_functions)
+    tensors = [i for i, meta in enumerate(node.input_meta) if meta is not None]
+    needed = tensors[-1] + 1 if tensors else 0
+    if not needed <= count <= inputs:
+        raise RuntimeError(f'{node.function.__name__}.backward returned {count} gradients, '
+                           f'expected {needed if needed == inputs else f"{needed} to {inputs}"} '
+                           f'(one per input, up to the last Tensor input)')
+    return input_grads + (None,) * (inputs - count)
+
+
+def sum_to_shape(grad, shape):
+    """Sum a broadcast gradient back to ``shape``.
+
+    If y = broadcast(x), every element of x fed several elements of y, so dL/dx is
+    the sum of dL/dy over the broadcast dimensions (the leading ones numpy added,
+    and those where x had size 1).
+    """
+    if grad.shape == tuple(shape):
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
+                                      if n == 1 and grad.shape[i + lead] != 1)
+    out = grad.sum(axis=axes, keepdims=True) if axes else grad
+    if lead:
+        out = out.reshape(out.shape[lead:])
+    return out.reshape(shape)
+
+
+def _broadcasts_to(shape, target):
+    """Whether an array of ``shape`` broadcasts to ``target`` (NumPy's rule)."""
+    return len(shape) <= len(target) and all(
+        s == 1 or s == t for s, t in zip(reversed(shape), reversed(target)))
+
+
+def _fit_gradient(node, index, grad):
+    """The gradient of input ``index``, at the input's shape. An operator's backward
+    returns its bare derivative: where the input was broadcast in forward (``x + b``
+    with b of shape (C,)), that gradient has the broadcast shape, and the engine sums it
+    back here, once for every operator (``sum_to_shape``). Any other shape is an error."""
     shape, dtype = node.input_meta[index]
-    if grad.shape != shape:
-        raise RuntimeError(f'{node.function.__name__}.backward returned a gradient of shape '
-                           f'{tuple(grad.shape)} for input {index}, whose shape is {tuple(shape)}')
+    if grad.shape == shape:
+        return grad
+    if _broadcasts_to(shape, grad.shape):
+        return sum_to_shape(grad, shape)
+    raise RuntimeError(f'{node.function.__name__}.backward returned a gradient of shape '
+                       f'{tuple(grad.shape)} for input {index}, whose shape is {tuple(shape)}')
 
 
 def _accumulate_leaf(tensor, grad, handed_out):
@@ -555,9 +599,7 @@ def backward_pass(roots, retain_graph=False, inputs=None):
         input_grads = node.function.backward(ctx, *grads)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
-        if len(input_grads) != len(node.next_functions):
-            raise RuntimeError(f'{node.function.__name__}.backward returned {len(input_grads)} '
-                               f'gradients, expected {len(node.next_functions)} (one per input)')
+        input_grads = _one_per_input(node, input_grads)
         if not retain_graph:
             node.ctx = None  # frees the saved arrays now
             node.saved_versions = ()
@@ -568,7 +610,7 @@ def backward_pass(roots, retain_graph=False, inputs=None):
             if type(edge) is tuple:
                 child, out_index = edge
                 if grad is not None:
-                    _check_gradient(node, index, grad)
+                    grad = _fit_gradient(node, index, grad)
                     slots = buffers.get(child)
                     if slots is None:
                         slots = buffers[child] = [None] * len(child.output_meta)
@@ -578,7 +620,7 @@ def backward_pass(roots, retain_graph=False, inputs=None):
                     ready.append(child)
             else:
                 if grad is not None:
-                    _check_gradient(node, index, grad)
+                    grad = _fit_gradient(node, index, grad)
                     reach_leaf(edge, grad)
                 if id(edge) in hooked:
                     _leaf_edge_done(edge, grad is not None, hooked, hooked_with_grad)

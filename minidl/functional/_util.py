@@ -1,26 +1,9 @@
 """Small helpers shared by the operator families."""
 import numpy as np
 
+from ..autograd import sum_to_shape  # noqa: F401 (the engine's; operators import it from here)
 from ..backend import get_array_module
 from ..tensor import Tensor
-
-
-def sum_to_shape(grad, shape):
-    """Sum a broadcast gradient back to ``shape``.
-
-    If y = broadcast(x), every element of x fed several elements of y, so dL/dx is
-    the sum of dL/dy over the broadcast dimensions (the leading ones numpy added,
-    and those where x had size 1).
-    """
-    if grad.shape == tuple(shape):
-        return grad
-    lead = grad.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, n in enumerate(shape)
-                                      if n == 1 and grad.shape[i + lead] != 1)
-    out = grad.sum(axis=axes, keepdims=True) if axes else grad
-    if lead:
-        out = out.reshape(out.shape[lead:])
-    return out.reshape(shape)
 
 
 def keep_where(mask, grad):

@@ -1,7 +1,8 @@
 """Elementwise operators with NumPy broadcasting.
 
-Each backward sums its gradient back to its input's shape (``sum_to_shape``), so an
-operator on a (3, 1) and a (4,) input returns gradients of shapes (3, 1) and (4,).
+Each backward returns its bare derivative, at the output's shape; the engine sums a
+broadcast input's gradient back to that input's shape (``autograd.sum_to_shape``), so an
+operator on a (3, 1) and a (4,) input ends with gradients of shapes (3, 1) and (4,).
 """
 import numpy as np
 
@@ -9,7 +10,7 @@ from ..autograd import ArrayFunction as Function, Cost
 from .. import backend
 from ..backend import get_array_module
 from ..tensor import Tensor, get_default_dtype
-from ._util import check_tensor, keep_where, quiet, raw, shape_of, sum_to_shape
+from ._util import check_tensor, keep_where, quiet, raw, shape_of
 
 __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'clamp',
            'clamp_min', 'clamp_max', 'maximum', 'minimum', 'where', 'clip', 'to_dtype',
@@ -34,16 +35,13 @@ def _binary_cost(ctx, inputs, outputs, backward_per_element=1):
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (shape_of(a), shape_of(b))
         return a + b
 
     @staticmethod
     def backward(ctx, grad):
-        """z = a + b: dz/da = dz/db = 1, so each input gets the upstream gradient,
-        summed over the dimensions broadcasting added."""
-        sa, sb = ctx.shapes
-        return (sum_to_shape(grad, sa) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad, sb) if ctx.needs_input_grad[1] else None)
+        """z = a + b: dz/da = dz/db = 1, so each input gets the upstream gradient."""
+        return (grad if ctx.needs_input_grad[0] else None,
+                grad if ctx.needs_input_grad[1] else None)
 
     cost = staticmethod(lambda ctx, i, o: _binary_cost(ctx, i, o, backward_per_element=0))
 
@@ -51,15 +49,13 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.shapes = (shape_of(a), shape_of(b))
         return a - b
 
     @staticmethod
     def backward(ctx, grad):
         """z = a - b: dz/da = 1, dz/db = -1."""
-        sa, sb = ctx.shapes
-        return (sum_to_shape(grad, sa) if ctx.needs_input_grad[0] else None,
-                -sum_to_shape(grad, sb) if ctx.needs_input_grad[1] else None)
+        return (grad if ctx.needs_input_grad[0] else None,
+                -grad if ctx.needs_input_grad[1] else None)
 
     cost = staticmethod(_binary_cost)
 
@@ -70,16 +66,14 @@ class Mul(Function):
         # keep only the factor each gradient needs: dz/da needs b, dz/db needs a
         need_a, need_b = ctx.needs_input_grad
         ctx.save_for_backward(b if need_a else None, a if need_b else None)
-        ctx.shapes = (shape_of(a), shape_of(b))
         return a * b
 
     @staticmethod
     def backward(ctx, grad):
         """z = a * b: dz/da = b, dz/db = a."""
         b, a = ctx.saved_tensors
-        sa, sb = ctx.shapes
-        return (sum_to_shape(grad * b, sa) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(grad * a, sb) if ctx.needs_input_grad[1] else None)
+        return (grad * b if ctx.needs_input_grad[0] else None,
+                grad * a if ctx.needs_input_grad[1] else None)
 
     cost = staticmethod(_binary_cost)
 
@@ -88,17 +82,15 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        ctx.shapes = (shape_of(a), shape_of(b))
         return a / b
 
     @staticmethod
     def backward(ctx, grad):
         """z = a / b: dz/da = 1/b, dz/db = -a/b^2 = -z/b."""
         a, b = ctx.saved_tensors
-        sa, sb = ctx.shapes
         grad_a = grad / b
-        return (sum_to_shape(grad_a, sa) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(-grad_a * a / b, sb) if ctx.needs_input_grad[1] else None)
+        return (grad_a if ctx.needs_input_grad[0] else None,
+                -grad_a * a / b if ctx.needs_input_grad[1] else None)
 
     cost = staticmethod(lambda ctx, i, o: _binary_cost(ctx, i, o, backward_per_element=3))
 
@@ -111,7 +103,6 @@ class RoundedDiv(Function):
     @staticmethod
     def forward(ctx, a, b, rounding_mode):
         xp = get_array_module(a, b)
-        ctx.shapes = (shape_of(a), shape_of(b))
         with quiet(xp):
             if rounding_mode == 'floor':
                 return xp.floor_divide(a, b)  # Python's floor division, as PyTorch's
@@ -124,10 +115,9 @@ class RoundedDiv(Function):
     def backward(ctx, grad):
         """A rounded quotient is piecewise constant: PyTorch defines both gradients as
         zero (everywhere, including the jumps)."""
-        xp = get_array_module(grad)
-        sa, sb = ctx.shapes
-        return (xp.zeros(sa, dtype=grad.dtype) if ctx.needs_input_grad[0] else None,
-                xp.zeros(sb, dtype=grad.dtype) if ctx.needs_input_grad[1] else None, None)
+        zeros = get_array_module(grad).zeros_like(grad)
+        return (zeros if ctx.needs_input_grad[0] else None,
+                zeros if ctx.needs_input_grad[1] else None)
 
     cost = staticmethod(_binary_cost)
 
@@ -149,7 +139,6 @@ class Pow(Function):
         with quiet(get_array_module(a, b)):  # 0 ** -1 = inf, (-1) ** 0.5 = nan, as PyTorch
             out = a ** b
         ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
-        ctx.shapes = (shape_of(a), shape_of(b))
         return out
 
     @staticmethod
@@ -160,16 +149,14 @@ class Pow(Function):
         (the limit from a > 0); a < 0 gives NaN and a = 0 with b < 0 gives -inf."""
         a, b, out = ctx.saved_tensors
         xp = get_array_module(grad)
-        sa, sb = ctx.shapes
         grad_a = grad_b = None
         with quiet(xp):
             if ctx.needs_input_grad[0]:
                 grad_a = keep_where(b != 0, grad * (b * a ** (b - 1)))
-                grad_a = sum_to_shape(grad_a, sa)
             if ctx.needs_input_grad[1]:
                 log_a = xp.log(xp.asarray(a, dtype=grad.dtype))
                 zero = xp.zeros((), dtype=grad.dtype)
-                grad_b = sum_to_shape(grad * xp.where((a == 0) & (b >= 0), zero, out * log_a), sb)
+                grad_b = grad * xp.where((a == 0) & (b >= 0), zero, out * log_a)
         return grad_a, grad_b
 
     cost = staticmethod(lambda ctx, i, o: _binary_cost(ctx, i, o, backward_per_element=4))
@@ -244,7 +231,6 @@ class Clamp(Function):
         if high is not None:
             out = xp.minimum(out, high)
         ctx.save_for_backward(a, low, high)
-        ctx.shapes = (shape_of(a), shape_of(low), shape_of(high))
         return out if out is not a else a.copy()
 
     @staticmethod
@@ -253,21 +239,20 @@ class Clamp(Function):
         where a < low (and low < high); dz/dhigh = 1 where a > high or high < low; an
         exact 0 elsewhere. PyTorch's clamp_backward and clamp_backward_min_max."""
         a, low, high = ctx.saved_tensors
-        shape_a, shape_low, shape_high = ctx.shapes
         need_a, need_low, need_high = ctx.needs_input_grad
         inside = True
         if low is not None:
             inside = inside & (a >= low)
         if high is not None:
             inside = inside & (a <= high)
-        grad_a = sum_to_shape(keep_where(inside, grad), shape_a) if need_a else None
+        grad_a = keep_where(inside, grad) if need_a else None
         grad_low = grad_high = None
         if need_low:
             below = (a < low) if high is None else (a < low) & (low < high)
-            grad_low = sum_to_shape(keep_where(below, grad), shape_low)
+            grad_low = keep_where(below, grad)
         if need_high:
             above = (a > high) if low is None else (a > high) | (high < low)
-            grad_high = sum_to_shape(keep_where(above, grad), shape_high)
+            grad_high = keep_where(above, grad)
         return grad_a, grad_low, grad_high
 
 
@@ -281,7 +266,6 @@ class _Extremum(Function):
     def forward(cls, ctx, a, b):
         xp = get_array_module(a, b)
         ctx.save_for_backward(a, b)
-        ctx.shapes = (shape_of(a), shape_of(b))
         ctx.is_max = cls.pick == 'maximum'
         return getattr(xp, cls.pick)(a, b)
 
@@ -291,12 +275,11 @@ class _Extremum(Function):
         dz/db the same with a and b swapped (and > for < for min). These are PyTorch's
         formulas; a NaN compares false, so both inputs of a NaN result get the gradient."""
         a, b = ctx.saved_tensors
-        sa, sb = ctx.shapes
         xp = get_array_module(grad)
         shared = xp.where(a == b, grad / 2, grad)
         loses_a, loses_b = (a < b, a > b) if ctx.is_max else (a > b, a < b)
-        return (sum_to_shape(keep_where(~loses_a, shared), sa) if ctx.needs_input_grad[0] else None,
-                sum_to_shape(keep_where(~loses_b, shared), sb) if ctx.needs_input_grad[1] else None)
+        return (keep_where(~loses_a, shared) if ctx.needs_input_grad[0] else None,
+                keep_where(~loses_b, shared) if ctx.needs_input_grad[1] else None)
 
     cost = staticmethod(_binary_cost)
 
@@ -314,7 +297,6 @@ class Where(Function):
     def forward(ctx, condition, a, b):
         xp = get_array_module(condition, a, b)
         ctx.save_for_backward(condition)
-        ctx.shapes = (shape_of(a), shape_of(b))
         return xp.where(condition, a, b)
 
     @staticmethod
@@ -322,11 +304,10 @@ class Where(Function):
         """z = c ? a : b: dz/da = [c], dz/db = [not c]."""
         (condition,) = ctx.saved_tensors
         xp = get_array_module(grad)
-        sa, sb = ctx.shapes
         zero = xp.zeros((), dtype=grad.dtype)
         return (None,
-                sum_to_shape(xp.where(condition, grad, zero), sa) if ctx.needs_input_grad[1] else None,
-                sum_to_shape(xp.where(condition, zero, grad), sb) if ctx.needs_input_grad[2] else None)
+                xp.where(condition, grad, zero) if ctx.needs_input_grad[1] else None,
+                xp.where(condition, zero, grad) if ctx.needs_input_grad[2] else None)
 
 
 class ToDtype(Function):

@@ -8,7 +8,7 @@ sum_i w[t_i] over targets that are not ``ignore_index`` (their number without we
 """
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module
-from ._util import check_tensor, keep_where, quiet, raw, shape_of, sum_to_shape
+from ._util import check_tensor, keep_where, quiet, raw
 
 __all__ = ['cross_entropy', 'nll_loss', 'mse_loss']
 
@@ -223,7 +223,7 @@ class MSELoss(Function):
         xp = get_array_module(x, y)
         difference = x - y
         ctx.save_for_backward(difference)
-        ctx.shapes, ctx.reduction = (shape_of(x), shape_of(y)), reduction
+        ctx.reduction = reduction
         squares = difference * difference
         if reduction == 'none':
             return squares
@@ -233,13 +233,12 @@ class MSELoss(Function):
     @staticmethod
     def backward(ctx, grad):
         """loss = (x - y)^2 per element: dloss/dx = 2 (x - y) = -dloss/dy, divided by the
-        number of elements for 'mean'; summed back over broadcast dimensions."""
+        number of elements for 'mean'."""
         (difference,) = ctx.saved_tensors
         scale = grad * (2 / difference.size if ctx.reduction == 'mean' else 2)
         grad_x = difference * scale
-        shape_x, shape_y = ctx.shapes
-        return (sum_to_shape(grad_x, shape_x) if ctx.needs_input_grad[0] else None,
-                -sum_to_shape(grad_x, shape_y) if ctx.needs_input_grad[1] else None, None)
+        return (grad_x if ctx.needs_input_grad[0] else None,
+                -grad_x if ctx.needs_input_grad[1] else None)
 
     @staticmethod
     def cost(ctx, inputs, outputs):
