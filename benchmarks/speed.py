@@ -9,7 +9,7 @@ NumPy's BLAS uses, so both get the same cores):
 
 1. One training step (zero_grad, forward, cross-entropy, backward, SGD with momentum 0.9
    and weight decay 5e-4) per model. Both frameworks hold the same weights (minidl's,
-   loaded into the torch.nn twin of benchmarks/torch_twins.py; the outputs are asserted
+   loaded into the torch.nn twin of tests/models/torch_twins.py; the outputs are asserted
    equal once), warm up, then run alternately so that a busy machine slows both alike;
    the table gives medians and minidl / PyTorch.
 2. Every convolution of ResNet-18 (CIFAR stem, batch 32) alone: forward and backward
@@ -48,7 +48,6 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
 
 import minidl  # noqa: E402
 from minidl import models, nn, optim  # noqa: E402
@@ -60,35 +59,46 @@ CLASSES = 10
 
 # ---------------------------------------------------------------- the models
 
-def _with_head(block, channels):
+# Each network is one expression over a model zoo and its layer library: minidl's
+# (minidl.models, minidl.nn) or its PyTorch twin's (tests/models/torch_twins.py, torch.nn),
+# which share class names, arguments and state_dict keys.
+
+def _with_head(nn, block, channels):
     """block, global average pool, flatten, linear (keys 0.*, 3.*): a trainable classifier."""
     return nn.Sequential(block, nn.AdaptiveAvgPool2d((1, 1)), nn.Flatten(),
                          nn.Linear(channels, CLASSES))
 
 
-def _inception():
-    from minidl.models.googlenet import Inception
-    return _with_head(Inception(192, 64, 96, 128, 16, 32, 32), 256)
+def _inception(zoo, nn):
+    return _with_head(nn, zoo.Inception(192, 64, 96, 128, 16, 32, 32), 256)
 
 
-def _mobilenet_stage():
-    from minidl.models.mobilenet import DepthwiseSeparableConv
-    return _with_head(nn.Sequential(DepthwiseSeparableConv(128, 256),
-                                    DepthwiseSeparableConv(256, 256),
-                                    DepthwiseSeparableConv(256, 256)), 256)
+def _mobilenet_stage(zoo, nn):
+    return _with_head(nn, nn.Sequential(zoo.DepthwiseSeparableConv(128, 256),
+                                        zoo.DepthwiseSeparableConv(256, 256),
+                                        zoo.DepthwiseSeparableConv(256, 256)), 256)
 
 
-def _dense_block():
-    from minidl.models.densenet import DenseBlock
-    return _with_head(DenseBlock(6, 64, bn_size=4, growth_rate=32), 64 + 6 * 32)
+def _dense_block(zoo, nn):
+    return _with_head(nn, zoo.DenseBlock(6, 64, bn_size=4, growth_rate=32), 64 + 6 * 32)
 
 
 @dataclass
 class Spec:
     label: str
-    build: object          # () -> minidl module
+    network: object        # (zoo, nn) -> module
     input_shape: tuple     # (N, C, H, W) on the CPU
     cuda_batch: int = 0    # the batch on a GPU (0: not run there by default)
+
+    def build(self):
+        """The minidl model."""
+        return self.network(models, nn)
+
+    def build_twin(self):
+        """The same network in torch.nn (tests/models/torch_twins.py)."""
+        import torch
+        from tests.models import torch_twins
+        return self.network(torch_twins, torch.nn)
 
     def shape(self, device):
         if device == 'cuda':
@@ -97,12 +107,13 @@ class Spec:
 
 
 MODELS = {
-    'lenet5': Spec('LeNet-5', lambda: models.lenet5(num_classes=CLASSES), (256, 1, 28, 28)),
+    'lenet5': Spec('LeNet-5', lambda zoo, nn: zoo.lenet5(num_classes=CLASSES),
+                   (256, 1, 28, 28)),
     'resnet18': Spec('ResNet-18, CIFAR stem',
-                     lambda: models.resnet18(num_classes=CLASSES, small_input=True),
+                     lambda zoo, nn: zoo.resnet18(num_classes=CLASSES, small_input=True),
                      (32, 3, 32, 32), cuda_batch=128),
     'alexnet': Spec('AlexNet (2012: LRN, dropout), 1 channel',
-                    lambda: models.alexnet_2012(num_classes=CLASSES, in_channels=1),
+                    lambda zoo, nn: zoo.alexnet_2012(num_classes=CLASSES, in_channels=1),
                     (32, 1, 96, 96), cuda_batch=128),
     'inception': Spec('Inception block 3a, 192->256', _inception, (16, 192, 28, 28),
                       cuda_batch=128),
@@ -111,7 +122,7 @@ MODELS = {
     'densenet': Spec('DenseNet block, 6 layers, growth 32, 64->256', _dense_block,
                      (16, 64, 28, 28), cuda_batch=64),
     'mobilenet_v1': Spec('MobileNet v1, whole network, 224x224',
-                         lambda: models.mobilenet_v1(num_classes=CLASSES),
+                         lambda zoo, nn: zoo.mobilenet_v1(num_classes=CLASSES),
                          (8, 3, 224, 224), cuda_batch=64),
 }
 CPU_MODELS = ('lenet5', 'resnet18', 'alexnet', 'inception', 'mobilenet', 'densenet')
@@ -218,10 +229,10 @@ def make_pair(name, runner, batch):
     """(minidl model, torch twin with minidl's weights, minidl input, target, torch input,
     target, max relative output difference)."""
     import torch
-    from torch_twins import TWINS, torch_state_dict
+    from tests.models.torch_twins import torch_state_dict
     spec = MODELS[name]
     model = spec.build()
-    twin = TWINS[name]()
+    twin = spec.build_twin()
     twin.load_state_dict(torch_state_dict(model))
     assert set(model.state_dict()) == set(twin.state_dict()), f'{name}: state_dict keys differ'
     model.to(runner.device)
@@ -466,7 +477,7 @@ def memory_child(framework, name, steps, quick, device):
     runner = Runner(device)
     if framework == 'torch':
         import torch
-        from torch_twins import TWINS
+        from tests.models import torch_twins  # noqa: F401  (imported before the baseline)
         torch.set_num_threads(blas_threads()[0])
     base = reset_peak_rss()
     spec = MODELS[name]
@@ -475,7 +486,7 @@ def memory_child(framework, name, steps, quick, device):
     x = rng.standard_normal((batch,) + spec.input_shape[1:]).astype(np.float32)
     y = rng.integers(0, CLASSES, batch)
     if framework == 'torch':
-        model = TWINS[name]().to(device)
+        model = spec.build_twin().to(device)
         data = (runner.torch_array(x), runner.torch_array(y))
         step = torch_step_fn(model, data)
         if runner.cuda:

@@ -1,14 +1,22 @@
 """Shared checks for the model tests: parameter counts, state_dict layout, twin parity.
 
-A "twin" is the same network written with torch.nn in the test (torchvision is not
-a dependency): its state_dict must have our keys and shapes, and once loaded into
-our model both must give the same eval-mode logits.
+A "twin" is the same network written with torch.nn (tests/models/torch_twins.py;
+torchvision is not a dependency): its state_dict must have our keys and shapes, and
+once loaded into our model both must give the same eval-mode logits.
 """
 import numpy as np
 
 import minidl
 from tests import parity
 from tests.parity import on_device, require_torch
+
+
+def require_twins():
+    """The torch twins module (tests/models/torch_twins.py, which imports torch); skips
+    the test when PyTorch is missing, unless CI demands it."""
+    require_torch()
+    from tests.models import torch_twins
+    return torch_twins
 
 
 def count_params(model):

@@ -5,86 +5,8 @@ import pytest
 import minidl
 from minidl import models
 from tests.models.common import (assert_forward_backward, assert_twin_logits, count_params,
-                                 state_dict_layout)
+                                 require_twins, state_dict_layout)
 from tests.parity import on_device, require_torch
-
-
-def torch_googlenet(num_classes=1000, aux_logits=True, transform_input=False):
-    """torchvision's GoogLeNet (BasicConv2d, Inception, InceptionAux) re-created in torch.nn."""
-    torch = require_torch()
-    nn, F = torch.nn, torch.nn.functional
-
-    class BasicConv2d(nn.Module):
-        def __init__(self, i, o, **kw):
-            super().__init__()
-            self.conv = nn.Conv2d(i, o, bias=False, **kw)
-            self.bn = nn.BatchNorm2d(o, eps=0.001)
-
-        def forward(self, x):
-            return F.relu(self.bn(self.conv(x)))
-
-    class Inception(nn.Module):
-        def __init__(self, i, c1, c3r, c3, c5r, c5, pp):
-            super().__init__()
-            self.branch1 = BasicConv2d(i, c1, kernel_size=1)
-            self.branch2 = nn.Sequential(BasicConv2d(i, c3r, kernel_size=1),
-                                         BasicConv2d(c3r, c3, kernel_size=3, padding=1))
-            self.branch3 = nn.Sequential(BasicConv2d(i, c5r, kernel_size=1),
-                                         BasicConv2d(c5r, c5, kernel_size=3, padding=1))
-            self.branch4 = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1, ceil_mode=True),
-                                         BasicConv2d(i, pp, kernel_size=1))
-
-        def forward(self, x):
-            return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x),
-                              self.branch4(x)], 1)
-
-    class InceptionAux(nn.Module):
-        def __init__(self, i, n):
-            super().__init__()
-            self.conv = BasicConv2d(i, 128, kernel_size=1)
-            self.fc1 = nn.Linear(2048, 1024)
-            self.fc2 = nn.Linear(1024, n)
-            self.dropout = nn.Dropout(0.7)
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
-            self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-            self.conv2 = BasicConv2d(64, 64, kernel_size=1)
-            self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
-            self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-            self.inception3a = Inception(192, 64, 96, 128, 16, 32, 32)
-            self.inception3b = Inception(256, 128, 128, 192, 32, 96, 64)
-            self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
-            self.inception4a = Inception(480, 192, 96, 208, 16, 48, 64)
-            self.inception4b = Inception(512, 160, 112, 224, 24, 64, 64)
-            self.inception4c = Inception(512, 128, 128, 256, 24, 64, 64)
-            self.inception4d = Inception(512, 112, 144, 288, 32, 64, 64)
-            self.inception4e = Inception(528, 256, 160, 320, 32, 128, 128)
-            self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
-            self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
-            self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
-            if aux_logits:
-                self.aux1 = InceptionAux(512, num_classes)
-                self.aux2 = InceptionAux(528, num_classes)
-            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-            self.dropout = nn.Dropout(0.2)
-            self.fc = nn.Linear(1024, num_classes)
-
-        def forward(self, x):  # eval mode only
-            if transform_input:
-                x = torch.cat([x[:, 0:1] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5,
-                               x[:, 1:2] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5,
-                               x[:, 2:3] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5], 1)
-            x = self.maxpool2(self.conv3(self.conv2(self.maxpool1(self.conv1(x)))))
-            x = self.maxpool3(self.inception3b(self.inception3a(x)))
-            for name in ('4a', '4b', '4c', '4d', '4e'):
-                x = getattr(self, 'inception' + name)(x)
-            x = self.inception5b(self.inception5a(self.maxpool4(x)))
-            return self.fc(torch.flatten(self.avgpool(x), 1))
-
-    return Net()
 
 
 def test_googlenet_parameter_counts():
@@ -94,9 +16,9 @@ def test_googlenet_parameter_counts():
 
 
 def test_googlenet_layout_is_torchvisions():
-    torch = require_torch()
-    with torch.device('meta'):
-        twin = torch_googlenet(10)
+    twins = require_twins()
+    with twins.torch.device('meta'):
+        twin = twins.GoogLeNet(10)
     ours = state_dict_layout(models.googlenet(num_classes=10, init_weights=False).state_dict())
     assert ours == state_dict_layout(twin.state_dict())
     assert ours['inception3a.branch3.1.conv.weight'] == (32, 16, 3, 3)  # torchvision's 3x3
@@ -105,10 +27,10 @@ def test_googlenet_layout_is_torchvisions():
 
 @pytest.mark.parametrize('transform_input', [False, True])
 def test_googlenet_matches_torch_twin(transform_input):
-    torch = require_torch()
-    torch.manual_seed(0)
+    twins = require_twins()
+    twins.torch.manual_seed(0)
     ours = models.googlenet(num_classes=10, transform_input=transform_input)
-    assert_twin_logits(ours, torch_googlenet(10, transform_input=transform_input),
+    assert_twin_logits(ours, twins.GoogLeNet(10, transform_input=transform_input),
                        (2, 3, 64, 64), atol=2e-4)
 
 

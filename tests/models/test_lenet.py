@@ -3,25 +3,7 @@ import numpy as np
 
 from minidl import models
 from tests.models.common import (assert_forward_backward, assert_twin_logits, count_params,
-                                 state_dict_layout)
-from tests.parity import require_torch
-
-
-def torch_lenet5(num_classes=10, batch_norm=False):
-    """d2l's LeNet in torch.nn (with BN before each sigmoid when asked)."""
-    nn = require_torch().nn
-
-    def bn(cls, c):
-        return [cls(c)] if batch_norm else []
-
-    return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), *bn(nn.BatchNorm2d, 6), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), *bn(nn.BatchNorm2d, 16), nn.Sigmoid(),
-        nn.AvgPool2d(kernel_size=2, stride=2), nn.Flatten(),
-        nn.Linear(400, 120), *bn(nn.BatchNorm1d, 120), nn.Sigmoid(),
-        nn.Linear(120, 84), *bn(nn.BatchNorm1d, 84), nn.Sigmoid(),
-        nn.Linear(84, num_classes))
+                                 require_twins, state_dict_layout)
 
 
 def test_lenet5_parameter_count():
@@ -40,15 +22,15 @@ def test_lenet5_layout():
 
 
 def test_lenet5_matches_torch_twin():
-    torch = require_torch()
-    torch.manual_seed(0)
-    assert_twin_logits(models.lenet5(num_classes=10), torch_lenet5(10), (3, 1, 28, 28))
+    twins = require_twins()
+    twins.torch.manual_seed(0)
+    assert_twin_logits(models.lenet5(num_classes=10), twins.lenet5(10), (3, 1, 28, 28))
 
 
 def test_lenet5_bn_matches_torch_twin():
-    torch = require_torch()
-    torch.manual_seed(0)
-    assert_twin_logits(models.lenet5_bn(num_classes=10), torch_lenet5(10, batch_norm=True),
+    twins = require_twins()
+    twins.torch.manual_seed(0)
+    assert_twin_logits(models.lenet5_bn(num_classes=10), twins.lenet5(10, batch_norm=True),
                        (3, 1, 28, 28))
 
 

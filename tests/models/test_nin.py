@@ -1,33 +1,8 @@
 """Network in Network: blocks, no dense layer, parity with d2l's net in torch.nn."""
 from minidl import models
 import minidl
-from tests.models.common import assert_forward_backward, assert_twin_logits, count_params
-from tests.parity import require_torch
-
-
-def torch_nin(num_classes=10, in_channels=1):
-    """d2l's NiN in torch.nn, with our attribute names (features, avgpool, flatten)."""
-    nn = require_torch().nn
-
-    def block(i, o, k, s, p):
-        return nn.Sequential(nn.Conv2d(i, o, k, s, p), nn.ReLU(), nn.Conv2d(o, o, 1), nn.ReLU(),
-                             nn.Conv2d(o, o, 1), nn.ReLU())
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.features = nn.Sequential(
-                block(in_channels, 96, 11, 4, 0), nn.MaxPool2d(3, 2),
-                block(96, 256, 5, 1, 2), nn.MaxPool2d(3, 2),
-                block(256, 384, 3, 1, 1), nn.MaxPool2d(3, 2), nn.Dropout(0.5),
-                block(384, num_classes, 3, 1, 1))
-            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-            self.flatten = nn.Flatten()
-
-        def forward(self, x):
-            return self.flatten(self.avgpool(self.features(x)))
-
-    return Net()
+from tests.models.common import (assert_forward_backward, assert_twin_logits, count_params,
+                                 require_twins)
 
 
 def test_nin_parameter_count():
@@ -47,9 +22,9 @@ def test_nin_block():
 
 
 def test_nin_matches_torch_twin():
-    torch = require_torch()
-    torch.manual_seed(0)
-    assert_twin_logits(models.nin(num_classes=10, in_channels=1), torch_nin(10, 1),
+    twins = require_twins()
+    twins.torch.manual_seed(0)
+    assert_twin_logits(models.nin(num_classes=10, in_channels=1), twins.NiN(10, 1),
                        (2, 1, 96, 96))
 
 

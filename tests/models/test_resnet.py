@@ -5,82 +5,13 @@ import pytest
 import minidl
 from minidl import models
 from tests.models.common import (assert_forward_backward, assert_same_layout, assert_twin_logits,
-                                 count_params, randomize_batch_norm, to_test_device)
-from tests.parity import on_device, require_torch
+                                 count_params, randomize_batch_norm, require_twins,
+                                 to_test_device)
+from tests.parity import on_device
 
 # torchvision's documentation (num_params)
 PARAMS = {'resnet18': 11689512, 'resnet34': 21797672, 'resnet50': 25557032,
           'resnet101': 44549160, 'resnet152': 60192808, 'resnext50_32x4d': 25028904}
-
-
-def torch_resnet(bottleneck, layers, num_classes=1000, groups=1, width_per_group=64,
-                 small_input=False):
-    """torchvision's ResNet (v1.5) re-created in torch.nn, with the CIFAR stem on request."""
-    torch = require_torch()
-    nn = torch.nn
-
-    class Block(nn.Module):
-        expansion = 4 if bottleneck else 1
-
-        def __init__(self, inplanes, planes, stride, downsample):
-            super().__init__()
-            self.relu = nn.ReLU()
-            self.downsample = downsample
-            if bottleneck:
-                w = int(planes * width_per_group / 64) * groups
-                self.conv1 = nn.Conv2d(inplanes, w, 1, bias=False)
-                self.bn1 = nn.BatchNorm2d(w)
-                self.conv2 = nn.Conv2d(w, w, 3, stride, 1, groups=groups, bias=False)
-                self.bn2 = nn.BatchNorm2d(w)
-                self.conv3 = nn.Conv2d(w, planes * 4, 1, bias=False)
-                self.bn3 = nn.BatchNorm2d(planes * 4)
-            else:
-                self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
-                self.bn1 = nn.BatchNorm2d(planes)
-                self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-                self.bn2 = nn.BatchNorm2d(planes)
-
-        def forward(self, x):
-            out = self.relu(self.bn1(self.conv1(x)))
-            out = self.bn2(self.conv2(out))
-            if bottleneck:
-                out = self.bn3(self.conv3(self.relu(out)))
-            return self.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            if small_input:
-                self.conv1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False)
-                self.maxpool = nn.Identity()
-            else:
-                self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-                self.maxpool = nn.MaxPool2d(3, 2, 1)
-            self.bn1 = nn.BatchNorm2d(64)
-            self.relu = nn.ReLU()
-            inplanes = 64
-            for k, (planes, n) in enumerate(zip((64, 128, 256, 512), layers)):
-                stride = 1 if k == 0 else 2
-                blocks = []
-                for b in range(n):
-                    s = stride if b == 0 else 1
-                    down = None
-                    if b == 0 and (s != 1 or inplanes != planes * Block.expansion):
-                        down = nn.Sequential(
-                            nn.Conv2d(inplanes, planes * Block.expansion, 1, s, bias=False),
-                            nn.BatchNorm2d(planes * Block.expansion))
-                    blocks.append(Block(inplanes, planes, s, down))
-                    inplanes = planes * Block.expansion
-                setattr(self, f'layer{k + 1}', nn.Sequential(*blocks))
-            self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-            self.fc = nn.Linear(512 * Block.expansion, num_classes)
-
-        def forward(self, x):
-            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-            return self.fc(torch.flatten(self.avgpool(x), 1))
-
-    return Net()
 
 
 @pytest.mark.parametrize('name', list(PARAMS))
@@ -94,27 +25,28 @@ def test_resnet_parameter_count(name):
     ('resnext50_32x4d', True, [3, 4, 6, 3], 32, 4),
 ])
 def test_resnet_layout_is_torchvisions(name, bottleneck, layers, groups, width):
-    torch = require_torch()
-    with torch.device('meta'):
-        twin = torch_resnet(bottleneck, layers, 10, groups, width)
+    twins = require_twins()
+    block = twins.Bottleneck if bottleneck else twins.BasicBlock
+    with twins.torch.device('meta'):
+        twin = twins.ResNet(block, layers, 10, groups=groups, width_per_group=width)
     assert_same_layout(models.get_model(name, num_classes=10), twin.state_dict())
 
 
 def test_resnet18_cifar_stem_matches_torch_twin():
-    torch = require_torch()
-    torch.manual_seed(0)
+    twins = require_twins()
+    twins.torch.manual_seed(0)
     ours = models.resnet18(num_classes=10, small_input=True)
     assert ours.state_dict()['conv1.weight'].shape == (64, 3, 3, 3)
     assert isinstance(ours.maxpool, minidl.nn.Identity)
-    assert_twin_logits(ours, torch_resnet(False, [2, 2, 2, 2], 10, small_input=True),
-                       (2, 3, 32, 32))
+    assert_twin_logits(ours, twins.resnet18(10, small_input=True), (2, 3, 32, 32))
 
 
 def test_tiny_bottleneck_resnet_matches_torch_twin_in_training():
     """Training mode (batch statistics): logits, input gradient and BN running stats agree."""
-    torch = require_torch()
+    twins = require_twins()
+    torch = twins.torch
     torch.manual_seed(0)
-    twin = torch_resnet(True, [1, 1, 1, 1], 6, groups=2, width_per_group=8)
+    twin = twins.ResNet(twins.Bottleneck, [1, 1, 1, 1], 6, groups=2, width_per_group=8)
     randomize_batch_norm(twin)
     ours = models.ResNet(models.Bottleneck, [1, 1, 1, 1], num_classes=6, groups=2,
                          width_per_group=8)

@@ -5,50 +5,11 @@ import pytest
 import minidl
 from minidl import models
 from tests.models.common import (assert_forward_backward, assert_same_layout, assert_twin_logits,
-                                 count_params)
-from tests.parity import require_torch
-
-# torchvision's configurations: channels, 'M' for a max-pool
-TORCHVISION_CFGS = {
-    'vgg11': [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
-    'vgg13': [64, 64, 'M', 128, 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
-    'vgg16': [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M',
-              512, 512, 512, 'M'],
-    'vgg19': [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M',
-              512, 512, 512, 512, 'M'],
-}
+                                 count_params, require_twins)
 
 # torchvision's documentation (num_params)
 PARAMS = {'vgg11': 132863336, 'vgg11_bn': 132868840, 'vgg13': 133047848, 'vgg13_bn': 133053736,
           'vgg16': 138357544, 'vgg16_bn': 138365992, 'vgg19': 143667240, 'vgg19_bn': 143678248}
-
-
-def torch_vgg(name, num_classes=1000, batch_norm=False):
-    """torchvision's VGG written from its cfg lists (make_layers) in torch.nn."""
-    torch = require_torch()
-    nn = torch.nn
-    layers, c = [], 3
-    for v in TORCHVISION_CFGS[name]:
-        if v == 'M':
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers.append(nn.Conv2d(c, v, 3, padding=1))
-            layers += [nn.BatchNorm2d(v), nn.ReLU()] if batch_norm else [nn.ReLU()]
-            c = v
-
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.features = nn.Sequential(*layers)
-            self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
-            self.classifier = nn.Sequential(
-                nn.Linear(25088, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 4096),
-                nn.ReLU(), nn.Dropout(), nn.Linear(4096, num_classes))
-
-        def forward(self, x):
-            return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
-
-    return Net()
 
 
 @pytest.mark.parametrize('name', list(PARAMS))
@@ -59,10 +20,10 @@ def test_vgg_parameter_count(name):
 
 @pytest.mark.parametrize('name', ['vgg11', 'vgg16_bn', 'vgg19_bn'])
 def test_vgg_layout_is_torchvisions(name):
-    torch = require_torch()
+    twins = require_twins()
     base = name.replace('_bn', '')
-    with torch.device('meta'):
-        twin = torch_vgg(base, 10, batch_norm=name.endswith('_bn'))
+    with twins.torch.device('meta'):
+        twin = twins.VGG(base, 10, batch_norm=name.endswith('_bn'))
     assert_same_layout(models.get_model(name, num_classes=10, init_weights=False),
                        twin.state_dict())
 
@@ -92,10 +53,10 @@ def test_vgg_initialisation_is_torchvisions():
 
 
 def test_vgg11_matches_torch_twin_on_cifar_size():
-    torch = require_torch()
-    torch.manual_seed(0)
+    twins = require_twins()
+    twins.torch.manual_seed(0)
     assert_twin_logits(models.vgg11(num_classes=10, init_weights=False),
-                       torch_vgg('vgg11', 10), (2, 3, 32, 32))
+                       twins.VGG('vgg11', 10), (2, 3, 32, 32))
 
 
 def test_vgg11_bn_forward_backward_small_input():

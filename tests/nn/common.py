@@ -8,14 +8,8 @@ import numpy as np
 
 import minidl
 from tests import parity
+from tests.models.common import require_twins
 from tests.parity import TOLERANCES, on_device, require_torch
-
-
-def torch_state(module):
-    """Our module's state_dict as torch tensors (for torch's load_state_dict)."""
-    torch = require_torch()
-    return {k: torch.from_numpy(np.array(minidl.tensor(v).numpy()))
-            for k, v in module.state_dict().items()}
 
 
 def assert_same_state_layout(ours, theirs):
@@ -44,7 +38,7 @@ def compare_with_torch(ours, theirs, inputs, dtype=np.float32, train=True, backw
     if load == 'torch_to_ours':
         ours.load_state_dict(theirs.state_dict())
     else:
-        theirs.load_state_dict(torch_state(ours))
+        theirs.load_state_dict(require_twins().torch_state_dict(ours))
     ours.to(parity.DEVICE)
     ours.train(train)
     theirs.train(train)

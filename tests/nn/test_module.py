@@ -7,7 +7,8 @@ import pytest
 
 import minidl
 import minidl.nn as nn
-from tests.nn.common import assert_same_state_layout, compare_with_torch, torch_state
+from tests.models.common import require_twins
+from tests.nn.common import assert_same_state_layout, compare_with_torch
 from tests.parity import require_torch
 
 
@@ -385,6 +386,6 @@ def test_module_to_cuda_moves_in_place_and_mismatch_names_the_layer():
 
 def test_torch_loads_our_state_dict():
     ours, theirs = twins()
-    theirs.load_state_dict(torch_state(ours))
+    theirs.load_state_dict(require_twins().torch_state_dict(ours))
     for key, value in theirs.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), minidl.tensor(ours.state_dict()[key]).numpy())

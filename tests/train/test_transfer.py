@@ -18,15 +18,22 @@ from tests.serialization.evil import evil_pickle, object_array_npz, torch_like_z
 pytestmark = pytest.mark.cpu_only
 
 
-class WithFc(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
-                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.fc = nn.Linear(4, 10)
+def with_fc(nn):
+    """A small network with an ``fc`` head, written once for minidl.nn and torch.nn (its
+    PyTorch twin, for the checkpoint tests)."""
+    class WithFc(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4), nn.ReLU(),
+                                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
+            self.fc = nn.Linear(4, 10)
 
-    def forward(self, x):
-        return self.fc(self.features(x))
+        def forward(self, x):
+            return self.fc(self.features(x))
+    return WithFc
+
+
+WithFc = with_fc(nn)
 
 
 class WithClassifier(nn.Module):
@@ -209,26 +216,11 @@ def test_malicious_weight_files_do_not_run(tmp_path):
     assert not marker.exists()
 
 
-def torch_twin(torch):
-    tnn = torch.nn
-
-    class Twin(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.features = tnn.Sequential(tnn.Conv2d(1, 4, 3), tnn.BatchNorm2d(4), tnn.ReLU(),
-                                           tnn.AdaptiveAvgPool2d(1), tnn.Flatten())
-            self.fc = tnn.Linear(4, 10)
-
-        def forward(self, x):
-            return self.fc(self.features(x))
-    return Twin()
-
-
 @pytest.mark.parametrize('wrap', ['raw', 'state_dict', 'model', 'dataparallel'])
 def test_load_pytorch_checkpoint_with_pytorch_blocked(tmp_path, wrap, monkeypatch):
     torch = require_torch()
     torch.manual_seed(0)
-    twin = torch_twin(torch)
+    twin = with_fc(torch.nn)()
     twin.train()
     twin(torch.randn(8, 1, 5, 5) * 2 + 1)   # move the running statistics away from 0 and 1
     twin.eval()
@@ -255,7 +247,7 @@ def test_load_pytorch_checkpoint_with_pytorch_blocked(tmp_path, wrap, monkeypatc
 
 def test_pytorch_checkpoint_with_missing_and_unexpected_keys(tmp_path):
     torch = require_torch()
-    state = torch_twin(torch).state_dict()
+    state = with_fc(torch.nn)().state_dict()
     state.pop('fc.bias')
     state['aux.weight'] = torch.zeros(3)
     torch.save(state, tmp_path / 'w.pt')
