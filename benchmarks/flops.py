@@ -196,6 +196,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default=str(HERE / 'results' / 'flops.md'))
     args = parser.parse_args(argv)
+    if not REFERENCE.is_file():
+        sys.exit(f'{Path(__file__).name}: the published figures are not here: {REFERENCE} '
+                 f'(the shared/ folder beside the minidl checkout holds them)')
     ref = json.loads(REFERENCE.read_text())
     minidl.manual_seed(0)
     counted = {}

@@ -26,7 +26,7 @@ from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clam
 from .gradcheck import gradcheck, GradcheckError
 from .serialization import save, load
 from . import viz
-from . import nn, optim, utils, cuda, backends, autograd
+from . import nn, optim, utils, cuda, accelerator, backends, autograd, models
 from . import distributed
 
 __version__ = '0.1.0'

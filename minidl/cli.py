@@ -339,7 +339,7 @@ def cmd_train(args):
                   title=f'{args.model} on {args.dataset}')
     print(f'{args.model} on {args.dataset} ({len(train_set)} train / {len(test_set)} test '
           f'images, {train_set.num_classes} classes, input {config["in_channels"]}x'
-          f'{size or "native"}), {args.epochs} epochs, batch {args.batch_size}, '
+          f'{size or "native"}), {_count(args.epochs, "epoch")}, batch {args.batch_size}, '
           f'{args.optimizer} ({", ".join(f"{k} {v}" for k, v in options.items())}), '
           f'{args.scheduler} schedule, device {device}; output in {out}')
     model = build_model(config).to(device)
@@ -366,7 +366,7 @@ def cmd_train(args):
         final = result.final
         print(f'best test accuracy {100 * result.best_test_acc:.2f}% (epoch '
               f'{result.best_epoch}); final {100 * final["test_acc"]:.2f}%; '
-              f'{len(result.metrics)} epochs, {seconds:.1f} s')
+              f'{_count(len(result.metrics), "epoch")}, {seconds:.1f} s')
     print(f'metrics: {os.path.join(out, "metrics.csv")}  curves: '
           f'{os.path.join(out, "curves.png")}  checkpoint: {result.checkpoint}')
     if args.distributed:
@@ -600,6 +600,11 @@ def _interrupted(args):
         return f'interrupted; {checkpoint} is there, but unreadable'
     return (f'interrupted; {checkpoint} holds epoch {epoch}: add --resume to go on from '
             f'there')
+
+
+def _count(n, noun):
+    """'1 epoch', '30 epochs'."""
+    return f'{n} {noun}' if n == 1 else f'{n} {noun}s'
 
 
 def one_line(message):

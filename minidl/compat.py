@@ -124,9 +124,13 @@ class TorchModule(types.ModuleType):
 def _import_minidl(torch_name):
     """The minidl module standing for ``torch_name``, imported; None when there is none."""
     name = minidl_name(torch_name)
-    if name is None or importlib.util.find_spec(name) is None:
+    if name is None:
         return None
-    return importlib.import_module(name)
+    try:
+        found = importlib.util.find_spec(name)
+    except ModuleNotFoundError:   # its parent is a module, not a package (F.gelu)
+        found = None
+    return None if found is None else importlib.import_module(name)
 
 
 class TorchAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):

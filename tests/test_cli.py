@@ -428,3 +428,26 @@ def test_distributed_train_error_ends_the_whole_job(tmp_path):
     assert job.returncode != 0
     assert ('minidl train: error: --batch-size 31 is the batch of the whole job: it must '
             'divide evenly among the 2 processes') in job.stderr
+
+
+def test_accelerator_and_missing_names_as_pytorch_scripts_probe_them(tmp_path):
+    """`torch.accelerator` picks the device as PyTorch's current examples do, and probing
+    a name minidl lacks (hasattr, getattr with a default) answers False/None."""
+    script = tmp_path / 'probe.py'
+    script.write_text(
+        'import torch\n'
+        'import torch.nn.functional as F\n'
+        'device = (torch.accelerator.current_accelerator() if torch.accelerator.is_available()\n'
+        "          else torch.device('cpu'))\n"
+        "print(device, hasattr(F, 'no_such_function'), getattr(F, 'no_such', None),\n"
+        "      hasattr(F, 'relu'))\n")
+    done = subprocess.run([sys.executable, '-m', 'minidl', 'run', str(script)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    expected = 'cuda:0' if minidl.cuda_is_available() else 'cpu'
+    assert done.stdout.split() == [expected, 'False', 'None', 'True']
+
+
+def test_load_of_a_missing_file_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        minidl.load(tmp_path / 'missing.pth')

@@ -1,5 +1,7 @@
 """``minidl summary MODEL --input 1,3,224,224 [--backward] [--memory] [--num-classes N]``."""
 import argparse
+import os
+import sys
 
 from .summary import summary
 
@@ -26,27 +28,40 @@ def build_parser(parser=None):
     return parser
 
 
-def parse_shape(text):
+def parse_shape(text, parser):
     try:
         shape = tuple(int(d) for d in text.replace('x', ',').split(',') if d.strip())
     except ValueError:
-        raise SystemExit(f'minidl summary: --input must be integers like 1,3,224,224, got {text!r}')
+        parser.error(f'--input must be integers like 1,3,224,224, got {text!r}')
     if not shape or any(d <= 0 for d in shape):
-        raise SystemExit(f'minidl summary: --input must be positive sizes, got {text!r}')
+        parser.error(f'--input must be positive sizes, got {text!r}')
     return shape
 
 
 def main_summary(argv=None):
-    """Entry point of ``minidl summary``; prints the table and returns 0."""
+    """Entry point of ``minidl summary``: prints the table and returns 0; a mistake (an
+    unknown model, an input the model cannot take) is one line on stderr and status 2
+    (``MINIDL_DEBUG=1`` shows the traceback instead)."""
     from .. import models
-    args = build_parser().parse_args(argv)
+    from ..cli import ArgumentParser, DEBUG_ENV, one_line
+    parser = build_parser(ArgumentParser(
+        prog='minidl summary',
+        description='Per-layer parameters, multiply-adds, FLOPs and bytes of a zoo model.'))
+    args = parser.parse_args(argv)
     if args.model not in models.list_models():
-        raise SystemExit(f'minidl summary: unknown model {args.model!r}; '
-                         f'known: {", ".join(models.list_models())}')
+        parser.error(f'unknown model {args.model!r}; known: {", ".join(models.list_models())}')
+    shape = parse_shape(args.input, parser)
     kwargs = {} if args.num_classes is None else {'num_classes': args.num_classes}
-    model = models.get_model(args.model, **kwargs)
-    if not (args.train or args.backward or args.memory):
-        model.eval()
-    print(summary(model, parse_shape(args.input), device=args.device, backward=args.backward,
-                  memory=args.memory, depth=args.depth))
+    try:
+        model = models.get_model(args.model, **kwargs)
+        if not (args.train or args.backward or args.memory):
+            model.eval()
+        table = summary(model, shape, device=args.device, backward=args.backward,
+                        memory=args.memory, depth=args.depth)
+    except (ValueError, TypeError, RuntimeError) as err:   # the model refused the input
+        if os.environ.get(DEBUG_ENV) == '1':
+            raise
+        print(f'minidl summary: error: {one_line(err)} (input {shape})', file=sys.stderr)
+        return 2
+    print(table)
     return 0

@@ -22,7 +22,7 @@ import io
 import os
 
 from .atomic import atomic_write
-from .errors import LoadError, UnsafeFileError
+from .errors import FileMissingError, LoadError, UnsafeFileError
 from . import native
 
 __all__ = ['save', 'load', 'LoadError', 'UnsafeFileError']
@@ -64,7 +64,7 @@ def _open(f, what):
     try:
         return open(f, 'rb')
     except FileNotFoundError:
-        raise LoadError(f'{what} does not exist') from None
+        raise FileMissingError(f'{what} does not exist') from None
     except OSError as err:
         raise LoadError(f'{what} cannot be read: {err.strerror or err}') from None
 
@@ -112,8 +112,8 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     loads data only, ``weights_only=False`` included. ``pickle_module``, ``mmap`` and
     ``pickle_load_args`` are accepted and ignored.
 
-    Raises ``LoadError`` naming the file when it is missing, truncated, corrupt or of an
-    unknown kind, ``UnsafeFileError`` (a ``LoadError`` and a ``pickle.UnpicklingError``)
+    Raises ``LoadError`` naming the file when it is missing (``FileMissingError``, also a
+    ``FileNotFoundError`` as PyTorch raises), truncated, corrupt or of an unknown kind, ``UnsafeFileError`` (a ``LoadError`` and a ``pickle.UnpicklingError``)
     when it asks for anything but data.
     """
     what = _name(f)

@@ -1,7 +1,7 @@
 """`minidl summary MODEL ...` through main_summary(argv)."""
 import pytest
 
-from minidl.profile.cli import main_summary, parse_shape
+from minidl.profile.cli import build_parser, main_summary, parse_shape
 from minidl.profile import CONVENTIONS
 
 pytestmark = pytest.mark.cpu_only
@@ -23,9 +23,20 @@ def test_depth_folds_the_table(capsys):
     assert 'Total params: 11,181,642' in out
 
 
-def test_bad_arguments_say_what_is_wrong():
-    with pytest.raises(SystemExit, match='unknown model'):
-        main_summary(['resnet7'])
-    with pytest.raises(SystemExit, match='--input'):
-        parse_shape('1,3,a')
-    assert parse_shape('1x3x224x224') == (1, 3, 224, 224)
+def test_bad_arguments_say_what_is_wrong(capsys):
+    """Each mistake is one line on stderr and status 2, as the other commands' are."""
+    for argv, expected in ((['resnet7'], "unknown model 'resnet7'"),
+                           (['lenet5', '--input', '1,3,a'], '--input must be integers'),
+                           (['resnet18', '--input', '1,1,32,32'],
+                            'conv1 (Conv2d): conv2d: input has 1 channels, weight expects 3'),
+                           (['resnet18', '--input', '1,3,32,32', '--backward'],
+                            'Expected more than 1 value per channel when training')):
+        try:
+            status = main_summary(argv)
+        except SystemExit as exit_:
+            status = exit_.code
+        err = capsys.readouterr().err
+        assert status == 2 and expected in err, (argv, status, err)
+        assert len(err.strip().splitlines()) == 1, err
+    parser = build_parser()
+    assert parse_shape('1x3x224x224', parser) == (1, 3, 224, 224)
