@@ -45,7 +45,7 @@ class Dropout(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, keep, scale, uniform=None, p=None):
+    def forward(ctx, x, *, keep, scale, uniform=None, p=None):
         if uniform is not None:
             # the GPU kernel path: keep = uniform >= p and the output in one pass
             out, keep = dropout_cuda(x, uniform, p, scale)

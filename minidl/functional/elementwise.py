@@ -101,7 +101,7 @@ class RoundedDiv(Function):
     integers."""
 
     @staticmethod
-    def forward(ctx, a, b, rounding_mode):
+    def forward(ctx, a, b, *, rounding_mode):
         xp = get_array_module(a, b)
         with quiet(xp):
             if rounding_mode == 'floor':
@@ -293,8 +293,11 @@ class Minimum(_Extremum):
 
 
 class Where(Function):
+    """``a`` where the boolean array ``condition`` holds, else ``b``. The condition is
+    a setting (a keyword argument): it gets no gradient."""
+
     @staticmethod
-    def forward(ctx, condition, a, b):
+    def forward(ctx, a, b, *, condition):
         xp = get_array_module(condition, a, b)
         ctx.save_for_backward(condition)
         return xp.where(condition, a, b)
@@ -305,28 +308,27 @@ class Where(Function):
         (condition,) = ctx.saved_tensors
         xp = get_array_module(grad)
         zero = xp.zeros((), dtype=grad.dtype)
-        return (None,
-                xp.where(condition, grad, zero) if ctx.needs_input_grad[1] else None,
-                xp.where(condition, zero, grad) if ctx.needs_input_grad[2] else None)
+        return (xp.where(condition, grad, zero) if ctx.needs_input_grad[0] else None,
+                xp.where(condition, zero, grad) if ctx.needs_input_grad[1] else None)
 
 
 class ToDtype(Function):
     @staticmethod
-    def forward(ctx, a, dtype):
+    def forward(ctx, a, *, dtype):
         ctx.dtype = a.dtype
         return a.astype(dtype)
 
     @staticmethod
     def backward(ctx, grad):
         """A cast is the identity on values: the gradient is cast back."""
-        return grad.astype(ctx.dtype), None
+        return grad.astype(ctx.dtype)
 
     cost = staticmethod(lambda ctx, i, o: Cost())
 
 
 class ToDevice(Function):
     @staticmethod
-    def forward(ctx, a, device):
+    def forward(ctx, a, *, device):
         from ..backend import device_of
         ctx.device = device_of(a)
         return backend.to_device(a, device)
@@ -334,7 +336,7 @@ class ToDevice(Function):
     @staticmethod
     def backward(ctx, grad):
         """A copy between devices: the gradient is copied back."""
-        return backend.to_device(grad, ctx.device), None
+        return backend.to_device(grad, ctx.device)
 
     cost = staticmethod(lambda ctx, i, o: Cost())
 
@@ -377,14 +379,14 @@ def _result_dtype(*operands):
 _NUMBERS_ALONE = ('add', 'sub', 'mul', 'div')
 
 
-def _binary(function, op, a, b, *settings):
+def _binary(function, op, a, b, **settings):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         if op not in _NUMBERS_ALONE:
             raise TypeError(f'{op}: at least one argument must be a Tensor, got '
                             f'{type(a).__name__} and {type(b).__name__}')
         a = Tensor(np.asarray(a, dtype=_result_dtype(a, b)))  # the first becomes a tensor
     _check_broadcast(op, raw(a), raw(b))
-    return function.apply(a, b, *settings)
+    return function.apply(a, b, **settings)
 
 
 def _scaled(other, alpha):
@@ -418,7 +420,7 @@ def div(input, other, rounding_mode=None):
                          f"but found {rounding_mode!r}")
     if _result_dtype(input, other).kind in 'iub' and not get_array_module(raw(other)).all(raw(other) != 0):
         raise ZeroDivisionError(f'div: integer division by zero (rounding_mode={rounding_mode!r})')
-    return _binary(RoundedDiv, 'div', input, other, rounding_mode)
+    return _binary(RoundedDiv, 'div', input, other, rounding_mode=rounding_mode)
 
 
 def pow(input, exponent):
@@ -548,14 +550,14 @@ def where(condition, input, other):
     xp = get_array_module(cond, raw(input), raw(other))
     input, other = (o if isinstance(o, Tensor) else xp.asarray(o, dtype=dtype)
                     for o in (input, other))
-    out = Where.apply(cond, input, other)
+    out = Where.apply(input, other, condition=cond)
     return out if out.dtype == dtype else to_dtype(out, dtype)
 
 
 def to_dtype(input, dtype):
-    return ToDtype.apply(input, dtype)
+    return ToDtype.apply(input, dtype=dtype)
 
 
 def to_device(input, device):
     """A differentiable copy of ``input`` on ``device``."""
-    return ToDevice.apply(input, device)
+    return ToDevice.apply(input, device=device)

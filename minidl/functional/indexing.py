@@ -48,7 +48,7 @@ def _leading(array, shape):
 
 class Gather(Function):
     @staticmethod
-    def forward(ctx, x, dim, index):
+    def forward(ctx, x, *, dim, index):
         ctx.shape, ctx.dim = x.shape, dim
         ctx.save_for_backward(index)
         return x[_along(index, dim)]
@@ -60,14 +60,14 @@ class Gather(Function):
         (index,) = ctx.saved_tensors
         grad_x = get_array_module(grad).zeros(ctx.shape, dtype=grad.dtype)
         _scatter_add_arrays(grad_x, _along(index, ctx.dim), grad)
-        return grad_x, None, None
+        return grad_x
 
     cost = staticmethod(_moved_cost)
 
 
 class Scatter(Function):
     @staticmethod
-    def forward(ctx, x, dim, index, src, add):
+    def forward(ctx, x, src, *, dim, index, add):
         """``src``: a tensor whose leading block of index's shape is written, or a number."""
         xp = get_array_module(x)
         out = x.copy()
@@ -96,17 +96,17 @@ class Scatter(Function):
             if not ctx.add:
                 grad_x = grad.copy()
                 grad_x[where] = 0
-        if ctx.needs_input_grad[3]:
+        if ctx.needs_input_grad[1]:
             grad_src = xp.zeros(ctx.src_shape, dtype=grad.dtype)
             _leading(grad_src, index.shape)[...] = grad[where]
-        return grad_x, None, None, grad_src, None
+        return grad_x, grad_src
 
     cost = staticmethod(_moved_cost)
 
 
 class IndexAdd(Function):
     @staticmethod
-    def forward(ctx, x, dim, index, source, alpha):
+    def forward(ctx, x, source, *, dim, index, alpha):
         out = x.copy()
         _scatter_add_arrays(out, (slice(None),) * dim + (index,),
                             source * alpha if alpha != 1 else source)
@@ -121,18 +121,18 @@ class IndexAdd(Function):
         (index,) = ctx.saved_tensors
         xp = get_array_module(grad)
         grad_source = None
-        if ctx.needs_input_grad[3]:
+        if ctx.needs_input_grad[1]:
             grad_source = xp.take(grad, index, axis=ctx.dim)
             if ctx.alpha != 1:
                 grad_source = grad_source * ctx.alpha
-        return grad if ctx.needs_input_grad[0] else None, None, None, grad_source, None
+        return grad if ctx.needs_input_grad[0] else None, grad_source
 
     cost = staticmethod(_moved_cost)
 
 
 class MaskedFill(Function):
     @staticmethod
-    def forward(ctx, x, mask, value):
+    def forward(ctx, x, value, *, mask):
         xp = get_array_module(x)
         ctx.save_for_backward(mask)
         ctx.value_shape = getattr(value, 'shape', None)
@@ -146,9 +146,9 @@ class MaskedFill(Function):
         xp = get_array_module(grad)
         zero = xp.zeros((), dtype=grad.dtype)
         grad_value = None
-        if ctx.needs_input_grad[2]:
+        if ctx.needs_input_grad[1]:
             grad_value = xp.where(mask, grad, zero).sum().reshape(ctx.value_shape)
-        return xp.where(mask, zero, grad), None, grad_value
+        return xp.where(mask, zero, grad), grad_value
 
     cost = staticmethod(_moved_cost)
 
@@ -159,7 +159,7 @@ class Sort(Function):
     order."""
 
     @staticmethod
-    def forward(ctx, x, dim, k, descending):
+    def forward(ctx, x, *, dim, k, descending):
         xp = get_array_module(x)
         key = x
         if descending:
@@ -177,13 +177,13 @@ class Sort(Function):
         (indices,) = ctx.saved_tensors
         grad_x = get_array_module(grad).zeros(ctx.shape, dtype=grad.dtype)
         grad_x[_along(indices, ctx.dim)] = grad
-        return grad_x, None, None, None
+        return grad_x
 
     @staticmethod
     def cost(ctx, inputs, outputs):
         """A comparison sort: about n log2 n comparisons per sorted row."""
-        x, dim = inputs[0], inputs[1]
-        n = x.shape[dim] if x.ndim else 1
+        x = inputs[0]
+        n = x.shape[ctx.dim] if x.ndim else 1
         return Cost(forward_flops=int(x.size * max(np.log2(max(n, 1)), 1)),
                     backward_input_flops=outputs[0].size if ctx.needs_input_grad[0] else 0)
 
@@ -232,7 +232,7 @@ def gather(input, dim, index, sparse_grad=False):
     if input.ndim == 0:  # as a 1-D tensor of one element, as PyTorch does
         return gather(input.reshape(-1), 0, index.reshape(-1)).reshape(index.shape)
     _check_gather_index('gather', input, d, index)
-    return Gather.apply(input, d, index.array)
+    return Gather.apply(input, dim=d, index=index.array)
 
 
 def _scatter(op, input, dim, index, src, add):
@@ -246,7 +246,7 @@ def _scatter(op, input, dim, index, src, add):
         src = src.reshape(-1) if isinstance(src, Tensor) else src
         return _scatter(op, input.reshape(-1), 0, index.reshape(-1), src, add).reshape(())
     _check_gather_index(op, input, d, index, src if isinstance(src, Tensor) else None)
-    return Scatter.apply(input, d, index.array, src, add)
+    return Scatter.apply(input, src, dim=d, index=index.array, add=add)
 
 
 def scatter(input, dim, index, src=None, value=None, reduce=None):
@@ -281,8 +281,8 @@ def index_select(input, dim, index):
         raise RuntimeError(f'index_select: index must be 0- or 1-D, got shape {index.shape}')
     d = normalize_dim(dim, input.ndim, 'index_select')
     if input.ndim == 0:
-        return GetItem.apply(input, ())
-    return GetItem.apply(input, (slice(None),) * d + (index.array.reshape(-1),))
+        return GetItem.apply(input, index=())
+    return GetItem.apply(input, index=(slice(None),) * d + (index.array.reshape(-1),))
 
 
 def index_add(input, dim, index, source, alpha=1):
@@ -298,7 +298,7 @@ def index_add(input, dim, index, source, alpha=1):
     if source.shape != expected:
         raise RuntimeError(f'index_add: source has shape {source.shape}, expected {expected} '
                            f'(input {input.shape}, {index.numel()} indices along dim {d})')
-    return IndexAdd.apply(input, d, index.array.reshape(-1), source, alpha)
+    return IndexAdd.apply(input, source, dim=d, index=index.array.reshape(-1), alpha=alpha)
 
 
 def index_fill(input, dim, index, value):
@@ -312,7 +312,7 @@ def index_fill(input, dim, index, value):
     positions = (slice(None),) * d + (index.array.reshape(-1),)
     mask = get_array_module(input.array).zeros(input.shape, dtype=bool)
     mask[positions] = True
-    return MaskedFill.apply(input, mask, value)
+    return MaskedFill.apply(input, value, mask=mask)
 
 
 def masked_fill(input, mask, value):
@@ -333,17 +333,17 @@ def masked_fill(input, mask, value):
                            f'got shape {value.shape}')
     if shape != input.shape:  # a larger mask broadcasts the input (out of place, as PyTorch)
         input = input.expand(shape)
-    return MaskedFill.apply(input, mask_array, value)
+    return MaskedFill.apply(input, value, mask=mask_array)
 
 
 def sort(input, dim=-1, descending=False, stable=False):
     """(values, indices) sorted along ``dim``; ties keep their order (always stable)."""
     check_tensor(input, 'sort')
     if input.ndim == 0:
-        values, indices = Sort.apply(input.reshape(1), 0, 1, bool(descending))
+        values, indices = Sort.apply(input.reshape(1), dim=0, k=1, descending=bool(descending))
         return sort_result(values.reshape(()), indices.reshape(()))
     d = normalize_dim(dim, input.ndim, 'sort')
-    return sort_result(*Sort.apply(input, d, input.shape[d], bool(descending)))
+    return sort_result(*Sort.apply(input, dim=d, k=input.shape[d], descending=bool(descending)))
 
 
 def argsort(input, dim=-1, descending=False, stable=False):
@@ -363,4 +363,4 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= input.shape[d]:
         raise RuntimeError(f'topk: k ({k}) is out of range for dimension {d} of size '
                            f'{input.shape[d]} (input {input.shape})')
-    return topk_result(*Sort.apply(input, d, k, bool(largest)))
+    return topk_result(*Sort.apply(input, dim=d, k=k, descending=bool(largest)))

@@ -33,7 +33,7 @@ __all__ = []
 
 class Fill(Function):
     @staticmethod
-    def forward(ctx, x, value):
+    def forward(ctx, x, *, value):
         """``value``: a number, or an array broadcast to x's shape (the random fills)."""
         xp = get_array_module(x)
         return xp.broadcast_to(xp.asarray(value, dtype=x.dtype), x.shape).copy()
@@ -41,7 +41,7 @@ class Fill(Function):
     @staticmethod
     def backward(ctx, grad):
         """y = c whatever x was: dy/dx = 0."""
-        return get_array_module(grad).zeros_like(grad), None
+        return get_array_module(grad).zeros_like(grad)
 
     cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=o[0].size))
 
@@ -70,7 +70,7 @@ class CopySlices(Function):
     a view's steps (``autograd.ViewOf``), replayed on arrays."""
 
     @staticmethod
-    def forward(ctx, base, src, steps):
+    def forward(ctx, base, src, *, steps):
         out = base.copy()
         _write_region(out, steps, src)
         ctx.steps, ctx.src_shape = steps, np.shape(src)
@@ -89,7 +89,7 @@ class CopySlices(Function):
         if ctx.needs_input_grad[0]:
             grad_base = grad.copy()
             _write_region(grad_base, ctx.steps, 0)
-        return grad_base, grad_src, None
+        return grad_base, grad_src
 
     cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=o[0].size,
                                                backward_input_flops=o[0].size))
@@ -111,7 +111,7 @@ def _write_region(array, steps, values):
     parent = _replay(array, steps[:-1])
     function, position, args, kwargs, output = steps[-1]
     if function is GetItem:               # through the index: integer arrays select copies
-        parent[args[1]] = values
+        parent[kwargs['index']] = values
         return
     region = _replay(parent, steps[-1:])
     xp = get_array_module(array)
@@ -187,7 +187,7 @@ def apply_inplace(name, target, fn, *args, **kwargs):
     if node is not None:
         keep_saved_input(node, target.array)
         if view is not None:          # the base's new history, made before the write
-            new_base = CopySlices.apply(view.base, result, view.steps)
+            new_base = CopySlices.apply(view.base, result, steps=view.steps)
     _write(target, result.array, name)           # a view writes through into its base
     if node is not None:
         if view is not None:
@@ -223,7 +223,7 @@ def fill(target, value, name='fill_'):
     if isinstance(value, Tensor):
         return copy(target, value, name)
     if check_inplace(name, target, ()):
-        return apply_inplace(name, target, Fill.apply, value)
+        return apply_inplace(name, target, Fill.apply, value=value)
     _write(target, to_device(value, target.device) if is_array(value) else value, name)
     return target
 
@@ -263,8 +263,8 @@ def setitem(target, index, value):
     if isinstance(value, Tensor) and value.device != target.device:
         value = value.to(target.device)
     if check_inplace(name, target, (value,)):
-        steps = ((GetItem, 0, (None, index), {}, None),)
-        return apply_inplace(name, target, CopySlices.apply, value, steps)
+        steps = ((GetItem, 0, (None,), {'index': index}, None),)
+        return apply_inplace(name, target, CopySlices.apply, value, steps=steps)
     value = raw(value)
     target.array[index] = to_device(value, target.device) if is_array(value) else value
     target._version_counter.bump(name)

@@ -58,7 +58,7 @@ def _upstream_scale(ctx, grad, counted):
 
 class CrossEntropy(Function):
     @staticmethod
-    def forward(ctx, x, target, weight, ignore_index, reduction, label_smoothing):
+    def forward(ctx, x, target, *, weight, ignore_index, reduction, label_smoothing):
         xp = get_array_module(x)
         axis = _class_axis(x)
         classes = x.shape[axis]
@@ -108,7 +108,7 @@ class CrossEntropy(Function):
             else:
                 weight = weight.astype(probs.dtype, copy=False)
                 grad_x += smooth * (weight.sum() * probs - _along_class_axis(weight, axis, probs.ndim))
-        return grad_x.astype(probs.dtype, copy=False), None, None, None, None, None
+        return grad_x.astype(probs.dtype, copy=False), None   # target: class indices
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -124,7 +124,7 @@ class CrossEntropyProbs(Function):
     weights), as PyTorch does for probability targets."""
 
     @staticmethod
-    def forward(ctx, x, target, weight, reduction, label_smoothing):
+    def forward(ctx, x, target, weight, *, reduction, label_smoothing):
         xp = get_array_module(x)
         axis = _class_axis(x)
         classes = x.shape[axis]
@@ -175,7 +175,7 @@ class CrossEntropyProbs(Function):
             per_class = -(scale * smoothed * log_probs)
             grad_w = per_class.sum(axis=tuple(a for a in range(per_class.ndim) if a != axis))
             grad_w = grad_w.astype(weight.dtype, copy=False)
-        return grad_x, grad_t, grad_w, None, None
+        return grad_x, grad_t, grad_w
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -186,7 +186,7 @@ class CrossEntropyProbs(Function):
 
 class NLLLoss(Function):
     @staticmethod
-    def forward(ctx, log_probs, target, weight, ignore_index, reduction):
+    def forward(ctx, log_probs, target, *, weight, ignore_index, reduction):
         xp = get_array_module(log_probs)
         axis = _class_axis(log_probs)
         safe_target, counted, target_weight = _target_weights(log_probs, target, weight,
@@ -208,7 +208,7 @@ class NLLLoss(Function):
         positions = _along_class_axis(xp.arange(ctx.shape[ctx.axis]), ctx.axis, len(ctx.shape))
         picked_grad = xp.expand_dims(-scale * target_weight, ctx.axis).astype(grad.dtype)
         grad_x = xp.where(positions == index, picked_grad, xp.zeros((), dtype=grad.dtype))
-        return grad_x, None, None, None, None
+        return grad_x, None   # target: class indices
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -219,7 +219,7 @@ class NLLLoss(Function):
 
 class MSELoss(Function):
     @staticmethod
-    def forward(ctx, x, y, reduction):
+    def forward(ctx, x, y, *, reduction):
         xp = get_array_module(x, y)
         difference = x - y
         ctx.save_for_backward(difference)
@@ -315,17 +315,19 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction='mean
             raise ValueError(f'{op}: ignore_index is not supported for class-probability '
                              f'(floating point) targets, got ignore_index={ignore_index}')
         _check_class_weight(op, input, weight)
-        return CrossEntropyProbs.apply(input, target, weight, reduction, float(label_smoothing))
+        return CrossEntropyProbs.apply(input, target, weight, reduction=reduction,
+                                       label_smoothing=float(label_smoothing))
     _check_class_inputs(op, input, target, weight, ignore_index)
-    return CrossEntropy.apply(input, target, raw(weight), ignore_index, reduction,
-                              float(label_smoothing))
+    return CrossEntropy.apply(input, target, weight=raw(weight), ignore_index=ignore_index,
+                              reduction=reduction, label_smoothing=float(label_smoothing))
 
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction='mean'):
     """Negative log-likelihood of log-probabilities ``input`` at the target classes."""
     _check_reduction('nll_loss', reduction)
     _check_class_inputs('nll_loss', input, target, weight, ignore_index)
-    return NLLLoss.apply(input, target, raw(weight), ignore_index, reduction)
+    return NLLLoss.apply(input, target, weight=raw(weight), ignore_index=ignore_index,
+                         reduction=reduction)
 
 
 def mse_loss(input, target, reduction='mean'):
@@ -337,4 +339,4 @@ def mse_loss(input, target, reduction='mean'):
         if x != y and x != 1 and y != 1:
             raise ValueError(f'mse_loss: input of shape {input.shape} and target of shape '
                              f'{target.shape} cannot be broadcast together')
-    return MSELoss.apply(input, target, reduction)
+    return MSELoss.apply(input, target, reduction=reduction)

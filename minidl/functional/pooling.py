@@ -179,7 +179,7 @@ def _first_real_pixel_where_padding_won(xp, arg, conf, size):
 
 class MaxPool2d(Function):
     @staticmethod
-    def forward(ctx, x, kernel, stride, padding, dilation, out_size, return_indices):
+    def forward(ctx, x, *, kernel, stride, padding, dilation, out_size, return_indices):
         xp = get_array_module(x)
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
@@ -221,7 +221,7 @@ class MaxPool2d(Function):
         if cuda_kernels_enabled(xp):  # gathered: every pixel sums the windows it won
             dx = max_pool2d_backward_cuda(grad, arg, ctx.shape, conf['kernel'], conf['stride'],
                                           conf['padding'], conf['dilation'])
-            return (dx,) + (None,) * 6
+            return dx
         n, c, h, w = ctx.shape
         hb, wb = ctx.buffer_shape
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = (conf['kernel'], conf['stride'],
@@ -240,7 +240,7 @@ class MaxPool2d(Function):
         dx = dx.reshape(n, c, hb, wb)
         if (hb, wb) != (h, w):
             dx = xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
-        return (dx,) + (None,) * 6
+        return dx
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -266,7 +266,7 @@ def _avg_divisor(size, kernel, stride, padding, out, count_include_pad):
 
 class AvgPool2d(Function):
     @staticmethod
-    def forward(ctx, x, kernel, stride, padding, out_size, divisor):
+    def forward(ctx, x, *, kernel, stride, padding, out_size, divisor):
         xp = get_array_module(x)
         (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_size
         conf = dict(kernel=kernel, stride=stride, padding=padding, dilation=(1, 1), out=out_size)
@@ -297,7 +297,7 @@ class AvgPool2d(Function):
             _window_slice(dx, k // kw, k % kw, conf)[...] += share
         if dx.shape[2:] != (h, w):
             dx = xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
-        return (dx,) + (None,) * 5
+        return dx
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -327,7 +327,7 @@ def _averaging_matrix(size, out, dtype):
 
 class AdaptiveAvgPool2d(Function):
     @staticmethod
-    def forward(ctx, x, out_size):
+    def forward(ctx, x, *, out_size):
         xp = get_array_module(x)
         n, c, h, w = x.shape
         oh, ow = out_size
@@ -365,7 +365,7 @@ class AdaptiveAvgPool2d(Function):
         else:
             a_h, a_w = ctx.a_h, ctx.a_w
             dx = xp.matmul(a_h.T, xp.matmul(grad, a_w))
-        return dx, None
+        return dx
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -382,7 +382,7 @@ class AdaptiveAvgPool2d(Function):
 
 class AdaptiveMaxPool2d(Function):
     @staticmethod
-    def forward(ctx, x, out_size, return_indices):
+    def forward(ctx, x, *, out_size, return_indices):
         xp = get_array_module(x)
         n, c, h, w = x.shape
         oh, ow = out_size
@@ -416,7 +416,7 @@ class AdaptiveMaxPool2d(Function):
         flat = (index + (xp.arange(n * c) * (h * w)).reshape(n, c, 1, 1)).reshape(-1)
         dx = xp.zeros(n * c * h * w, dtype=grad.dtype)
         scatter_add(dx, flat, grad.reshape(-1))
-        return dx.reshape(ctx.shape), None, None
+        return dx.reshape(ctx.shape)
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -478,8 +478,10 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if _is_unbatched(input, op):
         return with_batch_dim(max_pool2d, input, kernel_size, stride, padding, dilation,
                               ceil_mode, return_indices)
-    geometry = _pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode)
-    return MaxPool2d.apply(input, *geometry, bool(return_indices))
+    kernel, stride, padding, dilation, out = _pool_geometry(op, input, kernel_size, stride,
+                                                            padding, dilation, ceil_mode)
+    return MaxPool2d.apply(input, kernel=kernel, stride=stride, padding=padding,
+                           dilation=dilation, out_size=out, return_indices=bool(return_indices))
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
@@ -508,7 +510,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
             divisor = int(per_row[0] * per_col[0])  # one number for every window
         else:
             divisor = np.outer(per_row, per_col)    # (Hout, Wout)
-    return AvgPool2d.apply(input, kernel, stride, padding, out, divisor)
+    return AvgPool2d.apply(input, kernel=kernel, stride=stride, padding=padding, out_size=out,
+                           divisor=divisor)
 
 
 def _adaptive_size(op, input, output_size):
@@ -532,7 +535,7 @@ def adaptive_avg_pool2d(input, output_size):
     op = 'adaptive_avg_pool2d'
     if _is_unbatched(input, op):
         return with_batch_dim(adaptive_avg_pool2d, input, output_size)
-    return AdaptiveAvgPool2d.apply(input, _adaptive_size(op, input, output_size))
+    return AdaptiveAvgPool2d.apply(input, out_size=_adaptive_size(op, input, output_size))
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False):
@@ -540,5 +543,5 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     op = 'adaptive_max_pool2d'
     if _is_unbatched(input, op):
         return with_batch_dim(adaptive_max_pool2d, input, output_size, return_indices)
-    return AdaptiveMaxPool2d.apply(input, _adaptive_size(op, input, output_size),
-                                   bool(return_indices))
+    return AdaptiveMaxPool2d.apply(input, out_size=_adaptive_size(op, input, output_size),
+                                   return_indices=bool(return_indices))

@@ -68,7 +68,7 @@ def _reduction_cost(flops_per_element):
 
 class Sum(Function):
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
+    def forward(ctx, x, *, dims, keepdim):
         ctx.shape, ctx.dims = x.shape, dims
         return x.sum(axis=dims, keepdims=keepdim)
 
@@ -76,14 +76,14 @@ class Sum(Function):
     def backward(ctx, grad):
         """y = sum_i x_i over the reduced axes: dy/dx_i = 1, so every input element
         receives the gradient of the output it was summed into."""
-        return _spread(grad, ctx.shape, ctx.dims), None, None
+        return _spread(grad, ctx.shape, ctx.dims)
 
     cost = _reduction_cost(1)
 
 
 class Mean(Function):
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
+    def forward(ctx, x, *, dims, keepdim):
         ctx.shape, ctx.dims = x.shape, dims
         return x.mean(axis=dims, keepdims=keepdim)
 
@@ -91,7 +91,7 @@ class Mean(Function):
     def backward(ctx, grad):
         """y = (1/n) sum_i x_i: dy/dx_i = 1/n, n the number of elements reduced."""
         n = _count(ctx.shape, ctx.dims)
-        return _spread(grad / n if n else grad, ctx.shape, ctx.dims), None, None
+        return _spread(grad / n if n else grad, ctx.shape, ctx.dims)
 
     cost = _reduction_cost(1)
 
@@ -100,7 +100,7 @@ class MaxAll(Function):
     """max()/min() of every element, a 0-d result."""
 
     @staticmethod
-    def forward(ctx, x, is_max):
+    def forward(ctx, x, *, is_max):
         xp = get_array_module(x)
         out = xp.asarray(x.max() if is_max else x.min())
         # a NaN anywhere makes the result NaN, and the NaNs are the elements it came from
@@ -113,7 +113,7 @@ class MaxAll(Function):
         When k elements tie, each gets 1/k (PyTorch's choice: the mean of the one-sided
         derivatives)."""
         (hits,) = ctx.saved_tensors
-        return keep_where(hits, (grad / hits.sum()).astype(grad.dtype, copy=False)), None
+        return keep_where(hits, (grad / hits.sum()).astype(grad.dtype, copy=False))
 
     cost = _reduction_cost(1)
 
@@ -122,7 +122,7 @@ class MaxDim(Function):
     """max(dim)/min(dim): the values and the index of the first extremum."""
 
     @staticmethod
-    def forward(ctx, x, dim, keepdim, is_max):
+    def forward(ctx, x, *, dim, keepdim, is_max):
         xp = get_array_module(x)
         source = x.reshape(1) if x.ndim == 0 else x
         pick = xp.argmax if is_max else xp.argmin
@@ -146,14 +146,14 @@ class MaxDim(Function):
                                                    for i in range(len(shape))])
         grad = grad.reshape(indices.shape)
         zero = xp.zeros((), dtype=grad.dtype)
-        return xp.where(positions == indices, grad, zero).reshape(ctx.shape), None, None, None
+        return xp.where(positions == indices, grad, zero).reshape(ctx.shape)
 
     cost = _reduction_cost(1)
 
 
 class Var(Function):
     @staticmethod
-    def forward(ctx, x, dims, correction, keepdim, take_sqrt):
+    def forward(ctx, x, *, dims, correction, keepdim, take_sqrt):
         xp = get_array_module(x)
         n = _count(x.shape, dims)
         centred = x - x.mean(axis=dims, keepdims=True)
@@ -183,14 +183,14 @@ class Var(Function):
                 scale = keep_where(std != 0, grad / (ctx.denominator * std))
             else:
                 scale = grad * (2 / ctx.denominator) if ctx.denominator else grad / 0
-            return (centred * scale).astype(grad.dtype, copy=False), None, None, None, None
+            return (centred * scale).astype(grad.dtype, copy=False)
 
     cost = _reduction_cost(4)
 
 
 class ArgExtremum(Function):
     @staticmethod
-    def forward(ctx, x, dim, keepdim, is_max):
+    def forward(ctx, x, *, dim, keepdim, is_max):
         xp = get_array_module(x)
         pick = xp.argmax if is_max else xp.argmin
         if dim is None:
@@ -208,7 +208,7 @@ class ArgExtremum(Function):
     @staticmethod
     def backward(ctx, grad):
         """An index is piecewise constant in x: no gradient flows."""
-        return None, None, None, None
+        return None
 
     cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=i[0].size))
 
@@ -217,7 +217,7 @@ class Amax(Function):
     """amax/amin over several dimensions at once."""
 
     @staticmethod
-    def forward(ctx, x, dims, keepdim, is_max):
+    def forward(ctx, x, *, dims, keepdim, is_max):
         out = x.max(axis=dims, keepdims=True) if is_max else x.min(axis=dims, keepdims=True)
         hits = x == out
         ctx.save_for_backward(hits)
@@ -232,7 +232,7 @@ class Amax(Function):
         (hits,) = ctx.saved_tensors
         grad = grad.reshape(_keepdim_shape(hits.shape, ctx.dims))
         share = grad / hits.sum(axis=ctx.dims, keepdims=True)
-        return (hits * share).astype(grad.dtype, copy=False), None, None, None
+        return (hits * share).astype(grad.dtype, copy=False)
 
     cost = _reduction_cost(1)
 
@@ -250,7 +250,7 @@ def _move_to_end(x, dims):
 
 class Prod(Function):
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
+    def forward(ctx, x, *, dims, keepdim):
         ctx.save_for_backward(x)
         ctx.dims = dims
         return x.prod(axis=dims, keepdims=keepdim)
@@ -263,7 +263,7 @@ class Prod(Function):
         (x,) = ctx.saved_tensors
         xp = get_array_module(x)
         if x.size == 0:  # an empty product is 1, and there is no input to differentiate
-            return xp.zeros(x.shape, dtype=grad.dtype), None, None
+            return xp.zeros(x.shape, dtype=grad.dtype)
         flat, order = _move_to_end(x, ctx.dims)
         ones = xp.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
         before = xp.cumprod(xp.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
@@ -271,14 +271,14 @@ class Prod(Function):
                                                   axis=-1), axis=-1), -1)
         others = (before * after).reshape([x.shape[d] for d in order])
         others = xp.transpose(others, tuple(int(i) for i in np.argsort(order)))
-        return others * grad.reshape(_keepdim_shape(x.shape, ctx.dims)), None, None
+        return others * grad.reshape(_keepdim_shape(x.shape, ctx.dims))
 
     cost = _reduction_cost(1)
 
 
 class CumSum(Function):
     @staticmethod
-    def forward(ctx, x, dim):
+    def forward(ctx, x, *, dim):
         ctx.dim = dim
         return get_array_module(x).cumsum(x, axis=dim)
 
@@ -287,14 +287,14 @@ class CumSum(Function):
         """y_k = sum_{i <= k} x_i: dy_k/dx_i = 1 for k >= i, so dL/dx_i = sum_{k >= i} g_k,
         the running sum of the gradient taken from the end."""
         xp = get_array_module(grad)
-        return xp.flip(xp.cumsum(xp.flip(grad, ctx.dim), axis=ctx.dim), ctx.dim), None
+        return xp.flip(xp.cumsum(xp.flip(grad, ctx.dim), axis=ctx.dim), ctx.dim)
 
     cost = _reduction_cost(1)
 
 
 class LogSumExp(Function):
     @staticmethod
-    def forward(ctx, x, dims, keepdim):
+    def forward(ctx, x, *, dims, keepdim):
         xp = get_array_module(x)
         if x.size:
             peak = x.max(axis=dims, keepdims=True)
@@ -314,14 +314,14 @@ class LogSumExp(Function):
         softmax of x."""
         x, out = ctx.saved_tensors
         xp = get_array_module(x)
-        return grad.reshape(out.shape) * xp.exp(x - out), None, None
+        return grad.reshape(out.shape) * xp.exp(x - out)
 
     cost = _reduction_cost(3)
 
 
 class Norm(Function):
     @staticmethod
-    def forward(ctx, x, p, dims, keepdim):
+    def forward(ctx, x, *, p, dims, keepdim):
         xp = get_array_module(x)
         abs_x = xp.abs(x)
         if p == 2:
@@ -365,7 +365,7 @@ class Norm(Function):
             else:
                 local = xp.where(out == 0, 0,
                                  xp.sign(x) * xp.abs(x) ** (p - 1) / out ** (p - 1))
-        return (grad * local).astype(x.dtype, copy=False), None, None, None
+        return (grad * local).astype(x.dtype, copy=False)
 
     cost = _reduction_cost(2)
 
@@ -374,7 +374,7 @@ class Norm(Function):
 
 def sum(input, dim=None, keepdim=False):
     check_tensor(input, 'sum')
-    return Sum.apply(input, _reduced_dims(dim, input.ndim, 'sum'), keepdim)
+    return Sum.apply(input, dims=_reduced_dims(dim, input.ndim, 'sum'), keepdim=keepdim)
 
 
 def mean(input, dim=None, keepdim=False):
@@ -382,7 +382,7 @@ def mean(input, dim=None, keepdim=False):
     if input.dtype.kind not in 'fc':
         raise TypeError(f'mean: input dtype must be floating point, got {input.dtype} '
                         f'(convert with .float())')
-    return Mean.apply(input, _reduced_dims(dim, input.ndim, 'mean'), keepdim)
+    return Mean.apply(input, dims=_reduced_dims(dim, input.ndim, 'mean'), keepdim=keepdim)
 
 
 def _extremum(op, is_max, input, dim, keepdim):
@@ -392,13 +392,13 @@ def _extremum(op, is_max, input, dim, keepdim):
     if dim is None:
         if input.numel() == 0:
             raise RuntimeError(f'{op}: the input is empty (shape {input.shape}); specify dim')
-        return MaxAll.apply(input, is_max)
+        return MaxAll.apply(input, is_max=is_max)
     if not isinstance(dim, (int, np.integer)):
         raise TypeError(f'{op}: dim must be an int, got {dim!r} (use amax/amin for several)')
     d = normalize_dim(int(dim), input.ndim, op)
     if input.ndim and input.shape[d] == 0:
         raise IndexError(f'{op}: cannot reduce dimension {d} of size 0 (shape {input.shape})')
-    values, indices = MaxDim.apply(input, d, keepdim, is_max)
+    values, indices = MaxDim.apply(input, dim=d, keepdim=keepdim, is_max=is_max)
     return (max_result if is_max else min_result)(values, indices)
 
 
@@ -422,7 +422,8 @@ def _variance(op, take_sqrt, input, dim, unbiased, keepdim, correction):
         dim, unbiased = None, dim
     if correction is None:
         correction = 1 if unbiased else 0
-    return Var.apply(input, _reduced_dims(dim, input.ndim, op), correction, keepdim, take_sqrt)
+    return Var.apply(input, dims=_reduced_dims(dim, input.ndim, op), correction=correction,
+                     keepdim=keepdim, take_sqrt=take_sqrt)
 
 
 def var(input, dim=None, unbiased=True, keepdim=False, correction=None):
@@ -447,7 +448,7 @@ def _arg(op, is_max, input, dim, keepdim, axis):
         raise RuntimeError(f'{op}: the input is empty (shape {input.shape})')
     if dim is not None:
         dim = normalize_dim(int(dim), input.ndim, op)
-    return ArgExtremum.apply(input, dim, keepdim, is_max)
+    return ArgExtremum.apply(input, dim=dim, keepdim=keepdim, is_max=is_max)
 
 
 def argmax(input, dim=None, keepdim=False, *, axis=None):
@@ -466,7 +467,7 @@ def _amax(op, is_max, input, dim, keepdim):
     for d in dims:
         if input.shape[d] == 0:
             raise IndexError(f'{op}: cannot reduce dimension {d} of size 0 (shape {input.shape})')
-    return Amax.apply(input, dims, keepdim, is_max)
+    return Amax.apply(input, dims=dims, keepdim=keepdim, is_max=is_max)
 
 
 def amax(input, dim=(), keepdim=False):
@@ -504,7 +505,7 @@ def prod(input, dim=None, keepdim=False, dtype=None):
     int64, as in PyTorch."""
     input = _accumulating_input('prod', input, dtype)
     dims = _reduced_dims(dim, input.ndim, 'prod')
-    return Prod.apply(input, dims, keepdim)
+    return Prod.apply(input, dims=dims, keepdim=keepdim)
 
 
 def cumsum(input, dim, dtype=None):
@@ -514,14 +515,15 @@ def cumsum(input, dim, dtype=None):
     if input.ndim == 0:
         normalize_dim(dim, 0, 'cumsum')
         return input.clone()
-    return CumSum.apply(input, normalize_dim(dim, input.ndim, 'cumsum'))
+    return CumSum.apply(input, dim=normalize_dim(dim, input.ndim, 'cumsum'))
 
 
 def logsumexp(input, dim, keepdim=False):
     """ln sum exp(input) over ``dim`` (an int or a tuple), computed without overflow by
     taking the maximum out first."""
     input = _float_input('logsumexp', input)
-    return LogSumExp.apply(input, _reduced_dims(dim, input.ndim, 'logsumexp'), keepdim)
+    return LogSumExp.apply(input, dims=_reduced_dims(dim, input.ndim, 'logsumexp'),
+                           keepdim=keepdim)
 
 
 def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
@@ -536,4 +538,5 @@ def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
         p = 2
     elif isinstance(p, str):
         raise ValueError(f"norm: p={p!r} is not supported (use a number, inf, -inf or 'fro')")
-    return Norm.apply(input, float(p), _reduced_dims(dim, input.ndim, 'norm'), keepdim)
+    return Norm.apply(input, p=float(p), dims=_reduced_dims(dim, input.ndim, 'norm'),
+                      keepdim=keepdim)

@@ -32,7 +32,7 @@ def _scatter_add_cost(ctx, inputs, outputs):
 
 class Reshape(Function):
     @staticmethod
-    def forward(ctx, x, shape):
+    def forward(ctx, x, *, shape):
         ctx.shape = x.shape
         return x.reshape(shape)
 
@@ -40,7 +40,7 @@ class Reshape(Function):
     def backward(ctx, grad):
         """A reshape keeps the values in the same (row-major) order, so the gradient is
         the output gradient read back in the input's shape."""
-        return grad.reshape(ctx.shape), None
+        return grad.reshape(ctx.shape)
 
     cost = staticmethod(_free)
 
@@ -59,7 +59,7 @@ class Unsqueeze(Reshape):
 
 class Permute(Function):
     @staticmethod
-    def forward(ctx, x, dims):
+    def forward(ctx, x, *, dims):
         ctx.dims = dims
         return get_array_module(x).transpose(x, dims)
 
@@ -68,7 +68,7 @@ class Permute(Function):
         """y[i_dims[0], ...] = x[i_0, ...]: the gradient goes back through the inverse
         permutation (argsort of ``dims``)."""
         inverse = tuple(int(i) for i in np.argsort(ctx.dims))
-        return get_array_module(grad).transpose(grad, inverse), None
+        return get_array_module(grad).transpose(grad, inverse)
 
     cost = staticmethod(_free)
 
@@ -79,7 +79,7 @@ class Transpose(Permute):
 
 class Expand(Function):
     @staticmethod
-    def forward(ctx, x, shape):
+    def forward(ctx, x, *, shape):
         ctx.shape = x.shape
         return get_array_module(x).broadcast_to(x, shape)
 
@@ -87,7 +87,7 @@ class Expand(Function):
     def backward(ctx, grad):
         """Each input element is copied to every position of the new or size-1 axes:
         its gradient is the sum of the gradients of its copies."""
-        return sum_to_shape(grad, ctx.shape).copy(), None
+        return sum_to_shape(grad, ctx.shape).copy()
 
     cost = staticmethod(lambda ctx, i, o: Cost(
         backward_input_flops=o[0].size if ctx.needs_input_grad[0] else 0))
@@ -100,7 +100,7 @@ def _is_advanced(index):
 
 class GetItem(Function):
     @staticmethod
-    def forward(ctx, x, index):
+    def forward(ctx, x, *, index):
         ctx.shape, ctx.index = x.shape, index
         # the integer and boolean arrays of the index stay alive for backward
         ctx.save_for_backward(*[i for i in index if is_array(i)])
@@ -120,7 +120,7 @@ class GetItem(Function):
             scatter_add(grad_x, ctx.index, grad)
         else:  # slices, ints, None, Ellipsis: every position is picked at most once
             grad_x[ctx.index] = grad
-        return grad_x, None
+        return grad_x
 
     cost = staticmethod(_scatter_add_cost)
 
@@ -170,7 +170,7 @@ class Stack(Function):
 
 class Split(Function):
     @staticmethod
-    def forward(ctx, x, sizes, dim):
+    def forward(ctx, x, *, sizes, dim):
         ctx.dim = dim
         pieces, start = [], 0
         for size in sizes:
@@ -182,14 +182,14 @@ class Split(Function):
     def backward(ctx, *grads):
         """The pieces tile the input along ``dim``: their gradients, concatenated in
         order, are the input's gradient (unused pieces arrive as zeros)."""
-        return get_array_module(grads[0]).concatenate(grads, axis=ctx.dim), None, None
+        return get_array_module(grads[0]).concatenate(grads, axis=ctx.dim)
 
     cost = staticmethod(_free)
 
 
 class Pad(Function):
     @staticmethod
-    def forward(ctx, x, widths, mode, value):
+    def forward(ctx, x, *, widths, mode, value):
         """``widths``: one (before, after) pair per dimension, possibly negative."""
         xp = get_array_module(x)
         ctx.shape, ctx.widths, ctx.mode = x.shape, widths, mode
@@ -216,7 +216,7 @@ class Pad(Function):
             grad_x = xp.zeros(ctx.shape, dtype=grad.dtype)
             source, target = _constant_pad_regions(ctx.shape, ctx.widths)
             grad_x[source] = grad[target]
-            return grad_x, None, None, None
+            return grad_x
         for axis in reversed(range(len(ctx.shape))):
             source = ctx.sources[axis]
             if source is None:
@@ -225,7 +225,7 @@ class Pad(Function):
             summed = xp.zeros(shape, dtype=grad.dtype)
             scatter_add(summed, (slice(None),) * axis + (xp.asarray(source),), grad)
             grad = summed
-        return grad, None, None, None
+        return grad
 
     cost = staticmethod(_scatter_add_cost)
 
@@ -302,7 +302,7 @@ def _reshape(op, input, shape):
     elif known != n:
         raise ValueError(f'{op}: shape {shape} is invalid for input of shape {input.shape} '
                          f'({n} elements)')
-    return Reshape.apply(input, shape)
+    return Reshape.apply(input, shape=shape)
 
 
 def reshape(input, shape):
@@ -319,14 +319,15 @@ def flatten(input, start_dim=0, end_dim=-1):
     """Merge dimensions start_dim..end_dim into one."""
     check_tensor(input, 'flatten')
     if input.ndim == 0:
-        return Flatten.apply(input, (1,))
+        return Flatten.apply(input, shape=(1,))
     start = normalize_dim(start_dim, input.ndim, 'flatten')
     end = normalize_dim(end_dim, input.ndim, 'flatten')
     if start > end:
         raise ValueError(f'flatten: start_dim {start_dim} comes after end_dim {end_dim} '
                          f'(input of shape {input.shape})')
     shape = input.shape
-    return Flatten.apply(input, shape[:start] + (math.prod(shape[start:end + 1]),) + shape[end + 1:])
+    return Flatten.apply(input, shape=shape[:start] + (math.prod(shape[start:end + 1]),)
+                         + shape[end + 1:])
 
 
 def permute(input, dims):
@@ -336,7 +337,7 @@ def permute(input, dims):
     if sorted(dims) != list(range(input.ndim)):
         raise ValueError(f'permute: dims {dims} are not a permutation of the {input.ndim} '
                          f'dimensions of a tensor of shape {input.shape}')
-    return Permute.apply(input, dims)
+    return Permute.apply(input, dims=dims)
 
 
 def transpose(input, dim0, dim1):
@@ -344,12 +345,12 @@ def transpose(input, dim0, dim1):
     check_tensor(input, 'transpose')
     if input.ndim == 0:
         normalize_dim(dim0, 0, 'transpose'), normalize_dim(dim1, 0, 'transpose')
-        return Transpose.apply(input, ())
+        return Transpose.apply(input, dims=())
     d0 = normalize_dim(dim0, input.ndim, 'transpose')
     d1 = normalize_dim(dim1, input.ndim, 'transpose')
     dims = list(range(input.ndim))
     dims[d0], dims[d1] = d1, d0
-    return Transpose.apply(input, tuple(dims))
+    return Transpose.apply(input, dims=tuple(dims))
 
 
 def squeeze(input, dim=None):
@@ -360,14 +361,15 @@ def squeeze(input, dim=None):
         dims = set(range(input.ndim))
     else:
         dims = {normalize_dim(int(d), input.ndim, 'squeeze') for d in _shape_tuple(dim)}
-    return Squeeze.apply(input, tuple(n for i, n in enumerate(shape) if not (i in dims and n == 1)))
+    return Squeeze.apply(input, shape=tuple(n for i, n in enumerate(shape)
+                                            if not (i in dims and n == 1)))
 
 
 def unsqueeze(input, dim):
     """Insert a size-1 dimension at ``dim`` (negative counts from the end of the result)."""
     check_tensor(input, 'unsqueeze')
     d = normalize_dim(dim, input.ndim + 1, 'unsqueeze')
-    return Unsqueeze.apply(input, input.shape[:d] + (1,) + input.shape[d:])
+    return Unsqueeze.apply(input, shape=input.shape[:d] + (1,) + input.shape[d:])
 
 
 def expand(input, sizes):
@@ -392,7 +394,7 @@ def expand(input, sizes):
             raise ValueError(f'expand: the size of dimension {i} must match: input {shape} '
                              f'cannot expand to {sizes} ({old} against {s})')
         target.append(s)
-    return Expand.apply(input, tuple(target))
+    return Expand.apply(input, shape=tuple(target))
 
 
 def _raw_index_part(part, xp):
@@ -417,7 +419,7 @@ def getitem(input, index):
     """``input[index]`` with ints, slices, None, Ellipsis and integer or boolean
     arrays, like NumPy and PyTorch. Basic indexing gives a view sharing storage."""
     check_tensor(input, 'getitem')
-    return GetItem.apply(input, raw_index(index, get_array_module(input.array)))
+    return GetItem.apply(input, index=raw_index(index, get_array_module(input.array)))
 
 
 def narrow(input, dim, start, length):
@@ -439,7 +441,7 @@ def narrow(input, dim, start, length):
     if not (0 <= start and start + length <= size):
         raise IndexError(f'narrow: start {start} + length {length} exceeds dimension {d} of '
                          f'size {size} (input {input.shape})')
-    return GetItem.apply(input, (slice(None),) * d + (slice(start, start + length),))
+    return GetItem.apply(input, index=(slice(None),) * d + (slice(start, start + length),))
 
 
 def _check_tensors(op, tensors):
@@ -508,7 +510,7 @@ def split(tensor, split_size_or_sections, dim=0):
         if sum(sizes) != n or any(s < 0 for s in sizes):
             raise ValueError(f'split: sections {sizes} do not add up to the size {n} of '
                              f'dimension {d} (input {tensor.shape})')
-    return Split.apply(tensor, tuple(sizes), d)
+    return Split.apply(tensor, sizes=tuple(sizes), dim=d)
 
 
 def chunk(input, chunks, dim=0):
@@ -549,7 +551,7 @@ def pad(input, pad, mode='constant', value=0):
                                   (mode != 'replicate' and max(before, after) > limit)):
             raise ValueError(f'pad: {mode} padding {pad} is too large for dimension {axis} '
                              f'of size {n} (input {input.shape})')
-    return Pad.apply(input, tuple(widths), mode, value)
+    return Pad.apply(input, widths=tuple(widths), mode=mode, value=value)
 
 
 def clone(input):

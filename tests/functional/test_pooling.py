@@ -303,17 +303,18 @@ def test_max_pool_kernels_equal_the_generic_code(cp, config, ceil_mode, dtype, s
         x_np[x_np < -1.5] = -np.inf
         x_np.flat[rng.integers(0, x_np.size)] = np.nan
     x = cp.asarray(x_np)
-    ctx = Context((True,) + (False,) * 6)
+    ctx = Context((True,))
     best, arg = pooling.max_pool2d_cuda(x, kernel, stride, padding, dilation, out)
     with generic_code():
-        generic_best = pooling.MaxPool2d.forward(ctx, x, kernel, stride, padding, dilation, out,
-                                                 False)
+        generic_best = pooling.MaxPool2d.forward(ctx, x, kernel=kernel, stride=stride,
+                                                 padding=padding, dilation=dilation,
+                                                 out_size=out, return_indices=False)
     (generic_arg,) = ctx.saved_tensors
     assert_kernel_close(best, generic_best, dtype, exact=True)
     assert_kernel_close(arg, generic_arg, dtype, exact=True)
     grad = cp.asarray(rng.standard_normal(best.shape).astype(dtype))
     with generic_code():
-        generic_dx = pooling.MaxPool2d.backward(ctx, grad)[0]
+        generic_dx = pooling.MaxPool2d.backward(ctx, grad)
     assert_kernel_close(pooling.max_pool2d_backward_cuda(grad, arg, shape, kernel, stride,
                                                          padding, dilation), generic_dx, dtype)
 
