@@ -7,9 +7,14 @@ use as it is into a buffer it can (and the result back), averaging (a sum, then 
 division, since MPI has no average), numbering the collectives so that errors can
 say which one, and waiting through the watchdog.
 """
+import time
+
 import numpy as np
 
 from ..backend import device_of, to_device
+
+# how long a rank that ends the job waits for the launcher to forward its last output
+_OUTPUT_DRAIN_SECONDS = 0.5
 
 
 class ReduceOp:
@@ -105,8 +110,11 @@ class ProcessGroup:
         """Stop the backend's own communication at once (before the job is ended)."""
 
     def end_job(self, exit_code):
-        """End every process of the job now (MPI_Abort, which the launcher carries out)."""
+        """End every process of the job now (MPI_Abort, which the launcher carries out).
+        The launcher forwards each rank's output through pipes; MPI_Abort tears them
+        down, so this rank's last lines (its error) get a moment to pass first."""
         self.abort()
+        time.sleep(_OUTPUT_DRAIN_SECONDS)
         self.watchdog.MPI.COMM_WORLD.Abort(exit_code)
 
     # ---------------------------------------------------------- the collectives
