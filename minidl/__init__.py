@@ -6,7 +6,7 @@ from .backend import (Device as device, cuda_is_available, get_array_module, man
                       initial_seed, seed, get_rng_state, set_rng_state, Generator)
 from .autograd import (ArrayFunction, ArrayFunction as Function, no_grad, enable_grad,
                        set_grad_enabled, is_grad_enabled, inference_mode)
-from .tensor import (Tensor, get_default_dtype, set_default_dtype, float16, float32, float64,
+from .tensor import (Tensor, Size, get_default_dtype, set_default_dtype, float16, float32, float64,
                      int8, int16, int32, int64, uint8, bool_)
 from .creation import (tensor, from_numpy, as_tensor, is_tensor, zeros, ones, empty, full, rand,
                        randn, randint, randperm, normal, arange, linspace, logspace, eye,
@@ -22,8 +22,11 @@ from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clam
                          rsqrt, reciprocal, erf, sign, floor, ceil, round, trunc, fix, amax,
                          amin, prod, cumsum, logsumexp, norm, meshgrid, gather, scatter,
                          scatter_add, index_select, index_add, index_fill, masked_fill, sort,
-                         argsort, topk, relu_)
+                         argsort, topk, relu_, einsum, flip, fliplr, flipud, isnan, isinf,
+                         isfinite, isclose, allclose, all, any, nonzero)
 from .gradcheck import gradcheck, GradcheckError
+from .typeinfo import finfo, iinfo
+from .threads import set_num_threads, get_num_threads
 from .serialization import save, load
 from . import viz
 from . import nn, optim, utils, cuda, accelerator, backends, autograd, models

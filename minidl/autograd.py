@@ -269,7 +269,7 @@ class Node:
     gradient, or None.
     """
     __slots__ = ('function', 'ctx', 'next_functions', 'input_meta', 'output_meta',
-                 'retained', 'saved_versions', '__weakref__')
+                 'retained', 'saved_versions', 'tensor_hooks', '__weakref__')
 
     def __init__(self, function, ctx, next_functions, input_meta, output_meta):
         self.function = function
@@ -279,6 +279,7 @@ class Node:
         self.output_meta = output_meta   # (shape, dtype) of each output
         self.retained = None             # {output_index: weakref to a Tensor with retain_grad()}
         self.saved_versions = ()         # see _saved_versions
+        self.tensor_hooks = None         # {output_index: {handle id: hook}} (register_hook)
 
     def name(self):
         return self.function.__name__ + 'Backward'
@@ -403,9 +404,9 @@ def register_apply_hook(hook):
 
 # ---------------------------------------------------------------- the backward walk
 
-def _graph_dependencies(roots):
+def _graph_dependencies(roots, holds):
     """For each node reachable from the nodes ``roots``, how many edges point at it; and
-    the same count, keyed by ``id``, for each leaf that has post-accumulate-grad hooks
+    the same count, keyed by ``id``, for each leaf that ``holds(leaf)`` says has hooks
     (its gradient is complete once all its edges have been walked)."""
     dependencies, leaf_dependencies = {}, {}
     stack = list(roots)
@@ -419,21 +420,40 @@ def _graph_dependencies(roots):
                 if child not in seen:
                     seen.add(child)
                     stack.append(child)
-            elif edge is not None and edge._post_accumulate_grad_hooks:
+            elif edge is not None and holds(edge):
                 leaf_dependencies[id(edge)] = leaf_dependencies.get(id(edge), 0) + 1
     return dependencies, leaf_dependencies
 
 
-def _leaf_edge_done(leaf, got_grad, leaf_dependencies, with_grad):
-    """One edge into a hooked leaf has been walked; after its last one, its ``.grad``
-    holds this backward's whole contribution: run its hooks (if it got any gradient)."""
-    key = id(leaf)
-    if got_grad:
-        with_grad.add(key)
-    leaf_dependencies[key] -= 1
-    if leaf_dependencies[key] == 0 and key in with_grad:
-        for hook in tuple(leaf._post_accumulate_grad_hooks.values()):
-            hook(leaf)
+def run_tensor_hooks(hooks, grad, shape, dtype):
+    """``grad`` passed through the ``register_hook`` hooks of one tensor, in the order they
+    were registered: each gets the gradient as a Tensor (None when the tensor's node
+    runs without one) and may return a replacement of the same shape and dtype."""
+    from .tensor import Tensor
+    for hook in tuple(hooks.values()):
+        result = hook(None if grad is None else Tensor(grad))
+        if result is None:
+            continue
+        name = getattr(hook, '__name__', type(hook).__name__)
+        array = result.array if isinstance(result, Tensor) else result
+        if not is_array(array) or tuple(array.shape) != tuple(shape):
+            raise RuntimeError(f"hook '{name}' has changed the size of value: expected a "
+                               f"Tensor of shape {tuple(shape)}, got "
+                               f"{getattr(array, 'shape', type(result).__name__)}")
+        if array.dtype != dtype:
+            raise RuntimeError(f"hook '{name}' has changed the type of value (was {dtype} "
+                               f"got {array.dtype})")
+        grad = array
+    return grad
+
+
+def _run_output_hooks(node, grads):
+    """The ``register_hook`` hooks of the non-leaf tensors ``node`` made, on their
+    complete gradients (before the node's backward, ``retain_grad`` and materializing)."""
+    for index, hooks in node.tensor_hooks.items():
+        if hooks:
+            shape, dtype = node.output_meta[index]
+            grads[index] = run_tensor_hooks(hooks, grads[index], shape, dtype)
 
 
 def _one_per_input(node, input_grads):
@@ -534,9 +554,14 @@ def backward_pass(roots, retain_graph=False, inputs=None):
     passed on. The walk is a loop, not recursion, so deep chains work.
 
     Without ``inputs``, every leaf that requires grad accumulates its gradient into
-    ``.grad``, and then runs its post-accumulate-grad hooks. With ``inputs`` (a list of tensors, leaves or not), no ``.grad`` is
-    touched: the gradient reaching each input is returned, None where none does
-    (what ``autograd.grad`` needs).
+    ``.grad``, and then runs its post-accumulate-grad hooks. With ``inputs`` (a list of
+    tensors, leaves or not), no ``.grad`` is touched: the gradient reaching each input is
+    returned, None where none does (what ``autograd.grad`` needs).
+
+    ``register_hook`` hooks run on a tensor's complete gradient (summed over all its
+    uses): for a non-leaf before its node's backward, for a leaf before it is added to
+    ``.grad``. As in PyTorch, ``inputs`` capture a leaf's gradient after its hooks and a
+    non-leaf's before them.
     """
     xp = get_array_module(roots[0][0].array)
     handed_out = set()  # ids of arrays stored as a leaf's .grad during this walk
@@ -558,24 +583,51 @@ def backward_pass(roots, retain_graph=False, inputs=None):
             for k in leaf_slots.get(id(tensor), ()):
                 capture(k, grad)
 
+    def holds(leaf):
+        """Whether the leaf's gradient is held until complete, for its hooks
+        (autograd.grad accumulates nothing and runs no post-accumulate-grad hooks)."""
+        return bool(leaf._backward_hooks or (captured is None and
+                                             leaf._post_accumulate_grad_hooks))
+
+    held, pending = {}, {}   # id(leaf) -> edges still to come, gradient summed so far
+
+    def leaf_edge(leaf, grad):
+        """One edge into a leaf walked, with ``grad`` (or None). A held leaf gets its
+        gradient once its last edge is walked, through its hooks."""
+        key = id(leaf)
+        if key not in held:
+            if grad is not None:
+                reach_leaf(leaf, grad)
+            return
+        if grad is not None:
+            pending[key] = grad if key not in pending else pending[key] + grad
+        held[key] -= 1
+        if held[key] == 0 and key in pending:
+            total = pending.pop(key)
+            if leaf._backward_hooks:
+                total = run_tensor_hooks(leaf._backward_hooks, total, leaf.array.shape,
+                                         leaf.array.dtype)
+            reach_leaf(leaf, total)
+            if captured is None and leaf._post_accumulate_grad_hooks:
+                for hook in tuple(leaf._post_accumulate_grad_hooks.values()):
+                    hook(leaf)
+
     buffers, leaf_roots = {}, []
     for tensor, gradient in roots:
         grad = _root_gradient(tensor, gradient, xp)
         if tensor.grad_fn is None:  # a leaf
-            reach_leaf(tensor, grad if gradient is None else grad.copy())
-            leaf_roots.append(tensor)
+            leaf_roots.append((tensor, grad if gradient is None else grad.copy()))
             continue
         slots = buffers.setdefault(tensor.grad_fn, [None] * len(tensor.grad_fn.output_meta))
         i = tensor._output_index
         slots[i] = grad if slots[i] is None else slots[i] + grad
 
-    dependencies, leaf_dependencies = _graph_dependencies(list(buffers))
-    hooked = leaf_dependencies if captured is None else {}   # autograd.grad accumulates nothing
-    hooked_with_grad = set()         # ids of hooked leaves that got a gradient so far
-    for leaf in leaf_roots:          # a root that is a leaf counts as one more edge into it
-        if captured is None and leaf._post_accumulate_grad_hooks:
-            hooked[id(leaf)] = hooked.get(id(leaf), 0) + 1
-            _leaf_edge_done(leaf, True, hooked, hooked_with_grad)
+    dependencies, held = _graph_dependencies(list(buffers), holds)
+    for leaf, _ in leaf_roots:       # a root that is a leaf counts as one more edge into it
+        if holds(leaf):
+            held[id(leaf)] = held.get(id(leaf), 0) + 1
+    for leaf, grad in leaf_roots:
+        leaf_edge(leaf, grad)
     ready = [node for node in buffers if dependencies.get(node, 0) == 0]
     while ready:
         node = ready.pop()
@@ -586,14 +638,16 @@ def backward_pass(roots, retain_graph=False, inputs=None):
                 f'backward through {node.name()} a second time: its saved arrays were freed '
                 f'after the first backward. Pass retain_graph=True to the first backward '
                 f'to keep them.')
+        for i, k in node_slots.get(node, ()):
+            if grads[i] is not None:
+                capture(k, grads[i])
+        if node.tensor_hooks:
+            _run_output_hooks(node, grads)
         for i, (shape, dtype) in enumerate(node.output_meta):
             if grads[i] is None and ctx.materialize_grads:
                 grads[i] = xp.zeros(shape, dtype=dtype)
         if node.retained:
             _fill_retained(node, grads)
-        for i, k in node_slots.get(node, ()):
-            if grads[i] is not None:
-                capture(k, grads[i])
         if node.saved_versions:
             _check_saved_versions(node)
         input_grads = node.function.backward(ctx, *grads)
@@ -621,9 +675,7 @@ def backward_pass(roots, retain_graph=False, inputs=None):
             else:
                 if grad is not None:
                     grad = _fit_gradient(node, index, grad)
-                    reach_leaf(edge, grad)
-                if id(edge) in hooked:
-                    _leaf_edge_done(edge, grad is not None, hooked, hooked_with_grad)
+                leaf_edge(edge, grad)
     return captured
 
 

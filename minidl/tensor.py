@@ -37,6 +37,36 @@ def _is_float(dtype):
     return dtype.kind in 'fc'
 
 
+class Size(tuple):
+    """A tensor's shape, as ``torch.Size``: a tuple of ints (equal to the plain tuple with
+    the same sizes), printed ``torch.Size([2, 3])`` by ``print``, ``str`` and ``repr``;
+    slicing it or adding a tuple gives a Size, and ``numel()`` is the product of the
+    sizes. One difference from PyTorch: in an f-string or ``format()`` it reads as the
+    tuple, ``(2, 3)``, the form minidl's error messages give shapes in."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return f'torch.Size({list(self)})'
+
+    __str__ = __repr__
+
+    def __format__(self, format_spec):
+        return format(tuple.__repr__(self), format_spec)
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, tuple(other)))
+
+    def numel(self):
+        n = 1
+        for size in self:
+            n *= size
+        return n
+
+
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it.
 
@@ -45,7 +75,8 @@ class Tensor:
     sharing that array. ``_version`` counts the in-place changes of the storage (shared
     with views and ``detach()``); ``_base`` is the tensor a view was made from."""
     __slots__ = ('array', '_grad', '_requires_grad', '_grad_fn', '_output_index',
-                 '_version_counter', '_view', '_post_accumulate_grad_hooks', '__weakref__')
+                 '_version_counter', '_view', '_post_accumulate_grad_hooks', '_backward_hooks',
+                 '__weakref__')
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False):
@@ -56,6 +87,7 @@ class Tensor:
         self._grad_fn = None
         self._output_index = 0
         self._post_accumulate_grad_hooks = None
+        self._backward_hooks = None
         self._requires_grad = False
         self._version_counter = autograd.VersionCounter()
         self._view = None
@@ -67,6 +99,7 @@ class Tensor:
         t = cls.__new__(cls)
         t.array, t._grad, t._grad_fn, t._output_index = data, None, node, index
         t._post_accumulate_grad_hooks = None
+        t._backward_hooks = None
         t._requires_grad = _is_float(data.dtype)
         t._version_counter = autograd.VersionCounter()
         t._view = None
@@ -158,6 +191,30 @@ class Tensor:
                 grad_fn.retained = {}
             grad_fn.retained[self._output_index] = weakref.ref(self)
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's gradient (a Tensor) each time backward
+        has computed it in full (summed over all uses), as ``torch.Tensor.register_hook``;
+        a hook that returns a Tensor replaces the gradient (same shape and dtype), which
+        then flows on (into ``.grad`` for a leaf, into the graph otherwise). Hooks run in
+        the order they were registered. Returns a ``minidl.autograd.RemovableHandle``;
+        ``handle.remove()`` takes the hook out. RuntimeError on a tensor that does not
+        require grad."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        grad_fn = self.grad_fn
+        if grad_fn is None:
+            if self._backward_hooks is None:
+                self._backward_hooks = {}
+            hooks = self._backward_hooks
+        else:
+            if grad_fn.tensor_hooks is None:
+                grad_fn.tensor_hooks = {}
+            hooks = grad_fn.tensor_hooks.setdefault(self._output_index, {})
+        handle = autograd.RemovableHandle(hooks)
+        hooks[handle.id] = hook
+        return handle
+
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(tensor)`` in every backward, once this leaf's ``.grad`` holds the
         whole gradient of that backward (after all its uses have been summed in), as
@@ -208,7 +265,8 @@ class Tensor:
     # ------------------------------------------------------------ array facts
     @property
     def shape(self):
-        return tuple(self.array.shape)
+        """The sizes of the dimensions, a ``Size`` (a tuple)."""
+        return Size(self.array.shape)
 
     @property
     def dtype(self):
@@ -591,6 +649,54 @@ class Tensor:
     def narrow(self, dim, start, length): return _F().narrow(self, dim, start, length)
     def clone(self): return _F().clone(self)
     def contiguous(self): return self
+    def repeat(self, *sizes): return _F().repeat(self, _shape_args(sizes))
+    def flip(self, *args, dims=None):
+        return _F().flip(self, _shape_args(args) if dims is None else dims)
+    def fliplr(self): return _F().fliplr(self)
+    def flipud(self): return _F().flipud(self)
+    def all(self, dim=None, keepdim=False): return _F().all(self, dim, keepdim)
+    def any(self, dim=None, keepdim=False): return _F().any(self, dim, keepdim)
+    def isnan(self): return _F().isnan(self)
+    def isinf(self): return _F().isinf(self)
+    def isfinite(self): return _F().isfinite(self)
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _F().isclose(self, other, rtol, atol, equal_nan)
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return _F().allclose(self, other, rtol, atol, equal_nan)
+    def nonzero(self, *, as_tuple=False): return _F().nonzero(self, as_tuple=as_tuple)
+
+    # ------------------------------------------------------------ new tensors like this one
+    # PyTorch's Tensor.new_*: the dtype and device of this tensor unless given.
+    def _new(self, fill, size, dtype, device, requires_grad):
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        xp = get_array_module(self.array)
+        array = to_device(fill(xp, tuple(int(n) for n in _shape_args(size)), dtype),
+                          self.device if device is None else Device(device))
+        return Tensor(array, requires_grad=requires_grad)
+
+    def new_zeros(self, *args, size=None, dtype=None, device=None, requires_grad=False):
+        return self._new(lambda xp, s, d: xp.zeros(s, d), args if size is None else (size,),
+                         dtype, device, requires_grad)
+
+    def new_ones(self, *args, size=None, dtype=None, device=None, requires_grad=False):
+        return self._new(lambda xp, s, d: xp.ones(s, d), args if size is None else (size,),
+                         dtype, device, requires_grad)
+
+    def new_empty(self, *args, size=None, dtype=None, device=None, requires_grad=False):
+        return self._new(lambda xp, s, d: xp.empty(s, d), args if size is None else (size,),
+                         dtype, device, requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+        return self._new(lambda xp, s, d: xp.full(s, fill_value, d), (size,), dtype, device,
+                         requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False):
+        """A new leaf holding a copy of ``data`` (any array-like, a Tensor's values too),
+        in this tensor's dtype and device unless given."""
+        data = data.array if isinstance(data, Tensor) else data
+        return self._new(lambda xp, s, d: xp.array(to_device(data, CPU) if is_array(data)
+                                                    else data, dtype=d),
+                         (), dtype, device, requires_grad)
 
     @property
     def T(self):

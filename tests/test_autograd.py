@@ -650,3 +650,71 @@ def test_post_accumulate_grad_hook_once_per_multi_root_backward_and_not_in_grad(
     np.testing.assert_allclose(seen[0], [6.0, 6.0])
     minidl.autograd.grad((w * w).sum(), [w])           # accumulates nothing: no hook
     assert len(seen) == 1
+
+
+# ---------------------------------------------------------------- Tensor.register_hook
+
+def test_register_hook_sees_and_replaces_gradients_as_in_pytorch():
+    torch = require_torch()
+
+    def run(x):
+        seen = []
+        x.register_hook(lambda g: seen.append(('x', g.tolist())))
+        x.register_hook(lambda g: g * 10)          # leaf: replaces what reaches .grad
+        y = x * 3
+        y.register_hook(lambda g: seen.append(('y', g.tolist())) or g * 100)
+        y.retain_grad()                            # sees the replaced gradient
+        z = (y * y.detach()).sum() + (x * 2).sum() + x.sum()
+        z.backward()
+        return seen, x.grad.tolist(), y.grad.tolist()
+
+    ours = run(minidl.tensor([1.0, 2.0], requires_grad=True))
+    theirs = run(torch.tensor([1.0, 2.0], requires_grad=True))
+    assert ours == theirs
+
+
+def test_register_hook_runs_once_on_the_summed_gradient_of_a_leaf_used_twice():
+    calls = []
+    w = leaf(2)
+    w.register_hook(lambda g: calls.append(g.numpy().copy()))
+    w.register_post_accumulate_grad_hook(lambda t: calls.append('post'))
+    (w * 2 + w * 3).sum().backward()
+    assert len(calls) == 2 and calls[1] == 'post'
+    np.testing.assert_array_equal(calls[0], [5.0, 5.0])
+    w.register_hook(lambda g: g * 0)
+    (w * 2).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [5.0, 5.0])   # the hook zeroed the new part
+
+
+def test_register_hook_on_roots_in_autograd_grad_and_removal():
+    torch = require_torch()
+    for lib in (minidl, torch):
+        b = lib.ones(2, requires_grad=True)
+        handle = b.register_hook(lambda g: g * 5)
+        assert lib is torch or isinstance(handle, minidl.autograd.RemovableHandle)
+        b.backward(lib.ones(2))
+        assert b.grad.tolist() == [5.0, 5.0]
+        handle.remove()
+        b.backward(lib.ones(2))
+        assert b.grad.tolist() == [6.0, 6.0]
+        c = lib.ones(2, requires_grad=True)
+        d = c * 2
+        d.register_hook(lambda g: g * 7)
+        c.register_hook(lambda g: g + 1)
+        # autograd.grad: a leaf's gradient after its hooks, a non-leaf's before them
+        assert [g.tolist() for g in lib.autograd.grad(d.sum(), [c, d])] == [[15.0, 15.0],
+                                                                              [1.0, 1.0]]
+
+
+def test_register_hook_errors():
+    with pytest.raises(RuntimeError, match="cannot register a hook on a tensor that doesn't "
+                                           "require gradient"):
+        minidl.ones(2).register_hook(print)
+    a = leaf(2)
+    a.register_hook(lambda g: minidl.ones(3, dtype=minidl.float64))
+    with pytest.raises(RuntimeError, match="hook '<lambda>' has changed the size of value"):
+        (a * 2).sum().backward()
+    b = leaf(2)
+    b.register_hook(lambda g: g.float())
+    with pytest.raises(RuntimeError, match="hook '<lambda>' has changed the type of value"):
+        (b * 2).sum().backward()

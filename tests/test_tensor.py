@@ -253,3 +253,36 @@ def test_grad_assignment_is_checked_like_pytorch():
         w.grad = np.ones((2, 3))
     w.requires_grad = False
     assert not w.requires_grad and w.is_leaf
+
+
+# ---------------------------------------------------------------- new_*, Size
+
+def test_new_factories_take_this_tensors_dtype_and_device():
+    torch = require_torch()
+    ours, theirs = minidl.ones(2, dtype=minidl.float64), torch.ones(2, dtype=torch.float64)
+    for call in (lambda t: t.new_zeros(2, 3), lambda t: t.new_zeros((2, 3)),
+                 lambda t: t.new_ones(size=(1, 2)), lambda t: t.new_full((2,), 3),
+                 lambda t: t.new_tensor([1, 2]), lambda t: t.new_zeros(()),
+                 lambda t: t.new_ones(2, dtype=t.int().dtype if isinstance(t, minidl.Tensor)
+                                      else torch.int32)):
+        o, r = call(ours), call(theirs)
+        assert o.shape == tuple(r.shape) and o.dtype == r.numpy().dtype
+        np.testing.assert_array_equal(o.numpy(), r.numpy())
+        assert o.is_leaf and not o.requires_grad
+    empty = ours.new_empty(2, 3, requires_grad=True)
+    assert empty.shape == (2, 3) and empty.dtype == np.float64 and empty.requires_grad
+    copied = ours.new_tensor(ours)
+    copied.add_(1)
+    assert ours[0].item() == 1.0     # new_tensor copies
+
+
+def test_shape_is_a_size():
+    torch = require_torch()
+    t = minidl.zeros(2, 3)
+    assert isinstance(t.shape, minidl.Size) and isinstance(t.size(), tuple)
+    assert t.shape == (2, 3) and t.size() == torch.Size([2, 3]) and hash(t.shape) == hash((2, 3))
+    assert repr(t.shape) == str(t.shape) == repr(torch.zeros(2, 3).shape) == 'torch.Size([2, 3])'
+    assert repr(t.shape[1:]) == 'torch.Size([3])' and t.shape[0] == 2
+    assert repr(t.shape + (4,)) == 'torch.Size([2, 3, 4])' and t.shape.numel() == 6
+    assert f'{t.shape}' == '(2, 3)'     # minidl's messages give shapes as tuples
+    assert repr(minidl.zeros(()).shape) == repr(torch.Size([])) and minidl.Size([]).numel() == 1

@@ -15,4 +15,5 @@ from .conv import *             # noqa: F401,F403
 from .pooling import *          # noqa: F401,F403
 from .normalization import *    # noqa: F401,F403
 from .dropout import *          # noqa: F401,F403
+from .upsampling import *       # noqa: F401,F403
 from . import inplace           # noqa: F401  (the in-place forms; Tensor.add_ and co.)

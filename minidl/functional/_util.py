@@ -80,3 +80,17 @@ def scatter_add(target, index, values):
     else:
         import cupyx
         cupyx.scatter_add(target, index, values)
+
+
+def logistic(x):
+    """sigmoid(x) = 1 / (1 + e^-x) of an array, without overflow: 1/(1+e^-x) for x >= 0
+    and e^x/(1+e^x) for x < 0 (e^-|x| <= 1 in both)."""
+    xp = get_array_module(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def softplus(x):
+    """log(1 + e^x) of an array, without overflow: max(x, 0) + log(1 + e^-|x|)."""
+    xp = get_array_module(x)
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-xp.abs(x)))

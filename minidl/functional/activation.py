@@ -182,3 +182,122 @@ def log_softmax(input, dim, dtype=None):
     """log(softmax(x)) along ``dim``, computed stably; ``dtype`` as for softmax."""
     input = _as_dtype(input, dtype)
     return LogSoftmax.apply(input, normalize_dim(dim, input.ndim, 'log_softmax'))
+
+
+# ================================================================ gelu, silu, softplus
+# Added with the PyTorch API that newcomers reached for; kept in this section of its own.
+
+import math  # noqa: E402
+
+from ._util import logistic, softplus as _softplus  # noqa: E402
+from .unary import _special  # noqa: E402
+
+__all__ += ['gelu', 'silu', 'softplus']
+
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_GELU_CUBIC = 0.044715   # the tanh approximation's constant (Hendrycks & Gimpel, 2016)
+
+
+class GELU(Function):
+    """x Phi(x), Phi the standard normal CDF (``approximate='none'``), or its tanh
+    approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``'tanh'``).
+    Saves the input only, as PyTorch does; backward recomputes Phi or tanh."""
+
+    @staticmethod
+    def forward(ctx, x, *, approximate):
+        xp = get_array_module(x)
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        if approximate == 'tanh':
+            out = 0.5 * x * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x)))
+        else:
+            out = 0.5 * x * (1 + _special(xp).erf(x / math.sqrt(2)))
+        return out.astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """Exact: y = x Phi(x): dy/dx = Phi(x) + x phi(x), phi(x) = e^(-x^2/2) / sqrt(2 pi).
+        tanh: y = x (1 + t) / 2, t = tanh u, u = sqrt(2/pi) (x + c x^3):
+            dy/dx = (1 + t) / 2 + x (1 - t^2) du/dx / 2,  du/dx = sqrt(2/pi) (1 + 3 c x^2)."""
+        (x,) = ctx.saved_tensors
+        xp = get_array_module(x)
+        if ctx.approximate == 'tanh':
+            t = xp.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x * x * x))
+            du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x)
+            local = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du
+        else:
+            cdf = 0.5 * (1 + _special(xp).erf(x / math.sqrt(2)))
+            local = cdf + x * xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return (grad * local).astype(x.dtype, copy=False)
+
+    cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=8 * o[0].size,
+                                               backward_input_flops=10 * o[0].size))
+
+
+class SiLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * logistic(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = x s, s = sigmoid(x), ds/dx = s (1 - s):
+        dy/dx = s + x s (1 - s) = s (1 + x (1 - s))."""
+        (x,) = ctx.saved_tensors
+        s = logistic(x)
+        return grad * s * (1 + x * (1 - s))
+
+    cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=5 * o[0].size,
+                                               backward_input_flops=8 * o[0].size))
+
+
+class Softplus(Function):
+    """log(1 + e^(beta x)) / beta, and x itself where beta x > threshold (PyTorch's
+    cut-over to the identity, where the two agree to float precision)."""
+
+    @staticmethod
+    def forward(ctx, x, *, beta, threshold):
+        xp = get_array_module(x)
+        z = x * beta
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        smooth = _softplus(z) / beta   # log(1 + e^z), computed without overflow
+        return xp.where(z > threshold, x, smooth).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = log(1 + e^(b x)) / b: dy/dx = e^(b x) / (1 + e^(b x)) = sigmoid(b x);
+        1 where the identity is used (b x > threshold)."""
+        (x,) = ctx.saved_tensors
+        xp = get_array_module(x)
+        z = x * ctx.beta
+        return xp.where(z > ctx.threshold, grad, grad * logistic(z))
+
+    cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=6 * o[0].size,
+                                               backward_input_flops=5 * o[0].size))
+
+
+def gelu(input, approximate='none'):
+    """The Gaussian Error Linear Unit x Phi(x) (Hendrycks & Gimpel, 2016), Phi the
+    standard normal CDF; ``approximate='tanh'`` uses
+    0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Same shape and dtype as ``input``."""
+    if approximate not in ('none', 'tanh'):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    if input.dtype.kind != 'f':
+        raise TypeError(f'gelu: input must be floating point, got {input.dtype}')
+    return GELU.apply(input, approximate=approximate)
+
+
+def silu(input, inplace=False):
+    """The Sigmoid Linear Unit (swish) x * sigmoid(x). ``inplace=True`` writes the result
+    into ``input``."""
+    if inplace:
+        return apply_inplace('silu_', input, SiLU.apply)
+    return SiLU.apply(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    """log(1 + exp(beta x)) / beta, a smooth relu; the identity where beta x > threshold,
+    as in PyTorch."""
+    return Softplus.apply(input, beta=beta, threshold=threshold)

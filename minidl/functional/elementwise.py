@@ -15,7 +15,7 @@ from ._util import check_tensor, keep_where, quiet, raw, shape_of
 __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'clamp',
            'clamp_min', 'clamp_max', 'maximum', 'minimum', 'where', 'clip', 'to_dtype',
            'to_device', 'lerp', 'addcmul', 'addcdiv', 'eq', 'ne', 'lt', 'le', 'gt', 'ge',
-           'equal']
+           'equal', 'isnan', 'isinf', 'isfinite', 'isclose', 'allclose']
 
 
 def _check_broadcast(op, a, b):
@@ -538,6 +538,55 @@ def equal(input, other):
         return False
     xp = get_array_module(input.array, other.array)
     return bool(xp.array_equal(input.array, other.array))
+
+
+def _classify(op, ufunc, input, other_kinds):
+    """``ufunc`` (isnan, isinf, isfinite) of a floating-point tensor; ``other_kinds``
+    (the answer for integers and booleans, which are never NaN or infinite) otherwise."""
+    check_tensor(input, op)
+    xp = get_array_module(input.array)
+    if input.dtype.kind in 'fc':
+        return Tensor(getattr(xp, ufunc)(input.array))
+    return Tensor(xp.full(input.shape, other_kinds, dtype=bool))
+
+
+def isnan(input):
+    """A boolean tensor: True where ``input`` is NaN."""
+    return _classify('isnan', 'isnan', input, False)
+
+
+def isinf(input):
+    """A boolean tensor: True where ``input`` is +inf or -inf."""
+    return _classify('isinf', 'isinf', input, False)
+
+
+def isfinite(input):
+    """A boolean tensor: True where ``input`` is neither NaN nor infinite."""
+    return _classify('isfinite', 'isfinite', input, True)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """A boolean tensor: True where |input - other| <= atol + rtol |other| (broadcast
+    together); NaNs are equal only with ``equal_nan``. Both must have one dtype, as in
+    PyTorch."""
+    check_tensor(input, 'isclose')
+    check_tensor(other, 'isclose', 'other')
+    if input.dtype != other.dtype:
+        raise RuntimeError(f'isclose: input is {input.dtype} but other is {other.dtype}; '
+                           f'they must have the same dtype')
+    if rtol < 0 or atol < 0:
+        raise RuntimeError(f'isclose: rtol and atol must be greater than or equal to zero, '
+                           f'got rtol={rtol}, atol={atol}')
+    _check_broadcast('isclose', input.array, other.array)
+    xp = get_array_module(input.array, other.array)
+    with quiet(xp):   # inf - inf
+        return Tensor(xp.isclose(input.array, other.array, rtol=rtol, atol=atol,
+                                 equal_nan=equal_nan))
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    """True (a Python bool) when ``isclose`` holds everywhere."""
+    return bool(isclose(input, other, rtol, atol, equal_nan).array.all())
 
 
 def where(condition, input, other):

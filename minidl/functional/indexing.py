@@ -1,6 +1,6 @@
 """Operators that move values by an index tensor: gather, scatter, scatter_add,
 index_select, index_add, index_fill, masked_fill, and the sorting ones, sort, argsort
-and topk.
+and topk; nonzero and one_hot, which compute indices and have no gradient.
 
 Along ``dim``, an index tensor names for each position which position of the other
 tensor it reads (gather) or writes (scatter). Backward runs the same movement in the
@@ -17,7 +17,7 @@ from ._util import check_tensor, normalize_dim, raw, scatter_add as _scatter_add
 from .shape import GetItem
 
 __all__ = ['gather', 'scatter', 'scatter_add', 'index_select', 'index_add', 'index_fill',
-           'masked_fill', 'sort', 'argsort', 'topk']
+           'masked_fill', 'sort', 'argsort', 'topk', 'nonzero', 'one_hot']
 
 # torch.return_types.sort / .topk: tuples that also have .values and .indices
 sort_result = namedtuple('sort', ['values', 'indices'])
@@ -364,3 +364,44 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
         raise RuntimeError(f'topk: k ({k}) is out of range for dimension {d} of size '
                            f'{input.shape[d]} (input {input.shape})')
     return topk_result(*Sort.apply(input, dim=d, k=k, descending=bool(largest)))
+
+
+# ---------------------------------------------------------------- indices, no gradient
+
+def nonzero(input, *, as_tuple=False):
+    """The indices of the nonzero elements, in row-major order: an int64 tensor of shape
+    (count, ndim), or with ``as_tuple`` one 1-D int64 tensor per dimension (a 0-d input
+    counts as 1-D there), as in PyTorch."""
+    check_tensor(input, 'nonzero')
+    xp = get_array_module(input.array)
+    if as_tuple:
+        array = input.array.reshape(-1) if input.ndim == 0 else input.array
+        return tuple(Tensor(i.astype(np.int64)) for i in xp.nonzero(array))
+    if input.ndim == 0:
+        return Tensor(xp.zeros((int(input.array != 0), 0), dtype=np.int64))
+    return Tensor(xp.stack(xp.nonzero(input.array), axis=1).astype(np.int64))
+
+
+def one_hot(tensor, num_classes=-1):
+    """An int64 tensor of shape ``tensor.shape + (num_classes,)``: 1 at each class index
+    of ``tensor`` (an int64 tensor), 0 elsewhere; ``num_classes=-1`` takes the largest
+    index + 1. RuntimeError for negative indices, indices >= num_classes, or -1 on an
+    empty tensor, as in PyTorch."""
+    check_tensor(tensor, 'one_hot', 'tensor')
+    if tensor.dtype != np.int64:
+        raise RuntimeError(f'one_hot: is only applicable to index tensors of type int64 '
+                           f'(LongTensor), got {tensor.dtype}')
+    xp = get_array_module(tensor.array)
+    classes = tensor.array
+    if num_classes == -1:
+        if classes.size == 0:
+            raise RuntimeError('one_hot: can not infer the total number of classes from an '
+                               'empty tensor; give num_classes')
+        num_classes = int(classes.max()) + 1
+    if classes.size and int(classes.min()) < 0:
+        raise RuntimeError(f'one_hot: class values must be non-negative, got '
+                           f'{int(classes.min())}')
+    if classes.size and int(classes.max()) >= num_classes:
+        raise RuntimeError(f'one_hot: class values must be smaller than num_classes '
+                           f'({num_classes}), got {int(classes.max())}')
+    return Tensor((classes[..., None] == xp.arange(num_classes)).astype(np.int64))

@@ -170,3 +170,144 @@ def linear(input, weight, bias=None):
         if bias.dtype != input.dtype:
             raise TypeError(f'linear: bias is {bias.dtype} but input is {input.dtype}')
     return Linear.apply(input, weight, bias)
+
+
+# ================================================================ einsum
+# Einstein summation; kept in this section of its own.
+
+import collections  # noqa: E402
+import string  # noqa: E402
+
+__all__ += ['einsum']
+
+
+def _einsum_subscripts(equation, shapes):
+    """The subscripts of each operand and of the output, one letter per dimension:
+    '...' is replaced by letters the equation does not use (right-aligned across the
+    operands, as broadcasting is), and an implicit output ('ij,jk') becomes the
+    ellipsis dimensions followed by the letters used once, in alphabetical order."""
+    equation = equation.replace(' ', '')
+    lhs, arrow, rhs = equation.partition('->')
+    terms = lhs.split(',')
+    if len(terms) != len(shapes):
+        raise ValueError(f'einsum: the equation {equation!r} has {len(terms)} operand '
+                         f'subscripts for {len(shapes)} operands')
+    unused = [c for c in string.ascii_letters if c not in equation]
+    ellipsis_dims = max((len(s) - (len(t) - 3) for t, s in zip(terms, shapes) if '...' in t),
+                        default=0)
+    ellipsis = ''.join(unused[:ellipsis_dims])
+    letters = []
+    for k, (term, shape) in enumerate(zip(terms, shapes)):
+        if '...' in term:
+            dims = max(len(shape) - (len(term) - 3), 0)    # what the ... stands for here
+            term = term.replace('...', ellipsis[len(ellipsis) - dims:], 1)
+        if not all(c in string.ascii_letters for c in term) or len(term) != len(shape):
+            raise ValueError(f'einsum: subscripts {terms[k]!r} do not fit operand {k} of '
+                             f'shape {tuple(shape)} (one letter per dimension, at most one '
+                             f'...)')
+        letters.append(term)
+    if not arrow:
+        counts = collections.Counter(''.join(letters))
+        rhs = ellipsis + ''.join(sorted(c for c, n in counts.items()
+                                        if n == 1 and c not in ellipsis))
+    else:
+        rhs = rhs.replace('...', ellipsis)
+        if not all(c in ''.join(letters) for c in rhs) or len(set(rhs)) != len(rhs):
+            raise ValueError(f'einsum: the output subscripts of {equation!r} must each '
+                             f'appear in an operand, once')
+    sizes = {}
+    for term, shape in zip(letters, shapes):
+        for c, n in zip(term, shape):
+            if sizes.get(c, 1) not in (1, n) and n != 1:
+                raise ValueError(f'einsum: subscript {c!r} has size {sizes[c]} in one operand '
+                                 f'and {n} in another (equation {equation!r}, shapes '
+                                 f'{[tuple(s) for s in shapes]})')
+            sizes[c] = max(sizes.get(c, 1), n)
+    return tuple(letters), rhs, sizes
+
+
+class Einsum(Function):
+    """The sum over every subscript missing from the output of the product of the
+    operands' elements: out[rhs] = sum prod_k x_k[terms_k]."""
+
+    @staticmethod
+    def forward(ctx, *operands, terms, output):
+        xp = get_array_module(*operands)
+        ctx.save_for_backward(*operands)
+        ctx.terms, ctx.output = terms, output
+        return xp.einsum(f'{",".join(terms)}->{output}', *operands, optimize=len(operands) > 2)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """out = sum over the other subscripts of prod_j x_j, linear in each x_k:
+            dL/dx_k[terms_k] = sum over the rest of g[output] prod_{j != k} x_j[terms_j],
+        itself an einsum of the upstream gradient with the other operands. A subscript
+        only x_k has (summed in x_k alone) gets the same gradient at every position;
+        a subscript repeated in x_k (a diagonal) gets it on the diagonal only."""
+        operands = ctx.saved_tensors
+        xp = get_array_module(grad)
+        grads = []
+        for k, (x, need) in enumerate(zip(operands, ctx.needs_input_grad)):
+            grads.append(_einsum_operand_grad(xp, grad, operands, ctx.terms, ctx.output, k)
+                         if need else None)
+        return tuple(grads)
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """Counted as the plain loop over every subscript (a contraction order may do
+        less): one multiply per operand after the first, and one add."""
+        sizes = {}
+        for term, x in zip(ctx.terms, inputs):
+            sizes.update({c: max(n, sizes.get(c, 1)) for c, n in zip(term, x.shape)})
+        loop = math.prod(sizes.values())
+        flops = loop * len(inputs)
+        return Cost(macs=loop * (len(inputs) - 1), forward_flops=flops,
+                    backward_input_flops=flops * sum(ctx.needs_input_grad))
+
+
+def _einsum_operand_grad(xp, grad, operands, terms, output, k):
+    """dL/d(operand k), as described in Einsum.backward."""
+    term, shape = terms[k], operands[k].shape
+    unique = ''.join(dict.fromkeys(term))
+    available = set(output).union(*(terms[j] for j in range(len(terms)) if j != k))
+    present = ''.join(c for c in unique if c in available)
+    others = [j for j in range(len(terms)) if j != k]
+    equation = ','.join([output] + [terms[j] for j in others]) + '->' + present
+    g = xp.einsum(equation, grad, *(operands[j] for j in others), optimize=len(others) > 1)
+    size = dict(zip(term, shape))
+    if present != unique:                   # summed within x_k alone: broadcast back
+        g = g.reshape([g.shape[present.index(c)] if c in present else 1 for c in unique])
+        g = xp.broadcast_to(g, [g.shape[i] if c in present else size[c]
+                                for i, c in enumerate(unique)])
+    if unique != term:                      # a repeated subscript: its diagonal
+        out = xp.zeros(shape, dtype=grad.dtype)
+        index = tuple(xp.arange(size[c]).reshape([-1 if u == c else 1 for u in unique])
+                      for c in term)
+        out[index] = g
+        return out
+    return xp.ascontiguousarray(g)
+
+
+def einsum(equation, *operands):
+    """Einstein summation, as torch.einsum: ``einsum('ij,jk->ik', a, b)`` is a @ b,
+    ``einsum('bij->bji', x)`` a transpose, ``einsum('ii', x)`` the trace. Operands may
+    be passed as a list; '...' stands for broadcast leading dimensions; without '->' the
+    output is the subscripts used once, in alphabetical order. Size-1 dimensions
+    broadcast. Differentiable in every operand (the gradient of each is an einsum of
+    the upstream gradient with the others).
+
+    Not provided: the sublist form ``einsum(a, [0, 1], b, [1, 2])``, gradients of gradients.
+    Raises ValueError when the subscripts do not fit the operands' shapes, RuntimeError
+    when the operands' dtypes differ."""
+    if not isinstance(equation, str):
+        raise TypeError('einsum: the first argument must be the equation string; the '
+                        'sublist form einsum(a, [0, 1], ...) is not supported by minidl')
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    for k, x in enumerate(operands):
+        check_tensor(x, 'einsum', f'operand {k}')
+    if len({x.dtype for x in operands}) > 1:
+        raise RuntimeError(f'einsum: operands must share a dtype, got '
+                           f'{[str(x.dtype) for x in operands]}')
+    terms, output, _ = _einsum_subscripts(equation, [x.shape for x in operands])
+    return Einsum.apply(*operands, terms=terms, output=output)

@@ -1,16 +1,22 @@
 """Loss functions: cross_entropy (log-softmax and NLL fused; class indices or class
-probabilities), nll_loss, mse_loss.
+probabilities), nll_loss, mse_loss, binary_cross_entropy and
+binary_cross_entropy_with_logits (the sigmoid fused in).
 
 Class-index losses take an input of shape (N, C) or (N, C, d1, ...) (or (C,) for one
 sample) and an integer target of shape (N,) or (N, d1, ...). With ``reduction='mean'``
 the losses are divided by the total weight of the counted targets, as in PyTorch:
 sum_i w[t_i] over targets that are not ``ignore_index`` (their number without weights).
 """
-from ..autograd import ArrayFunction as Function, Cost
-from ..backend import get_array_module
-from ._util import check_tensor, keep_where, quiet, raw
+import warnings
 
-__all__ = ['cross_entropy', 'nll_loss', 'mse_loss']
+import numpy as np
+
+from ..autograd import ArrayFunction as Function, Cost, is_grad_enabled
+from ..backend import get_array_module
+from ._util import check_tensor, keep_where, logistic, quiet, raw, softplus
+
+__all__ = ['cross_entropy', 'nll_loss', 'mse_loss', 'binary_cross_entropy',
+           'binary_cross_entropy_with_logits']
 
 _REDUCTIONS = ('mean', 'sum', 'none')
 
@@ -340,3 +346,194 @@ def mse_loss(input, target, reduction='mean'):
             raise ValueError(f'mse_loss: input of shape {input.shape} and target of shape '
                              f'{target.shape} cannot be broadcast together')
     return MSELoss.apply(input, target, reduction=reduction)
+
+
+# ================================================================ binary cross-entropy
+# binary_cross_entropy (on probabilities) and binary_cross_entropy_with_logits (the
+# sigmoid fused in, stable for any logit); kept in this section of their own.
+
+_BCE_EPSILON = 1e-12   # PyTorch's floor of x (1 - x) in the gradient's denominator
+
+
+def _reduce_elementwise(xp, losses, reduction):
+    """'none': the losses; 'sum' or 'mean' over every element, as a 0-d array."""
+    if reduction == 'none':
+        return losses
+    total = losses.sum() if reduction == 'sum' else losses.mean()
+    return xp.asarray(total, dtype=losses.dtype)
+
+
+def _elementwise_scale(grad, reduction, count):
+    """dL/d(loss_i): the upstream gradient, over the number of losses for 'mean'."""
+    return grad / count if reduction == 'mean' else grad
+
+
+class BinaryCrossEntropy(Function):
+    @staticmethod
+    def forward(ctx, x, y, *, weight, reduction):
+        xp = get_array_module(x)
+        with quiet(xp):   # log 0 = -inf, floored at -100 as PyTorch does
+            log_x = xp.maximum(xp.log(x), -100)
+            log_not_x = xp.maximum(xp.log1p(-x), -100)
+        losses = -(y * log_x + (1 - y) * log_not_x)
+        if weight is not None:
+            losses = losses * weight
+        ctx.save_for_backward(x, y, weight)
+        ctx.reduction, ctx.count = reduction, losses.size
+        return _reduce_elementwise(xp, losses.astype(x.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """loss = -w (y log x + (1 - y) log(1 - x)):
+            dloss/dx = w (x - y) / (x (1 - x))    (denominator floored at 1e-12),
+            dloss/dy = w (log(1 - x) - log x),
+        each times the upstream gradient (over the number of elements for 'mean')."""
+        x, y, weight = ctx.saved_tensors
+        xp = get_array_module(x)
+        scale = _elementwise_scale(grad, ctx.reduction, ctx.count)
+        if weight is not None:
+            scale = scale * weight
+        grad_x = grad_y = None
+        with quiet(xp):
+            if ctx.needs_input_grad[0]:
+                grad_x = scale * (x - y) / xp.maximum(x * (1 - x), _BCE_EPSILON)
+            if ctx.needs_input_grad[1]:
+                grad_y = scale * (xp.log1p(-x) - xp.log(x))
+        return grad_x, grad_y
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        n = inputs[0].size   # two logs, the weighted sum, the reduction
+        return Cost(forward_flops=7 * n,
+                    backward_input_flops=5 * n * sum(ctx.needs_input_grad[:2]))
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    @staticmethod
+    def forward(ctx, x, y, *, weight, pos_weight, reduction):
+        xp = get_array_module(x)
+        softplus_neg = softplus(-x)           # -log sigmoid(x)
+        if pos_weight is None:
+            losses = (1 - y) * x + softplus_neg
+        else:
+            losses = (1 - y) * x + ((pos_weight - 1) * y + 1) * softplus_neg
+        if weight is not None:
+            losses = losses * weight
+        ctx.save_for_backward(x, y, weight, pos_weight)
+        ctx.reduction, ctx.count = reduction, losses.size
+        return _reduce_elementwise(xp, losses.astype(x.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """With s = sigmoid(x), -log s = softplus(-x) and -log(1 - s) = x + softplus(-x):
+        loss = -w (p y log s + (1 - y) log(1 - s)) = w ((1 - y) x + l softplus(-x)),
+        l = (p - 1) y + 1 (p = pos_weight, 1 without), so with d softplus(-x)/dx = s - 1:
+            dloss/dx = w (l s - p y),      dloss/dy = w (-x + (p - 1) softplus(-x))."""
+        x, y, weight, pos_weight = ctx.saved_tensors
+        xp = get_array_module(x)
+        scale = _elementwise_scale(grad, ctx.reduction, ctx.count)
+        if weight is not None:
+            scale = scale * weight
+        p = 1 if pos_weight is None else pos_weight
+        grad_x = grad_y = None
+        if ctx.needs_input_grad[0]:
+            s = logistic(x)
+            grad_x = scale * ((s - y) if pos_weight is None else ((p - 1) * y + 1) * s - p * y)
+        if ctx.needs_input_grad[1]:
+            grad_y = scale * (-x if pos_weight is None else -x + (p - 1) * softplus(-x))
+        return grad_x, grad_y
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        n = inputs[0].size   # softplus (4), the weighted sum (4), the reduction
+        return Cost(forward_flops=9 * n,
+                    backward_input_flops=6 * n * sum(ctx.needs_input_grad[:2]))
+
+
+def legacy_reduction(size_average, reduce, reduction, stacklevel=3):
+    """``reduction`` from PyTorch's deprecated ``size_average`` and ``reduce`` (with a
+    warning, as PyTorch gives), or ``reduction`` itself when both are None."""
+    if size_average is None and reduce is None:
+        return reduction
+    warnings.warn("size_average and reduce args will be deprecated, please use "
+                  "reduction='mean', 'sum' or 'none' instead.", stacklevel=stacklevel)
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    if not reduce:
+        return 'none'
+    return 'mean' if size_average else 'sum'
+
+
+def _binary_setting(op, name, value, input):
+    """The raw array of ``weight`` or ``pos_weight`` (no gradient, as in PyTorch), which
+    must broadcast to the input's shape."""
+    if value is None:
+        return None
+    check_tensor(value, op, name)
+    if value.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{op}: the function is not differentiable with respect to "
+                           f"argument '{name}'; it cannot have requires_grad=True")
+    try:
+        shape = np.broadcast_shapes(value.shape, input.shape)
+    except ValueError:
+        shape = None
+    if shape != input.shape:
+        raise RuntimeError(f'{op}: {name} of shape {value.shape} does not broadcast to the '
+                           f'input shape {input.shape}')
+    return value.array.astype(input.dtype, copy=False)
+
+
+def _binary_inputs(op, input, target, size_average, reduce, reduction):
+    """Check the input and the target (one shape, one floating dtype); the reduction,
+    from PyTorch's deprecated arguments too."""
+    reduction = legacy_reduction(size_average, reduce, reduction, stacklevel=4)
+    _check_reduction(op, reduction)
+    check_tensor(input, op)
+    check_tensor(target, op, 'target')
+    if input.dtype.kind != 'f':
+        raise TypeError(f'{op}: input must be floating point, got {input.dtype}')
+    if target.dtype != input.dtype:
+        raise RuntimeError(f'{op}: target has dtype {target.dtype}, the input {input.dtype}; '
+                           f'they must match (convert with target.to(input.dtype))')
+    if target.shape != input.shape:
+        raise ValueError(f'{op}: target of shape {target.shape} must have the input\'s shape '
+                         f'{input.shape}')
+    return reduction
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction='mean'):
+    """-w (y log x + (1 - y) log(1 - x)) per element for probabilities ``input`` (x in
+    [0, 1], say after a sigmoid) and targets ``target`` (y in [0, 1], the input's shape
+    and dtype); ``weight`` broadcasts to the input's shape. Logarithms are floored at
+    -100, as in PyTorch. Prefer ``binary_cross_entropy_with_logits`` on logits: it is
+    stable where the sigmoid saturates.
+
+    Raises ValueError when the shapes differ, RuntimeError when an input or target
+    element is outside [0, 1] or their dtypes differ."""
+    op = 'binary_cross_entropy'
+    reduction = _binary_inputs(op, input, target, size_average, reduce, reduction)
+    xp = get_array_module(input.array)
+    for name, t in (('input', input), ('target', target)):
+        if t.numel() and not bool(xp.all((t.array >= 0) & (t.array <= 1))):
+            raise RuntimeError(f'{op}: all elements of {name} should be between 0 and 1')
+    return BinaryCrossEntropy.apply(input, target, reduction=reduction,
+                                    weight=_binary_setting(op, 'weight', weight, input))
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction='mean', pos_weight=None):
+    """Sigmoid and binary cross-entropy in one stable step, for logits ``input`` and
+    targets ``target`` (the input's shape and dtype):
+    -w (p y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))) per element, computed as
+    w ((1 - y) x + ((p - 1) y + 1) (max(-x, 0) + log(1 + e^-|x|))) (log-sum-exp form,
+    no overflow). ``weight`` broadcasts to the input; ``pos_weight`` p weighs the
+    positive term, broadcast along the last (class) dimension, as in PyTorch.
+
+    Raises ValueError when the shapes differ, RuntimeError when the dtypes differ."""
+    op = 'binary_cross_entropy_with_logits'
+    reduction = _binary_inputs(op, input, target, size_average, reduce, reduction)
+    return BinaryCrossEntropyWithLogits.apply(
+        input, target, reduction=reduction,
+        weight=_binary_setting(op, 'weight', weight, input),
+        pos_weight=_binary_setting(op, 'pos_weight', pos_weight, input))

@@ -1,5 +1,5 @@
 """Reductions: sum, mean, max, min, amax, amin, var, std, argmax, argmin, prod,
-logsumexp, norm, and the running sum cumsum.
+logsumexp, norm, the running sum cumsum, and the logical all and any.
 
 ``dim`` is an int, a tuple of ints (negative ones count from the end) or None for
 every dimension. Each backward broadcasts the output gradient back over the reduced
@@ -17,7 +17,7 @@ from ._util import check_tensor, keep_where, normalize_dim, quiet
 from .elementwise import maximum, minimum
 
 __all__ = ['sum', 'mean', 'max', 'min', 'var', 'std', 'argmax', 'argmin', 'amax', 'amin',
-           'prod', 'cumsum', 'logsumexp', 'norm']
+           'prod', 'cumsum', 'logsumexp', 'norm', 'all', 'any']
 
 # torch.return_types.max / .min: a tuple that also has .values and .indices
 max_result = namedtuple('max', ['values', 'indices'])
@@ -540,3 +540,27 @@ def norm(input, p='fro', dim=None, keepdim=False, dtype=None):
         raise ValueError(f"norm: p={p!r} is not supported (use a number, inf, -inf or 'fro')")
     return Norm.apply(input, p=float(p), dims=_reduced_dims(dim, input.ndim, 'norm'),
                       keepdim=keepdim)
+
+
+# ---------------------------------------------------------------- logical reductions
+# Boolean results, outside the graph (they have no gradient).
+
+def _logical(op, reduce, input, dim, keepdim):
+    check_tensor(input, op)
+    dims = _reduced_dims(dim, input.ndim, op)
+    out = getattr(get_array_module(input.array), reduce)(input.array != 0, axis=dims,
+                                                         keepdims=keepdim)
+    # uint8 stays uint8 (PyTorch's legacy rule); every other dtype gives bool
+    return Tensor(out.astype(np.uint8) if input.dtype == np.uint8 else out)
+
+
+def all(input, dim=None, keepdim=False):
+    """True where every element (over ``dim``: an int, a tuple, or None for all) is
+    nonzero; a boolean tensor (uint8 for a uint8 input, as in PyTorch)."""
+    return _logical('all', 'all', input, dim, keepdim)
+
+
+def any(input, dim=None, keepdim=False):
+    """True where some element (over ``dim``: an int, a tuple, or None for all) is
+    nonzero; a boolean tensor (uint8 for a uint8 input, as in PyTorch)."""
+    return _logical('any', 'any', input, dim, keepdim)

@@ -1,5 +1,5 @@
 """Shape operators: reshape, flatten, transpose, permute, squeeze, unsqueeze, expand,
-indexing, cat, stack, split, chunk, pad, clone, narrow.
+indexing, cat, stack, split, chunk, pad, clone, narrow, repeat, flip.
 
 None of them computes anything: forward moves or copies values, backward moves the
 gradient back to where each value came from. Where one input value reaches several
@@ -17,7 +17,7 @@ from ._util import check_tensor, normalize_dim, scatter_add, sum_to_shape
 
 __all__ = ['reshape', 'view', 'flatten', 'transpose', 'permute', 'squeeze', 'unsqueeze',
            'expand', 'getitem', 'cat', 'concat', 'stack', 'split', 'chunk', 'pad', 'clone',
-           'narrow', 'meshgrid']
+           'narrow', 'meshgrid', 'repeat', 'flip', 'fliplr', 'flipud']
 
 
 def _free(ctx, inputs, outputs):
@@ -273,6 +273,44 @@ class Clone(Function):
     def backward(ctx, grad):
         """A copy: dy/dx = 1."""
         return grad
+
+    cost = staticmethod(_free)
+
+
+class Repeat(Function):
+    @staticmethod
+    def forward(ctx, x, *, repeats):
+        """``repeats`` has one count per output dimension; ``x`` gets leading size-1
+        dimensions to match, then is tiled."""
+        xp = get_array_module(x)
+        shape = (1,) * (len(repeats) - x.ndim) + x.shape
+        ctx.shape, ctx.repeats = x.shape, repeats
+        return xp.tile(x.reshape(shape), repeats)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """Output position k r_d + j along each dimension d (copy k of x's j) holds x[j]:
+        read as shape (r_1, s_1, r_2, s_2, ...), summing over the copy axes r_d gives
+        each input element's summed gradient."""
+        padded = (1,) * (len(ctx.repeats) - len(ctx.shape)) + ctx.shape
+        split = tuple(n for pair in zip(ctx.repeats, padded) for n in pair)
+        summed = grad.reshape(split).sum(axis=tuple(range(0, len(split), 2)))
+        return summed.reshape(ctx.shape)
+
+    cost = staticmethod(_scatter_add_cost)
+
+
+class Flip(Function):
+    @staticmethod
+    def forward(ctx, x, *, dims):
+        ctx.dims = dims
+        return get_array_module(x).flip(x, axis=dims).copy()   # a copy, as PyTorch's
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y[i] = x[n - 1 - i] along each flipped dimension: the gradient is flipped
+        back the same way."""
+        return get_array_module(grad).flip(grad, axis=ctx.dims).copy()
 
     cost = staticmethod(_free)
 
@@ -588,3 +626,53 @@ def meshgrid(*tensors, indexing=None):
         view = reshape(t, tuple(-1 if d == axis else 1 for d in range(len(shape))))
         grids.append(expand(view, shape))
     return tuple(grids)
+
+
+def repeat(input, *sizes):
+    """``input`` tiled ``sizes[d]`` times along each dimension d, as ``Tensor.repeat``:
+    ``sizes`` may have more entries than ``input`` has dimensions (new leading ones),
+    not fewer. Sizes as ``repeat(x, 2, 3)`` or ``repeat(x, (2, 3))``."""
+    check_tensor(input, 'repeat')
+    repeats = tuple(int(r) for r in (sizes[0] if len(sizes) == 1 and
+                                     isinstance(sizes[0], (tuple, list)) else sizes))
+    if len(repeats) < input.ndim:
+        raise RuntimeError(f'repeat: the number of repeat sizes ({len(repeats)}) can not be '
+                           f'smaller than the number of dimensions of the tensor ({input.ndim}, '
+                           f'shape {input.shape})')
+    if any(r < 0 for r in repeats):
+        raise RuntimeError(f'repeat: repeat sizes must be non-negative, got {repeats}')
+    return Repeat.apply(input, repeats=repeats)
+
+
+def flip(input, dims):
+    """A copy of ``input`` with the order of elements reversed along each dimension in
+    ``dims`` (an int, or a tuple or list of ints, each at most once)."""
+    check_tensor(input, 'flip')
+    dims = _shape_tuple(dims)
+    axes = tuple(normalize_dim(d, input.ndim, 'flip') for d in dims)
+    if len(set(axes)) != len(axes):
+        raise RuntimeError(f'flip: dims {dims} name dimension {max(axes, key=axes.count)} '
+                           f'more than once')
+    if input.ndim == 0:
+        return Flip.apply(input, dims=())
+    return Flip.apply(input, dims=axes)
+
+
+def _flip_dim(op, input, dim):
+    """``input`` flipped along ``dim``, which it must have."""
+    check_tensor(input, op)
+    if input.ndim <= dim:
+        raise RuntimeError(f'{op}: input must be >= {dim + 1}-d, got shape {input.shape}')
+    return flip(input, (dim,))
+
+
+def fliplr(input):
+    """Flip left to right: the order of dimension 1 reversed (an input of 2 or more
+    dimensions)."""
+    return _flip_dim('fliplr', input, 1)
+
+
+def flipud(input):
+    """Flip up to down: the order of dimension 0 reversed (an input of 1 or more
+    dimensions)."""
+    return _flip_dim('flipud', input, 0)

@@ -121,3 +121,52 @@ def test_relu_cuts_off_inf_and_nan_gradients_and_passes_nan_inputs():
                        upstream=[np.array([np.inf, np.nan, -np.inf, 2.0, 1.0])])
     check_torch_parity(lambda t: F.sqrt(F.relu(t)), lambda t: t.relu().sqrt(),
                        [np.array([-1.0, 0.0, 0.25, 4.0])])
+
+
+# ---------------------------------------------------------------- gelu, silu, softplus
+
+NEW_POINTWISE = {
+    'gelu': (F.gelu, lambda torch, t: torch.nn.functional.gelu(t)),
+    'gelu_tanh': (lambda t: F.gelu(t, approximate='tanh'),
+                  lambda torch, t: torch.nn.functional.gelu(t, approximate='tanh')),
+    'silu': (F.silu, lambda torch, t: torch.nn.functional.silu(t)),
+    'softplus': (F.softplus, lambda torch, t: torch.nn.functional.softplus(t)),
+    'softplus_beta2_threshold1': (lambda t: F.softplus(t, beta=2.0, threshold=1.0),
+                                  lambda torch, t: torch.nn.functional.softplus(t, 2.0, 1.0)),
+}
+
+
+@pytest.mark.parametrize('name', sorted(NEW_POINTWISE))
+@settings(max_examples=8, deadline=None)
+@given(shape=shapes, seed=st.integers(0, 2**16))
+def test_gelu_silu_softplus(name, shape, seed):
+    torch = require_torch()
+    ours, theirs = NEW_POINTWISE[name]
+    x = _draw(shape, seed) * 3
+    if 'threshold' in name:   # keep off softplus's switch to the identity at beta x = 1
+        x = np.where(np.abs(2 * x - 1) < 0.05, 0.7, x)
+    check_gradients(ours, [x])
+    check_torch_parity(ours, lambda t: theirs(torch, t), [x])
+
+
+@pytest.mark.parametrize('name', ['gelu', 'gelu_tanh', 'silu', 'softplus'])
+def test_gelu_silu_softplus_stay_finite_at_large_inputs(name):
+    torch = require_torch()
+    ours, theirs = NEW_POINTWISE[name]
+    x = np.array([-1e4, -100.0, -30.0, 0.0, 30.0, 100.0, 1e4])
+    check_torch_parity(ours, lambda t: theirs(torch, t), [x])
+    t = minidl.tensor(on_device(x.astype(np.float32)), requires_grad=True)
+    out = ours(t)
+    out.sum().backward()
+    assert np.all(np.isfinite(out.numpy())) and np.all(np.isfinite(t.grad.numpy()))
+
+
+def test_silu_inplace_and_gelu_argument_checks():
+    x = minidl.tensor(on_device(np.array([-1.0, 0.5, 2.0])))
+    expected = F.silu(x).numpy()
+    assert F.silu(x, inplace=True) is x
+    np.testing.assert_allclose(x.numpy(), expected)
+    with pytest.raises(ValueError, match="gelu: approximate must be 'none' or 'tanh'"):
+        F.gelu(x, approximate='erf')
+    with pytest.raises(TypeError, match='gelu: input must be floating point'):
+        F.gelu(minidl.tensor([1, 2]))

@@ -324,3 +324,36 @@ def test_nan_inputs_route_gradients_like_pytorch():
     check_torch_parity(F.abs, torch.abs, [a])
     check_torch_parity(F.maximum, torch.maximum, [a, b])
     check_torch_parity(F.minimum, torch.minimum, [a, b])
+
+
+# ---------------------------------------------------------------- isnan, isinf, isfinite, isclose
+
+SPECIAL = np.array([0.0, -1.5, np.nan, np.inf, -np.inf, 1e-300])
+
+
+@pytest.mark.parametrize('name', ['isnan', 'isinf', 'isfinite'])
+def test_isnan_isinf_isfinite(name):
+    torch = require_torch()
+    for array in (SPECIAL, SPECIAL.astype(np.float32), np.array([1, 0, -3]), np.array([True])):
+        ours = getattr(minidl, name)(minidl.tensor(on_device(array)))
+        theirs = getattr(torch, name)(torch.tensor(array))
+        assert ours.dtype == np.bool_
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        np.testing.assert_array_equal(getattr(minidl.tensor(array), name)().numpy(), theirs.numpy())
+
+
+def test_isclose_and_allclose():
+    torch = require_torch()
+    a = np.array([1.0, 1.0 + 1e-6, np.nan, np.inf, -np.inf, 0.0])
+    b = np.array([[1.0, 1.0, np.nan, np.inf, np.inf, 1e-9]])
+    for kwargs in ({}, dict(equal_nan=True), dict(rtol=0.0, atol=0.0), dict(rtol=1e-3)):
+        ours = minidl.isclose(minidl.tensor(a), minidl.tensor(b), **kwargs)
+        theirs = torch.isclose(torch.tensor(a), torch.tensor(b), **kwargs)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        assert (minidl.allclose(minidl.tensor(a), minidl.tensor(b), **kwargs)
+                == torch.allclose(torch.tensor(a), torch.tensor(b), **kwargs))
+    assert minidl.tensor([1.0, 2.0]).allclose(minidl.tensor([1.0, 2.0 + 1e-9]))
+    with pytest.raises(RuntimeError, match='isclose: input is float32 but other is float64'):
+        minidl.isclose(minidl.zeros(2), minidl.zeros(2, dtype=minidl.float64))
+    with pytest.raises(RuntimeError, match='rtol and atol must be greater than or equal to zero'):
+        minidl.isclose(minidl.zeros(2), minidl.zeros(2), rtol=-1)

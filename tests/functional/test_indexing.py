@@ -175,3 +175,39 @@ def test_scatter_src_must_share_the_dtype():
     with pytest.raises(TypeError, match='scatter_add: src is float32 but the input is float64'):
         F.scatter_add(_t(np.zeros((3, 5))), 0, _t(np.zeros((2, 2), np.int64)),
                       _t(np.ones((2, 5), np.float32)))
+
+
+# ---------------------------------------------------------------- nonzero, one_hot
+
+def test_nonzero():
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    for array in (rng.integers(0, 2, (3, 4)) * 1.0, rng.integers(0, 3, (2, 3, 2)),
+                  np.zeros((2, 0)), np.array(2.0), np.array(0.0), np.array([True, False])):
+        t, ref = minidl.tensor(on_device(array)), torch.tensor(array)
+        ours, theirs = t.nonzero(), torch.nonzero(ref)
+        assert ours.dtype == np.int64 and ours.shape == tuple(theirs.shape)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        ours, theirs = minidl.nonzero(t, as_tuple=True), torch.nonzero(ref, as_tuple=True)
+        assert len(ours) == len(theirs)
+        for o, r in zip(ours, theirs):
+            np.testing.assert_array_equal(o.numpy(), r.numpy())
+
+
+def test_one_hot():
+    torch = require_torch()
+    for classes, num_classes in (([0, 2, 1], -1), ([[1, 0], [3, 3]], 5), ([], 4), (4, -1)):
+        ours = F.one_hot(minidl.tensor(on_device(np.array(classes, dtype=np.int64))), num_classes)
+        theirs = torch.nn.functional.one_hot(torch.tensor(classes, dtype=torch.long), num_classes)
+        assert ours.dtype == np.int64
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    with pytest.raises(RuntimeError, match='one_hot: is only applicable to index tensors of '
+                                           'type int64'):
+        F.one_hot(minidl.tensor([0.0, 1.0]))
+    with pytest.raises(RuntimeError, match='one_hot: can not infer the total number of classes'):
+        F.one_hot(minidl.tensor(np.zeros(0, dtype=np.int64)))
+    with pytest.raises(RuntimeError, match='one_hot: class values must be non-negative'):
+        F.one_hot(minidl.tensor([-1, 0]))
+    with pytest.raises(RuntimeError, match=r'one_hot: class values must be smaller than '
+                                           r'num_classes \(3\)'):
+        F.one_hot(minidl.tensor([3]), 3)

@@ -154,3 +154,40 @@ def test_linear_refuses_mixed_dtypes():
     with pytest.raises(TypeError, match='linear: bias is float64 but input is float32'):
         F.linear(minidl.tensor(on_device(np.zeros((3, 4), np.float32))), w,
                  minidl.tensor(on_device(np.zeros(6))))
+
+
+# ---------------------------------------------------------------- einsum
+
+EINSUMS = [   # equation, operand shapes
+    ('ij,jk->ik', [(2, 3), (3, 4)]), ('bij,bjk->bik', [(2, 3, 4), (2, 4, 2)]),
+    ('i,i->', [(5,), (5,)]), ('i,j', [(3,), (2,)]), ('ij->ji', [(2, 3)]), ('ii->i', [(3, 3)]),
+    ('ii', [(3, 3)]), ('ij->', [(2, 3)]), ('ij,k->ik', [(2, 3), (4,)]),
+    ('...ij,...jk->...ik', [(2, 1, 2, 3), (4, 3, 2)]), ('bhqd,bhkd->bhqk', [(1, 2, 3, 4)] * 2),
+    ('ij,jk,kl->il', [(2, 3), (3, 4), (4, 2)]), ('i j , j -> i', [(2, 3), (3,)]),
+    ('iij->j', [(2, 2, 3)]), ('ij,ij->ij', [(1, 3), (4, 3)]),
+]
+
+
+@pytest.mark.parametrize('equation, shapes', EINSUMS)
+def test_einsum(equation, shapes):
+    torch = require_torch()
+    rng = np.random.default_rng(len(equation))
+    arrays = [rng.standard_normal(s) for s in shapes]
+    check_gradients(lambda *t: minidl.einsum(equation, *t), arrays)
+    check_torch_parity(lambda *t: minidl.einsum(equation, list(t)),
+                       lambda *t: torch.einsum(equation, *t), arrays)
+
+
+def test_einsum_errors():
+    a, b = minidl.zeros(2, 3), minidl.zeros(4, 5)
+    with pytest.raises(ValueError, match="einsum: subscript 'j' has size 3 in one operand and 4"):
+        minidl.einsum('ij,jk->ik', a, b)
+    with pytest.raises(ValueError, match="einsum: subscripts 'i' do not fit operand 0"):
+        minidl.einsum('i->i', a)
+    with pytest.raises(ValueError, match='einsum: the equation .* has 1 operand subscripts '
+                                         'for 2 operands'):
+        minidl.einsum('ij', a, b)
+    with pytest.raises(RuntimeError, match='einsum: operands must share a dtype'):
+        minidl.einsum('ij,ij->', a, a.double())
+    with pytest.raises(TypeError, match='sublist form'):
+        minidl.einsum(a, [0, 1])

@@ -215,3 +215,117 @@ def test_shape_and_dtype_errors():
         F.nll_loss(logits, _t(np.zeros(4, np.int64)), reduction='avg')
     with pytest.raises(ValueError, match=r'mse_loss: input of shape \(4, 10\) and target of shape \(3,\)'):
         F.mse_loss(logits, _t(np.zeros(3)))
+
+
+# ---------------------------------------------------------------- binary cross-entropy
+
+@st.composite
+def binary_problem(draw):
+    """Probabilities or logits of any shape, targets in [0, 1] of that shape, and
+    optionally a weight and a pos_weight that broadcast to it."""
+    shape = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=3)))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    logits = rng.standard_normal(shape) * 3
+    target = rng.random(shape) if draw(st.booleans()) else rng.integers(0, 2, shape) * 1.0
+    weight = rng.random(shape[-1:]) + 0.5 if shape and draw(st.booleans()) else None
+    pos_weight = rng.random(shape[-1:]) + 0.5 if shape and draw(st.booleans()) else None
+    return logits, target, weight, pos_weight
+
+
+def _bce_call(fn, weight, pos_weight, **kwargs):
+    """fn on (input, target) tensors, with the settings as constant tensors."""
+    extra = {}
+    if weight is not None:
+        extra['weight'] = minidl.tensor(on_device(weight))
+    if pos_weight is not None:
+        extra['pos_weight'] = minidl.tensor(on_device(pos_weight))
+
+    def call(x, t):
+        kw = {k: v.to(x.dtype) for k, v in extra.items()}
+        return fn(x, t, **kw, **kwargs)
+    return call
+
+
+def _torch_bce_call(fn, weight, pos_weight, **kwargs):
+    torch = require_torch()
+
+    def call(x, t):
+        kw = {}
+        if weight is not None:
+            kw['weight'] = torch.tensor(weight, dtype=x.dtype)
+        if pos_weight is not None:
+            kw['pos_weight'] = torch.tensor(pos_weight, dtype=x.dtype)
+        return fn(x, t, **kw, **kwargs)
+    return call
+
+
+@settings(max_examples=15, deadline=None)
+@given(problem=binary_problem(), reduction=reductions)
+def test_binary_cross_entropy_with_logits(problem, reduction):
+    torch = require_torch()
+    logits, target, weight, pos_weight = problem
+    ours = _bce_call(F.binary_cross_entropy_with_logits, weight, pos_weight, reduction=reduction)
+    theirs = _torch_bce_call(torch.nn.functional.binary_cross_entropy_with_logits, weight,
+                             pos_weight, reduction=reduction)
+    check_gradients(ours, [logits, target])
+    check_torch_parity(ours, theirs, [logits, target])
+
+
+@settings(max_examples=15, deadline=None)
+@given(problem=binary_problem(), reduction=reductions)
+def test_binary_cross_entropy(problem, reduction):
+    torch = require_torch()
+    logits, target, weight, _ = problem
+    probs = 0.05 + 0.9 / (1 + np.exp(-logits))     # inside (0, 1), away from log's poles
+    ours = _bce_call(F.binary_cross_entropy, weight, None, reduction=reduction)
+    theirs = _torch_bce_call(torch.nn.functional.binary_cross_entropy, weight, None,
+                             reduction=reduction)
+    # central differences step the target by 1e-6 both ways: keep it inside [0, 1]
+    check_gradients(ours, [probs, 0.01 + 0.98 * target])
+    check_torch_parity(ours, theirs, [probs, target])
+
+
+def test_binary_cross_entropy_with_logits_is_stable_at_large_logits():
+    torch = require_torch()
+    logits = np.array([-1e4, -80.0, -30.0, 0.0, 30.0, 80.0, 1e4])
+    target = np.array([1.0, 1.0, 0.0, 0.5, 1.0, 0.0, 0.0])
+    theirs = torch.nn.functional.binary_cross_entropy_with_logits
+    check_torch_parity(lambda x, t: F.binary_cross_entropy_with_logits(x, t, reduction='none'),
+                       lambda x, t: theirs(x, t, reduction='none'), [logits, target])
+    x = minidl.tensor(on_device(logits.astype(np.float32)), requires_grad=True)
+    y = minidl.tensor(on_device(target.astype(np.float32)))
+    loss = F.binary_cross_entropy_with_logits(x, y)
+    loss.backward()
+    assert np.isfinite(loss.item()) and np.all(np.isfinite(x.grad.numpy()))
+
+
+def test_binary_cross_entropy_floors_the_log_at_minus_100_like_torch():
+    torch = require_torch()
+    probs, target = np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0, 1.0])
+    theirs = torch.nn.functional.binary_cross_entropy
+    check_torch_parity(lambda x, t: F.binary_cross_entropy(x, t, reduction='none'),
+                       lambda x, t: theirs(x, t, reduction='none'),
+                       [probs, target], requires_grad=[False, False])
+
+
+def test_binary_cross_entropy_errors():
+    x, t = minidl.tensor([0.2, 0.7]), minidl.tensor([0.0, 1.0])
+    with pytest.raises(ValueError, match=r"binary_cross_entropy: target of shape \(1,\) must "
+                                         r"have the input's shape \(2,\)"):
+        F.binary_cross_entropy(x, t[:1])
+    with pytest.raises(ValueError, match='binary_cross_entropy_with_logits: target of shape'):
+        F.binary_cross_entropy_with_logits(x, t[:1])
+    with pytest.raises(RuntimeError, match='all elements of input should be between 0 and 1'):
+        F.binary_cross_entropy(x * 3, t)
+    with pytest.raises(RuntimeError, match='all elements of target should be between 0 and 1'):
+        F.binary_cross_entropy(x, t - 1)
+    with pytest.raises(RuntimeError, match='target has dtype int64'):
+        F.binary_cross_entropy_with_logits(x, minidl.tensor([0, 1]))
+    with pytest.raises(RuntimeError, match=r'weight of shape \(3,\) does not broadcast'):
+        F.binary_cross_entropy(x, t, weight=minidl.ones(3))
+    with pytest.raises(RuntimeError, match="not differentiable with respect to argument "
+                                           "'pos_weight'"):
+        F.binary_cross_entropy_with_logits(x, t, pos_weight=minidl.ones(2, requires_grad=True))
+    with pytest.warns(UserWarning, match='size_average and reduce'):
+        total = F.binary_cross_entropy(x, t, size_average=False)
+    np.testing.assert_allclose(total.item(), F.binary_cross_entropy(x, t, reduction='sum').item())

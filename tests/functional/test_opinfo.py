@@ -70,6 +70,15 @@ def _dropout_check(ours, x, p, training):
                                    rtol=1e-6)
 
 
+def _check_new_empty(x, size, **kwargs):
+    """new_empty's values are whatever the memory held: its shape, dtype and flags
+    must match."""
+    out = x.new_empty(size, **kwargs)
+    assert out.shape == tuple(size), f'shape {out.shape}, expected {tuple(size)}'
+    assert out.dtype == kwargs.get('dtype', x.dtype), f'dtype {out.dtype}'
+    assert out.requires_grad == kwargs.get('requires_grad', False) and out.is_leaf
+
+
 def _check_dropout(fn):
     def check(x, p=0.5, training=True, inplace=False):
         _dropout_check(fn(x, p, training, inplace), x, p, training)
@@ -156,17 +165,38 @@ OPS = {
     'nn.functional.cross_entropy': Op(float32=True),
     'nn.functional.nll_loss': Op(float32=True),
     'nn.functional.mse_loss': Op(float32=True),
+    # added with the PyTorch API newcomers reached for
+    'nn.functional.gelu': Op(), 'nn.functional.silu': Op(), 'nn.functional.softplus': Op(),
+    'nn.functional.binary_cross_entropy': Op(float32=True),
+    'nn.functional.binary_cross_entropy_with_logits': Op(float32=True),
+    'nn.functional.one_hot': Op(), 'isnan': Op(), 'isinf': Op(), 'isfinite': Op(),
+    'isclose': Op(), 'allclose': Op(), 'all': Op(), 'any': Op(), 'nonzero': Op(),
+    'new_zeros': Op(False), 'new_ones': Op(False), 'new_full': Op(False),
+    'new_empty': Op(False, check=_check_new_empty), 'repeat': Op(False),
+    'flip': Op(), 'fliplr': Op(), 'flipud': Op(),
+    'einsum': Op(lambda tensors, equation: minidl.einsum(equation, tensors), float32=True),
+    'nn.functional.interpolate.nearest': Op(float32=True),
+    'nn.functional.interpolate.nearest-exact': Op(float32=True),
+    'nn.functional.interpolate.linear': Op(float32=True),
+    'nn.functional.interpolate.bilinear': Op(float32=True),
+    'nn.functional.interpolate.trilinear': Op(float32=True),
+    'nn.functional.upsample_nearest': Op(float32=True),
+    'nn.functional.upsample_bilinear': Op(float32=True),
 }
 
 # Samples minidl refuses on purpose: the OpInfo, the error minidl raises (a regular
 # expression over "Type: message"; the message must name the operator), and why.
 _ONE_D_BATCH_NORM = ('a 1-D input has no channel dimension: PyTorch takes an empty one and '
                      'refuses every other (running_mean should contain 0 elements)')
+_ANTIALIAS = ("antialias=True (PyTorch's Pillow-like area filter for downsampling) is not "
+              "provided by interpolate; minidl.vision's Resize computes it on images")
 EXCLUSIONS = [
     Exclusion('nn.functional.batch_norm', r'batch_norm: expected an input of 2 or more '
               r'dimensions \(N, C, \.\.\.\), got shape \(0,\)', _ONE_D_BATCH_NORM),
     Exclusion('nn.functional.batch_norm.without_cudnn', r'batch_norm: expected an input of 2 '
               r'or more dimensions \(N, C, \.\.\.\), got shape \(0,\)', _ONE_D_BATCH_NORM),
+    Exclusion('nn.functional.interpolate.bilinear', r'NotImplementedError: interpolate: '
+              r"mode='bilinear' with antialias=True is not supported", _ANTIALIAS),
 ]
 
 # error_inputs that PyTorch refuses and minidl accepts on purpose: the OpInfo, a regular

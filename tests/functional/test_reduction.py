@@ -324,3 +324,23 @@ def test_prod_and_logsumexp_of_empty_inputs():
         check_torch_parity(lambda t: F.prod(t, dim), lambda t: torch.prod(t, dim), [x])
         check_torch_parity(lambda t: F.logsumexp(t, dim), lambda t: torch.logsumexp(t, dim), [x])
     check_torch_parity(F.prod, torch.prod, [np.zeros(0)])
+
+
+# ---------------------------------------------------------------- all, any
+
+@pytest.mark.parametrize('name', ['all', 'any'])
+def test_all_and_any(name):
+    torch = require_torch()
+    rng = np.random.default_rng(0)
+    for array in (rng.integers(0, 2, (3, 4)) * 1.0, rng.integers(0, 2, (2, 3, 2)).astype(bool),
+                  rng.integers(0, 3, (4,)).astype(np.uint8), np.ones((2, 0)), np.array(0.0)):
+        t, ref = minidl.tensor(on_device(array)), torch.tensor(array)
+        dims = [None] + list(range(-array.ndim, array.ndim)) + ([(0, -1)] if array.ndim > 1 else [])
+        for dim in dims:
+            for keepdim in (False, True):
+                kwargs = {} if dim is None else dict(dim=dim, keepdim=keepdim)
+                ours, theirs = getattr(t, name)(**kwargs), getattr(ref, name)(**kwargs)
+                assert ours.dtype == theirs.numpy().dtype, (array.dtype, kwargs)
+                np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+                np.testing.assert_array_equal(getattr(minidl, name)(t, **kwargs).numpy(),
+                                              theirs.numpy())

@@ -338,3 +338,50 @@ def test_meshgrid_warns_without_indexing_like_pytorch():
     with pytest.warns(UserWarning, match='indexing argument'):
         grid_x, grid_y = F.meshgrid(minidl.arange(2), minidl.arange(3))
     assert grid_x.shape == grid_y.shape == (2, 3)
+
+
+# ---------------------------------------------------------------- repeat, flip
+
+@FAST
+@given(shape=shapes, data=st.data())
+def test_repeat(shape, data):
+    torch = require_torch()
+    lead = data.draw(st.integers(0, 2))
+    repeats = tuple(data.draw(st.lists(st.integers(1, 3), min_size=len(shape) + lead,
+                                       max_size=len(shape) + lead)))
+    x = np.random.default_rng(0).standard_normal(shape)
+    check_gradients(lambda t: t.repeat(*repeats), [x])
+    check_torch_parity(lambda t: t.repeat(repeats), lambda t: t.repeat(repeats), [x])
+
+
+def test_repeat_zero_times_and_errors():
+    torch = require_torch()
+    x = np.arange(6.0).reshape(2, 3)
+    check_torch_parity(lambda t: t.repeat(0, 2), lambda t: t.repeat(0, 2), [x])
+    with pytest.raises(RuntimeError, match='repeat: the number of repeat sizes'):
+        minidl.tensor(x).repeat(2)
+
+
+@FAST
+@given(shape=shapes, data=st.data())
+def test_flip(shape, data):
+    torch = require_torch()
+    dims = data.draw(st.lists(st.integers(-len(shape), len(shape) - 1), max_size=len(shape),
+                              unique_by=lambda d: d % len(shape)))
+    x = np.random.default_rng(1).standard_normal(shape)
+    check_gradients(lambda t: F.flip(t, dims), [x])
+    check_torch_parity(lambda t: t.flip(dims), lambda t: t.flip(dims), [x])
+
+
+def test_flip_copies_and_fliplr_flipud():
+    torch = require_torch()
+    x = minidl.tensor(np.arange(6.0).reshape(2, 3))
+    y = x.flip(0, 1)
+    y[0, 0] = 100.0                                  # a copy, not a view, as in PyTorch
+    assert x[1, 2].item() == 5.0
+    check_torch_parity(lambda t: t.fliplr(), lambda t: t.fliplr(), [np.ones((2, 3))])
+    check_torch_parity(minidl.flipud, torch.flipud, [np.arange(4.0)])
+    with pytest.raises(RuntimeError, match='flip: dims'):
+        x.flip(0, -2)
+    with pytest.raises(RuntimeError, match='fliplr: input must be >= 2-d'):
+        minidl.fliplr(minidl.zeros(3))
