@@ -81,3 +81,51 @@ class LogSoftmax(Module):
 
     def extra_repr(self):
         return f'dim={self.dim}'
+
+
+# ================================================================ GELU, SiLU, Softplus
+
+__all__ += ['GELU', 'SiLU', 'Softplus']
+
+
+class GELU(Module):
+    """x Phi(x), Phi the standard normal CDF; ``approximate='tanh'`` for the tanh
+    approximation (``F.gelu``)."""
+
+    def __init__(self, approximate='none'):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input):
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f'approximate={self.approximate!r}'
+
+
+class SiLU(Module):
+    """x * sigmoid(x) (swish); ``inplace=True`` writes the result into the input."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.silu(input, inplace=self.inplace)
+
+    def extra_repr(self):
+        return 'inplace=True' if self.inplace else ''
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, the identity where beta x > threshold."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input):
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f'beta={self.beta}, threshold={self.threshold}'

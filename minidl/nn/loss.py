@@ -1,37 +1,31 @@
-"""Loss modules: CrossEntropyLoss, NLLLoss, MSELoss.
+"""Loss modules: CrossEntropyLoss, NLLLoss, MSELoss, BCELoss, BCEWithLogitsLoss.
 
 ``size_average`` and ``reduce`` are PyTorch's deprecated arguments, accepted in their
 positions so that positional calls port unchanged; they map to ``reduction``.
 """
-import warnings
-
 from .. import functional as F
+from ..functional.loss import legacy_reduction
 from ..tensor import Tensor
 from .module import Module
 
-__all__ = ['CrossEntropyLoss', 'NLLLoss', 'MSELoss']
-
-
-def _legacy_reduction(size_average, reduce, reduction):
-    if size_average is None and reduce is None:
-        return reduction
-    warnings.warn("size_average and reduce args will be deprecated, please use "
-                  "reduction='mean', 'sum' or 'none' instead.", stacklevel=3)
-    size_average = True if size_average is None else size_average
-    reduce = True if reduce is None else reduce
-    if not reduce:
-        return 'none'
-    return 'mean' if size_average else 'sum'
+__all__ = ['CrossEntropyLoss', 'NLLLoss', 'MSELoss', 'BCELoss', 'BCEWithLogitsLoss']
 
 
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction='mean'):
         super().__init__()
-        reduction = _legacy_reduction(size_average, reduce, reduction)
+        reduction = legacy_reduction(size_average, reduce, reduction)
         if reduction not in ('mean', 'sum', 'none'):
             raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
                              f"'none', got {reduction!r}")
         self.reduction = reduction
+
+
+def _buffer(loss, name, value):
+    if value is not None and not isinstance(value, Tensor):
+        raise TypeError(f'{type(loss).__name__}: {name} must be a minidl Tensor, got '
+                        f'{type(value).__name__}')
+    return value
 
 
 class _WeightedLoss(_Loss):
@@ -40,10 +34,7 @@ class _WeightedLoss(_Loss):
 
     def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean'):
         super().__init__(size_average, reduce, reduction)
-        if weight is not None and not isinstance(weight, Tensor):
-            raise TypeError(f'{type(self).__name__}: weight must be a minidl Tensor, got '
-                            f'{type(weight).__name__}')
-        self.register_buffer('weight', weight)
+        self.register_buffer('weight', _buffer(self, 'weight', weight))
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -82,3 +73,32 @@ class MSELoss(_Loss):
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class BCELoss(_WeightedLoss):
+    """Binary cross-entropy of probabilities (``F.binary_cross_entropy``); ``weight``
+    (a buffer) broadcasts to the input."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean'):
+        super().__init__(weight, size_average, reduce, reduction)
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy(input, target, weight=self.weight,
+                                      reduction=self.reduction)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Sigmoid and binary cross-entropy in one stable step
+    (``F.binary_cross_entropy_with_logits``); ``weight`` and ``pos_weight`` are buffers,
+    as in PyTorch."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction='mean',
+                 pos_weight=None):
+        super().__init__(size_average, reduce, reduction)
+        self.register_buffer('weight', _buffer(self, 'weight', weight))
+        self.register_buffer('pos_weight', _buffer(self, 'pos_weight', pos_weight))
+
+    def forward(self, input, target):
+        return F.binary_cross_entropy_with_logits(input, target, self.weight,
+                                                  pos_weight=self.pos_weight,
+                                                  reduction=self.reduction)

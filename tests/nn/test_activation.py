@@ -9,7 +9,9 @@ from tests.parity import require_torch
 LAYERS = [('ReLU', (), {}), ('ReLU', (True,), {}), ('LeakyReLU', (0.2,), {}),
           ('LeakyReLU', (), {'inplace': True}), ('Sigmoid', (), {}), ('Tanh', (), {}),
           ('Softmax', (1,), {}), ('Softmax', (), {'dim': -1}), ('LogSoftmax', (1,), {}),
-          ('LogSoftmax', (), {'dim': 0})]
+          ('LogSoftmax', (), {'dim': 0}), ('GELU', (), {}), ('GELU', ('tanh',), {}),
+          ('SiLU', (), {}), ('SiLU', (), {'inplace': True}), ('Softplus', (), {}),
+          ('Softplus', (2.0, 1.0), {})]
 
 
 @pytest.mark.parametrize('name, args, kwargs', LAYERS)

@@ -73,3 +73,25 @@ def test_loss_weight_is_a_buffer_that_moves():
         nn.NLLLoss(weight=np.ones(3))
     with pytest.raises(IndexError, match=r'^CrossEntropyLoss: cross_entropy: target 5 is out of range'):
         nn.CrossEntropyLoss()(minidl.zeros(2, 3), minidl.tensor([0, 5]))
+
+
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_binary_cross_entropy_losses_match_torch(reduction):
+    torch = require_torch()
+    rng = np.random.default_rng(3)
+    logits, target = rng.standard_normal((4, 3)) * 2, rng.integers(0, 2, (4, 3)) * 1.0
+    probs = 1 / (1 + np.exp(-logits))
+    w, pos = rng.random(3) + 0.5, rng.random(3) + 0.5
+    for dtype in (np.float32, np.float64):
+        t = {name: (minidl.tensor(v.astype(dtype)), torch.tensor(v.astype(dtype)))
+             for name, v in (('w', w), ('pos', pos))}
+        compare_with_torch(nn.BCELoss(t['w'][0], reduction=reduction),
+                           torch.nn.BCELoss(t['w'][1], reduction=reduction),
+                           [probs, target], dtype=dtype)
+        ours = nn.BCEWithLogitsLoss(t['w'][0], reduction=reduction, pos_weight=t['pos'][0])
+        theirs = torch.nn.BCEWithLogitsLoss(t['w'][1], reduction=reduction, pos_weight=t['pos'][1])
+        assert list(ours.state_dict()) == list(theirs.state_dict()) == ['weight', 'pos_weight']
+        assert repr(ours) == repr(theirs)
+        compare_with_torch(ours, theirs, [logits, target], dtype=dtype)
+    with pytest.raises(TypeError, match='BCEWithLogitsLoss: pos_weight must be a minidl Tensor'):
+        nn.BCEWithLogitsLoss(pos_weight=np.ones(3))

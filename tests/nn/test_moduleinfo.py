@@ -36,6 +36,7 @@ MODULES = {
     'Softmax': True, 'LogSoftmax': True,
     'CrossEntropyLoss': True, 'NLLLoss': True, 'MSELoss': True,
     'LazyConv2d': True,
+    'GELU': False, 'SiLU': False, 'Softplus': False, 'BCELoss': True, 'BCEWithLogitsLoss': True,
 }
 
 # Inputs minidl refuses on purpose, as tests.torch_samples.Exclusion(layer, error regular
