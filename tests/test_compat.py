@@ -109,3 +109,31 @@ def test_profile_prints_each_models_table(tmp_path):
     assert done.returncode == 0, done.stderr
     assert 'minidl run --profile: Sequential, input (1, 1, 8, 8)' in done.stderr
     assert 'Total params: 475' in done.stderr and 'CrossEntropyLoss' not in done.stderr
+
+
+def test_minidl_run_reaches_the_newcomers_api(tmp_path):
+    """What a first trial of real scripts reached for and minidl lacked: gradient
+    clipping under torch.nn.utils, GELU, BCE with logits, register_hook, torch.Size."""
+    done = minidl_run(tmp_path, '''
+        import torch
+        import torch.nn as nn
+        import torch.nn.functional as F
+        from torch.nn.utils import clip_grad_norm_, parameters_to_vector
+        from torch.nn.utils.clip_grad import clip_grad_value_
+        net = nn.Sequential(nn.Linear(3, 8), nn.GELU(), nn.Linear(8, 1))
+        x, y = torch.randn(16, 3), torch.randint(0, 2, (16, 1)).float()
+        seen = []
+        net[0].weight.register_hook(lambda g: seen.append(g.shape))
+        loss = nn.BCEWithLogitsLoss(pos_weight=torch.tensor([2.0]))(net(x), y)
+        loss.backward()
+        total = torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm=1e-3)
+        clip_grad_value_(net.parameters(), 1e-4)
+        after = parameters_to_vector(p.grad for p in net.parameters()).abs().max()
+        print('SEEN', seen, 'CLIPPED', bool(total > 1e-3), bool(after <= 1e-4))
+        print('EINSUM', torch.einsum('ij,jk->ik', x, net[0].weight.T).shape)
+        print('FINFO', torch.finfo(torch.float32).eps, torch.iinfo(torch.int64).max)
+    ''')
+    assert done.returncode == 0, done.stderr
+    assert 'SEEN [torch.Size([8, 3])] CLIPPED True True' in done.stdout
+    assert 'EINSUM torch.Size([16, 8])' in done.stdout
+    assert 'FINFO 1.1920928955078125e-07 9223372036854775807' in done.stdout
