@@ -50,13 +50,20 @@ class LeakyReLU(Function):
                                                backward_input_flops=2 * o[0].size))
 
 
+def _expit(xp):
+    """SciPy's logistic function 1/(1+e^-x) (CuPy's on a GPU): one pass, no temporaries,
+    and e^-x overflowing to inf for very negative x still gives the limit 0."""
+    if xp.__name__ == 'numpy':
+        from scipy.special import expit
+    else:
+        from cupyx.scipy.special import expit
+    return expit
+
+
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        xp = get_array_module(x)
-        # 1/(1+e^-x) for x >= 0 and e^x/(1+e^x) for x < 0: neither overflows
-        e = xp.exp(-xp.abs(x))
-        out = xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        out = _expit(get_array_module(x))(x)
         ctx.save_for_backward(out)
         return out
 
@@ -64,7 +71,10 @@ class Sigmoid(Function):
     def backward(ctx, grad):
         """y = 1/(1+e^-x): dy/dx = y (1 - y)."""
         (out,) = ctx.saved_tensors
-        return grad * out * (1 - out)
+        grad_x = 1 - out        # in place from here on: no input-sized temporaries
+        grad_x *= out
+        grad_x *= grad
+        return grad_x
 
     cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=4 * o[0].size,
                                                backward_input_flops=3 * o[0].size))
@@ -81,7 +91,10 @@ class Tanh(Function):
     def backward(ctx, grad):
         """y = tanh x: dy/dx = 1 - y^2."""
         (out,) = ctx.saved_tensors
-        return grad * (1 - out * out)
+        grad_x = out * out      # in place from here on: no input-sized temporaries
+        get_array_module(out).subtract(1, grad_x, out=grad_x)
+        grad_x *= grad
+        return grad_x
 
     cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=4 * o[0].size,
                                                backward_input_flops=3 * o[0].size))
