@@ -8,6 +8,8 @@ operator finds the module of its arrays with ``get_array_module`` and calls
 import functools
 import json
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -166,6 +168,159 @@ def to_device(array, device):
         if isinstance(array, cupy.ndarray) and array.device.id == device.index:
             return array
         return cupy.asarray(array)
+
+
+# ---------------------------------------------------------------- threads on the CPU
+# NumPy releases the GIL inside its copies, ufunc loops and BLAS calls, so Python threads
+# run them on several cores at once. An operator with large CPU work splits it into
+# blocks (a few images each) and hands them to parallel_for. BLAS runs on one thread per
+# block meanwhile: the blocks are the parallelism, and a block's buffers stay in cache
+# between its copies and its matrix product.
+
+_num_threads = None        # set_num_threads's value; None: every core this process may use
+_pool = None               # the shared ThreadPoolExecutor, made on first use
+_pool_size = 0
+_worker = threading.local()  # .busy inside a block: a nested parallel_for runs inline
+_blas = {'lock': threading.Lock(), 'users': 0, 'limiter': None, 'controller': None}
+
+
+def get_num_threads():
+    """Threads minidl's CPU operators use (as ``torch.get_num_threads``): by default the
+    cores this process may run on."""
+    if _num_threads is not None:
+        return _num_threads
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def set_num_threads(threads):
+    """Use ``threads`` threads in minidl's CPU operators (as ``torch.set_num_threads``);
+    1 runs every block on the calling thread. NumPy's BLAS keeps its own setting for
+    products outside the blocks (threadpoolctl changes that)."""
+    global _num_threads
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f'set_num_threads: expected a positive int, got {threads!r}')
+    _num_threads = threads
+
+
+def _shared_pool(size):
+    """The pool of ``size`` helper threads (the calling thread is the other worker)."""
+    global _pool, _pool_size
+    if _pool is None or _pool_size != size:
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _pool, _pool_size = ThreadPoolExecutor(size, thread_name_prefix='minidl-cpu'), size
+    return _pool
+
+
+def _forget_pool():
+    """In a forked child the pool's threads do not exist: start a new pool when needed."""
+    global _pool
+    _pool = None
+    _blas.update(lock=threading.Lock(), users=0, limiter=None)
+
+
+if hasattr(os, 'register_at_fork'):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+class _BlasOnOneThread:
+    """Within the block, NumPy's BLAS runs each product on the calling thread only
+    (threadpoolctl); the setting is restored when the last concurrent user leaves."""
+
+    def __enter__(self):
+        with _blas['lock']:
+            if _blas['users'] == 0:
+                if _blas['controller'] is None:
+                    from threadpoolctl import ThreadpoolController
+                    _blas['controller'] = ThreadpoolController()
+                _blas['limiter'] = _blas['controller'].limit(limits=1, user_api='blas')
+            _blas['users'] += 1
+
+    def __exit__(self, *exc):
+        with _blas['lock']:
+            _blas['users'] -= 1
+            if _blas['users'] == 0:
+                _blas['limiter'].restore_original_limits()
+                _blas['limiter'] = None
+
+
+def parallel_for(xp, count, grain, body):
+    """Call ``body(start, stop)`` on the blocks [start, stop) of ``range(count)``,
+    ``grain`` items each (the last may be shorter), together covering the range once.
+
+    On the CPU with several threads the blocks run on the shared pool and the calling
+    thread, each worker taking the next block when it is done with one (a busy core
+    slows only its own blocks), BLAS on one thread per block. With one thread, one
+    block, or inside another parallel_for's block, the blocks run in turn on the
+    calling thread, BLAS settings untouched. On a GPU (``xp`` CuPy) the whole range is
+    one block. Exceptions reach the caller.
+    """
+    if xp is not np:
+        body(0, count)
+        return
+    threads = get_num_threads()
+    blocks = [(start, min(start + grain, count)) for start in range(0, count, grain)]
+    if threads == 1 or len(blocks) == 1 or getattr(_worker, 'busy', False):
+        for start, stop in blocks:
+            body(start, stop)
+        return
+    pool = _shared_pool(threads - 1)
+    remaining = iter(blocks)
+    lock = threading.Lock()
+
+    def work():
+        _worker.busy = True
+        try:
+            while True:
+                with lock:
+                    block = next(remaining, None)
+                if block is None:
+                    return
+                body(*block)
+        except BaseException:
+            with lock:
+                for _ in remaining:  # the other workers stop after their current block
+                    pass
+            raise
+        finally:
+            _worker.busy = False
+
+    with _BlasOnOneThread():
+        helpers = [pool.submit(work) for _ in range(min(threads, len(blocks)) - 1)]
+        try:
+            work()
+        finally:
+            for helper in helpers:
+                helper.result()
+
+
+def parallel_sum(xp, count, grain, body):
+    """The sum of the new arrays ``body(start, stop)`` returns for the blocks of
+    ``range(count)`` (run as by parallel_for), added in block order whichever worker
+    made which: the same bits on every run. A block's array waits only until those
+    before it are added: about one per thread is held at once (more while a worker
+    lags behind the others)."""
+    finished = {}                      # block start -> its array, not yet added
+    total = {'sum': None, 'next': 0}   # the running sum; the start of the next block to add
+    lock = threading.Lock()
+
+    def add_block(start, stop):
+        part = body(start, stop)
+        with lock:
+            finished[start] = part
+            while total['next'] in finished:
+                part = finished.pop(total['next'])
+                if total['sum'] is None:
+                    total['sum'] = part
+                else:
+                    total['sum'] += part
+                total['next'] += grain
+
+    parallel_for(xp, count, grain, add_block)
+    return total['sum']
 
 
 # ---------------------------------------------------------------- random numbers

@@ -20,8 +20,11 @@ are contiguous row-major matrices, which is what BLAS wants. The result (Cout, N
 is transposed to (N, Cout, ...) while the bias is added, in one pass.
 docs/im2col.md draws all of this for a 4x4 input.
 """
+import numpy as np
+
 from ..autograd import ArrayFunction as Function, Cost
-from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
+from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, get_num_threads,
+                       parallel_for, parallel_sum)
 from ._util import check_tensor, pair, with_batch_dim
 from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
 from .shape import pad
@@ -166,26 +169,69 @@ def col2im_cuda(dcols, input_shape, kernel, stride, padding, dilation, out_size)
     return dx
 
 
+# On the CPU a convolution runs a block of images at a time, the blocks in parallel
+# (backend.parallel_for): about this many output pixels per block keep the block's
+# columns in cache between im2col and the product. One core of the benchmark machine
+# multiplied layer1's (64 x 576) weight by 512 columns at ~95 GFLOP/s, by the batch's
+# 32768 at ~61 (OpenBLAS; benchmarks/NOTES.md).
+# The blocks do not depend on the number of threads, so neither do the results.
+PIXELS_PER_BLOCK = 512
+MIN_BLOCKS = 4
+
+
+def images_per_block(n, pixels_per_image):
+    """Images per block (parallel_for's grain) for a batch of ``n`` whose output planes
+    have ``pixels_per_image`` pixels: about PIXELS_PER_BLOCK pixels, at least one
+    image, and at least MIN_BLOCKS blocks when the batch allows (work for two threads,
+    with some to spare for a thread that finishes first)."""
+    per = max(1, PIXELS_PER_BLOCK // max(pixels_per_image, 1))
+    return max(1, min(per, n // MIN_BLOCKS))
+
+
 def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size):
-    """The convolution (N, Cout, Hout, Wout) of x and its column matrix: im2col, one
-    (batched over groups) GEMM, then the transpose to (N, Cout, ...) with the bias added
-    in the same pass."""
+    """The convolution (N, Cout, Hout, Wout) of x, a block of images at a time: im2col,
+    one (batched over groups) GEMM, then the transpose to (N, Cout, ...) with the bias
+    added in the same pass."""
     xp = get_array_module(x)
     n = x.shape[0]
     c_out, c_group, kh, kw = weight.shape
     ho, wo = out_size
     k = c_group * kh * kw
     to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
-    cols = to_columns(x, (kh, kw), stride, padding, dilation, out_size)
-    out_groups = xp.matmul(weight.reshape(groups, c_out // groups, k),
-                           cols.reshape(groups, k, n * ho * wo))
-    by_channel = out_groups.reshape(c_out, n, ho, wo).transpose(1, 0, 2, 3)
+    w_groups = weight.reshape(groups, c_out // groups, k)
     out = xp.empty((n, c_out, ho, wo), dtype=x.dtype)
-    if bias is None:
-        out[...] = by_channel
-    else:  # transpose and bias in one pass
-        xp.add(by_channel, bias.reshape(1, c_out, 1, 1), out=out)
-    return out, cols
+
+    def images(start, stop):
+        cols = to_columns(x[start:stop], (kh, kw), stride, padding, dilation, out_size)
+        out_groups = xp.matmul(w_groups, cols.reshape(groups, k, (stop - start) * ho * wo))
+        by_channel = out_groups.reshape(c_out, stop - start, ho, wo).transpose(1, 0, 2, 3)
+        if bias is None:
+            out[start:stop] = by_channel
+        else:  # transpose and bias in one pass
+            xp.add(by_channel, bias.reshape(1, c_out, 1, 1), out=out[start:stop])
+
+    parallel_for(xp, n, images_per_block(n, ho * wo), images)
+    return out
+
+
+def _pointwise_conv(x, weight, bias, groups):
+    """A 1x1 convolution (stride 1, no padding) is already a matrix product:
+    out[n] = W x[n] per group, a block of images at a time."""
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    c_out, c_group = weight.shape[:2]
+    w_groups = weight.reshape(groups, c_out // groups, c_group)
+    out = xp.empty((n, c_out, h, w), dtype=x.dtype)
+
+    def images(start, stop):
+        block = out[start:stop]
+        xp.matmul(w_groups, x[start:stop].reshape(stop - start, groups, c_group, h * w),
+                  out=block.reshape(stop - start, groups, c_out // groups, h * w))
+        if bias is not None:
+            block += bias.reshape(1, c_out, 1, 1)
+
+    parallel_for(xp, n, images_per_block(n, h * w), images)
+    return out
 
 
 def _flipped_kernel_pays(ctx):
@@ -204,38 +250,45 @@ def _flipped_kernel_pays(ctx):
 
 def _grad_weight(ctx, grad, x):
     """dL/dW = G @ cols^T per group, with G = dL/dout laid out (Cout, N*Hout*Wout) and
-    the columns rebuilt from the saved input."""
+    the columns rebuilt from the saved input: a sum over blocks of images."""
     xp = get_array_module(grad)
     n, c, h, w = ctx.x_shape
     c_out, c_group, kh, kw = ctx.w_shape
     groups, (ho, wo) = ctx.groups, ctx.out_size
     c_group_out, k = c_out // groups, c_group * kh * kw
-    if ctx.pointwise:
-        # out[n] = W x[n]: dW = sum over images of G[n] x[n]^T
-        g = grad.reshape(n, groups, c_group_out, h * w)
-        x_groups = x.reshape(n, groups, c_group, h * w)
-        return xp.matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0).reshape(ctx.w_shape)
-    pixels = n * ho * wo
-    # dW^T = cols @ G^T, with G^T (groups, N*Hout*Wout, Cout/groups) copied contiguous:
-    # one BLAS call on two row-major operands. As G @ cols^T, BLAS streams the
-    # transposed operand of this long sum over pixels badly (OpenBLAS, 2 threads:
-    # 4 GFLOP/s against ~40 at ResNet's 32768 pixels).
-    g_t = xp.ascontiguousarray(
-        grad.reshape(n, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
     to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
-    cols = to_columns(x, ctx.kernel, ctx.stride, ctx.padding, ctx.dilation, ctx.out_size)
-    grad_w_t = xp.matmul(cols.reshape(groups, k, pixels), g_t.reshape(groups, pixels, c_group_out))
-    del g_t, cols
+
+    def images(start, stop):
+        b = stop - start
+        if ctx.pointwise:
+            # out[n] = W x[n]: dW = sum over images of G[n] x[n]^T
+            g = grad[start:stop].reshape(b, groups, c_group_out, h * w)
+            x_groups = x[start:stop].reshape(b, groups, c_group, h * w)
+            return xp.matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0)
+        # dW^T = cols @ G^T, with G^T (groups, b*Hout*Wout, Cout/groups) copied
+        # contiguous: one BLAS call on two row-major operands (as G @ cols^T, OpenBLAS on
+        # 2 threads streamed the transposed operand of a long sum badly)
+        g_t = xp.ascontiguousarray(
+            grad[start:stop].reshape(b, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
+        cols = to_columns(x[start:stop], ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
+                          ctx.out_size)
+        return xp.matmul(cols.reshape(groups, k, b * ho * wo),
+                         g_t.reshape(groups, b * ho * wo, c_group_out))
+
+    total = parallel_sum(xp, n, images_per_block(n, ho * wo), images)
+    if ctx.pointwise:
+        return total.reshape(ctx.w_shape)
     # transposed into an array of the weight's shape that owns its memory, so the
     # engine can keep it as the weight's .grad without another copy
     grad_w = xp.empty(ctx.w_shape, dtype=grad.dtype)
-    grad_w.reshape(groups, c_group_out, k)[...] = grad_w_t.transpose(0, 2, 1)
+    grad_w.reshape(groups, c_group_out, k)[...] = total.transpose(0, 2, 1)
     return grad_w
 
 
 def _grad_input(ctx, grad, weight):
     """dL/dx, by the cheapest of three routes: a matrix product for a pointwise
-    convolution, a convolution with the flipped kernel for stride 1, col2im otherwise."""
+    convolution, a convolution with the flipped kernel for stride 1, col2im otherwise
+    (a block of images at a time)."""
     xp = get_array_module(grad)
     n, c, h, w = ctx.x_shape
     c_out, c_group, kh, kw = ctx.w_shape
@@ -243,21 +296,30 @@ def _grad_input(ctx, grad, weight):
     c_group_out, k = c_out // groups, c_group * kh * kw
     w_t = weight.reshape(groups, c_group_out, k).transpose(0, 2, 1)
     if ctx.pointwise:
-        # out[n] = W x[n]: dx[n] = W^T G[n]
-        return xp.matmul(w_t, grad.reshape(n, groups, c_group_out, h * w)).reshape(ctx.x_shape)
+        # out[n] = W x[n]: dx[n] = W^T G[n], a pointwise convolution with W^T
+        flipped = xp.ascontiguousarray(w_t).reshape(c, c_out // groups, 1, 1)
+        return _pointwise_conv(grad, flipped, None, groups)
     if _flipped_kernel_pays(ctx):
         return _grad_input_by_flipped_kernel(ctx, grad, weight)
-    # dL/dcols = W^T G, then col2im adds each column entry back where im2col copied it
-    # from: a pixel seen by several windows collects the sum of their gradients
-    g = xp.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, c_group_out,
-                                                                  n * ho * wo)
-    if c_out == groups:  # depthwise: each product is an outer product, a broadcast
-        dcols = (w_t * g).reshape(c, kh, kw, n, ho, wo)
-    else:
-        dcols = xp.matmul(w_t, g).reshape(c, kh, kw, n, ho, wo)
     from_columns = col2im_cuda if cuda_kernels_enabled(xp) else col2im
-    return from_columns(dcols, ctx.x_shape, ctx.kernel, ctx.stride, ctx.padding,
-                        ctx.dilation, ctx.out_size)
+    grad_x = xp.empty(ctx.x_shape, dtype=grad.dtype)
+
+    def images(start, stop):
+        # dL/dcols = W^T G, then col2im adds each column entry back where im2col copied
+        # it from: a pixel seen by several windows collects the sum of their gradients
+        b = stop - start
+        g = xp.ascontiguousarray(grad[start:stop].transpose(1, 0, 2, 3)).reshape(
+            groups, c_group_out, b * ho * wo)
+        if c_out == groups:  # depthwise: each product is an outer product, a broadcast
+            dcols = w_t * g
+        else:
+            dcols = xp.matmul(w_t, g)
+        grad_x[start:stop] = from_columns(dcols.reshape(c, kh, kw, b, ho, wo), (b, c, h, w),
+                                          ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
+                                          ctx.out_size)
+
+    parallel_for(xp, n, images_per_block(n, ho * wo), images)
+    return grad_x
 
 
 def _grad_input_by_flipped_kernel(ctx, grad, weight):
@@ -277,17 +339,15 @@ def _grad_input_by_flipped_kernel(ctx, grad, weight):
         c, c_out // groups, kh, kw)
     back_padding = tuple(d * (size - 1) - p
                          for p, d, size in zip(ctx.padding, ctx.dilation, ctx.kernel))
-    grad_x, _ = _conv_by_im2col(grad, flipped, None, ctx.stride, back_padding, ctx.dilation,
-                                groups, ctx.x_shape[2:])
-    return grad_x
+    return _conv_by_im2col(grad, flipped, None, ctx.stride, back_padding, ctx.dilation,
+                           groups, ctx.x_shape[2:])
 
 
 class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-        xp = get_array_module(x)
-        n, c, h, w = x.shape
-        c_out, c_group, kh, kw = weight.shape
+        h, w = x.shape[2:]
+        kh, kw = weight.shape[2:]
         ho, wo = (conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
                   conv_output_size(w, kw, stride[1], padding[1], dilation[1]))
         ctx.x_shape, ctx.w_shape, ctx.groups = x.shape, weight.shape, groups
@@ -300,14 +360,8 @@ class Conv2d(Function):
         ctx.save_for_backward(x if need_w else None, weight if need_x else None)
 
         if ctx.pointwise:
-            # a 1x1 convolution is already a matrix product: out[n] = w @ x[n] per group
-            w_groups = weight.reshape(groups, c_out // groups, c_group)
-            out = xp.matmul(w_groups, x.reshape(n, groups, c_group, h * w)).reshape(n, c_out, h, w)
-            if bias is not None:
-                out += bias.reshape(1, c_out, 1, 1)
-            return out
-        out, _ = _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, (ho, wo))
-        return out
+            return _pointwise_conv(x, weight, bias, groups)
+        return _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, (ho, wo))
 
     @staticmethod
     def backward(ctx, grad):
@@ -333,24 +387,32 @@ class Conv2d(Function):
         and 2*MACs for dL/dW (G cols^T), each counted only when that gradient is needed,
         plus one add per output element for dL/db.
 
-        Scratch (``transient_bytes``), at its largest in backward: the column-gradient
-        matrix dL/dcols (C*kh*kw, N*Hout*Wout), the zeroed padded buffer col2im adds into,
-        and a contiguous copy of the output gradient (the weight gradient's rebuilt
-        columns and the stride-1 route's columns are no larger). A pointwise convolution
-        multiplies the input directly: its scratch is the per-image weight gradients
-        (N copies of the weight) summed into dL/dW."""
+        Scratch (``transient_bytes``), at its largest in backward, per block of b images
+        (images_per_block; the whole batch on a GPU) and for every worker at once: the
+        block's columns (C*kh*kw, b*Hout*Wout), its padded input, a contiguous copy of its
+        output gradient, and two weight-sized arrays (the block's weight gradient, and
+        the running sum or a block waiting to be added to it); col2im's buffers and the
+        stride-1 route's columns are no larger. A pointwise convolution multiplies the input directly: its scratch is a
+        block's per-image weight gradients (b copies of the weight) and the sum."""
         x, weight, bias = inputs[:3]
         out = outputs[0]
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         macs = int(out.size) * (int(weight.size) // int(weight.shape[0]))
         n, c, h, w = x.shape
-        if ctx.pointwise:
-            scratch = n * weight.nbytes if need_w else 0
+        (kh, kw), (ph, pw), (ho, wo) = ctx.kernel, ctx.padding, ctx.out_size
+        if get_array_module(x) is np:
+            images = images_per_block(n, ho * wo)
+            workers = min(get_num_threads(), -(-n // images))
         else:
-            (kh, kw), (ph, pw), (ho, wo) = ctx.kernel, ctx.padding, ctx.out_size
-            cols = c * kh * kw * n * ho * wo * x.itemsize
-            padded = n * c * (h + 2 * ph) * (w + 2 * pw) * x.itemsize
-            scratch = cols + padded + out.nbytes
+            images, workers = n, 1
+        if ctx.pointwise:
+            scratch = (images + 1) * weight.nbytes if need_w else 0
+        else:
+            cols = c * kh * kw * images * ho * wo
+            padded = images * c * (h + 2 * ph) * (w + 2 * pw)
+            grad_copy = images * out.shape[1] * ho * wo
+            scratch = (cols + padded + grad_copy) * x.itemsize + 2 * weight.nbytes
+        scratch *= workers
         return Cost(macs=macs,
                     forward_flops=2 * macs + (int(out.size) if bias is not None else 0),
                     backward_input_flops=2 * macs if need_x else 0,
