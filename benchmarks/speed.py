@@ -205,7 +205,8 @@ def machine_lines(device):
     lines = [f'- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC',
              f'- CPU: {cpu}, {os.cpu_count()} cores; load average at start '
              f'{" / ".join(f"{v:.2f}" for v in os.getloadavg())} (1/5/15 min)',
-             f'- NumPy {np.__version__} with {blas} on {threads} threads; '
+             f'- NumPy {np.__version__} with {blas} on {threads} threads; minidl on '
+             f'{minidl.get_num_threads()} threads; '
              f'PyTorch {torch.__version__} on {torch.get_num_threads()} threads; '
              f'Python {platform.python_version()}']
     if device == 'cuda':
@@ -592,6 +593,7 @@ def main(argv=None):
 
     import torch
     torch.set_num_threads(blas_threads()[0])
+    minidl.set_num_threads(blas_threads()[0])
     runner = Runner(args.device)
     out = ['# minidl against PyTorch: training-step speed and memory '
            f'({args.device.upper()})', '', 'Made by `python benchmarks/speed.py '
