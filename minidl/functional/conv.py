@@ -170,22 +170,24 @@ def col2im_cuda(dcols, input_shape, kernel, stride, padding, dilation, out_size)
 
 
 # On the CPU a convolution runs a block of images at a time, the blocks in parallel
-# (backend.parallel_for): about this many output pixels per block keep the block's
-# columns in cache between im2col and the product. One core of the benchmark machine
-# multiplied layer1's (64 x 576) weight by 512 columns at ~95 GFLOP/s, by the batch's
-# 32768 at ~61 (OpenBLAS; benchmarks/NOTES.md).
+# (backend.parallel_for). A block is at least PIXELS_PER_BLOCK output pixels or
+# COLUMN_BYTES_PER_BLOCK bytes of columns, whichever is more images: the columns stay in
+# cache between im2col and the product (one core of the benchmark machine multiplied
+# layer1's (64 x 576) weight by 512 columns at ~95 GFLOP/s, by the batch's 32768 at ~61;
+# OpenBLAS, benchmarks/NOTES.md), and a block is worth its Python overhead. A batch that
+# makes fewer than MIN_BLOCKS such blocks (work for two threads, with some to spare for
+# the one that finishes first) is one block, whose products BLAS runs on its own threads.
 # The blocks do not depend on the number of threads, so neither do the results.
 PIXELS_PER_BLOCK = 512
+COLUMN_BYTES_PER_BLOCK = 1 << 20
 MIN_BLOCKS = 4
 
 
-def images_per_block(n, pixels_per_image):
-    """Images per block (parallel_for's grain) for a batch of ``n`` whose output planes
-    have ``pixels_per_image`` pixels: about PIXELS_PER_BLOCK pixels, at least one
-    image, and at least MIN_BLOCKS blocks when the batch allows (work for two threads,
-    with some to spare for a thread that finishes first)."""
-    per = max(1, PIXELS_PER_BLOCK // max(pixels_per_image, 1))
-    return max(1, min(per, n // MIN_BLOCKS))
+def images_per_block(n, pixels_per_image, column_bytes_per_image):
+    """Images per block (parallel_for's grain) for a batch of ``n``: see PIXELS_PER_BLOCK."""
+    per = max(1, PIXELS_PER_BLOCK // max(pixels_per_image, 1),
+              COLUMN_BYTES_PER_BLOCK // max(column_bytes_per_image, 1))
+    return per if n >= MIN_BLOCKS * per else n
 
 
 def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size):
@@ -200,6 +202,7 @@ def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size
     to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
     w_groups = weight.reshape(groups, c_out // groups, k)
     out = xp.empty((n, c_out, ho, wo), dtype=x.dtype)
+    cols_bytes = groups * k * ho * wo * x.itemsize   # one image's columns
 
     def images(start, stop):
         cols = to_columns(x[start:stop], (kh, kw), stride, padding, dilation, out_size)
@@ -210,7 +213,7 @@ def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size
         else:  # transpose and bias in one pass
             xp.add(by_channel, bias.reshape(1, c_out, 1, 1), out=out[start:stop])
 
-    parallel_for(xp, n, images_per_block(n, ho * wo), images)
+    parallel_for(xp, n, images_per_block(n, ho * wo, cols_bytes), images)
     return out
 
 
@@ -230,7 +233,7 @@ def _pointwise_conv(x, weight, bias, groups):
         if bias is not None:
             block += bias.reshape(1, c_out, 1, 1)
 
-    parallel_for(xp, n, images_per_block(n, h * w), images)
+    parallel_for(xp, n, images_per_block(n, h * w, x[0].nbytes), images)
     return out
 
 
@@ -275,7 +278,8 @@ def _grad_weight(ctx, grad, x):
         return xp.matmul(cols.reshape(groups, k, b * ho * wo),
                          g_t.reshape(groups, b * ho * wo, c_group_out))
 
-    total = parallel_sum(xp, n, images_per_block(n, ho * wo), images)
+    cols_bytes = groups * k * ho * wo * grad.itemsize   # one image's columns
+    total = parallel_sum(xp, n, images_per_block(n, ho * wo, cols_bytes), images)
     if ctx.pointwise:
         return total.reshape(ctx.w_shape)
     # transposed into an array of the weight's shape that owns its memory, so the
@@ -318,7 +322,8 @@ def _grad_input(ctx, grad, weight):
                                           ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
                                           ctx.out_size)
 
-    parallel_for(xp, n, images_per_block(n, ho * wo), images)
+    dcols_bytes = c * kh * kw * ho * wo * grad.itemsize   # one image's dL/dcols
+    parallel_for(xp, n, images_per_block(n, ho * wo, dcols_bytes), images)
     return grad_x
 
 
@@ -390,10 +395,10 @@ class Conv2d(Function):
         Scratch (``transient_bytes``), at its largest in backward, per block of b images
         (images_per_block; the whole batch on a GPU) and for every worker at once: the
         block's columns (C*kh*kw, b*Hout*Wout), its padded input, a contiguous copy of its
-        output gradient, and two weight-sized arrays (the block's weight gradient, and
-        the running sum or a block waiting to be added to it); col2im's buffers and the
-        stride-1 route's columns are no larger. A pointwise convolution multiplies the input directly: its scratch is a
-        block's per-image weight gradients (b copies of the weight) and the sum."""
+        output gradient, and the block's weight gradient (added to the running sum,
+        which becomes dL/dW); col2im's buffers and the stride-1 route's columns are no
+        larger. A pointwise convolution multiplies the input directly: its scratch is a
+        block's per-image weight gradients (b copies of the weight)."""
         x, weight, bias = inputs[:3]
         out = outputs[0]
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
@@ -401,17 +406,17 @@ class Conv2d(Function):
         n, c, h, w = x.shape
         (kh, kw), (ph, pw), (ho, wo) = ctx.kernel, ctx.padding, ctx.out_size
         if get_array_module(x) is np:
-            images = images_per_block(n, ho * wo)
+            images = images_per_block(n, ho * wo, c * kh * kw * ho * wo * x.itemsize)
             workers = min(get_num_threads(), -(-n // images))
         else:
             images, workers = n, 1
         if ctx.pointwise:
-            scratch = (images + 1) * weight.nbytes if need_w else 0
+            scratch = images * weight.nbytes if need_w else 0
         else:
             cols = c * kh * kw * images * ho * wo
             padded = images * c * (h + 2 * ph) * (w + 2 * pw)
             grad_copy = images * out.shape[1] * ho * wo
-            scratch = (cols + padded + grad_copy) * x.itemsize + 2 * weight.nbytes
+            scratch = (cols + padded + grad_copy) * x.itemsize + weight.nbytes
         scratch *= workers
         return Cost(macs=macs,
                     forward_flops=2 * macs + (int(out.size) if bias is not None else 0),

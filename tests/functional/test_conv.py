@@ -348,15 +348,17 @@ def test_conv2d_agrees_with_its_kernels_on_and_off(cp, dtype):
 ])
 def test_blocks_and_threads_do_not_change_the_result(monkeypatch, w_shape, kwargs):
     """On the CPU a batch runs in blocks of images (here 9 images in blocks of 2 and
-    1), on as many threads as minidl uses: outputs and gradients are the same bits with
-    1 or 3 threads, and match PyTorch."""
+    1, blocks made small for the test), on as many threads as minidl uses: outputs and
+    gradients are the same bits with 1 or 3 threads, and match PyTorch."""
     torch = require_torch()
     monkeypatch.setattr(minidl.backend, '_num_threads', None)
+    monkeypatch.setattr(conv, 'PIXELS_PER_BLOCK', 50)
+    monkeypatch.setattr(conv, 'COLUMN_BYTES_PER_BLOCK', 1)
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal((9, 4, 5, 5)).astype(np.float32),
               rng.standard_normal(w_shape).astype(np.float32),
               rng.standard_normal(w_shape[0]).astype(np.float32)]
-    assert conv.images_per_block(9, 25) == 2
+    assert conv.images_per_block(9, 25, 4 * 9 * 25 * 4) == 2
     results = []
     for threads in (1, 3):
         minidl.set_num_threads(threads)
