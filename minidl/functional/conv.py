@@ -243,10 +243,10 @@ def _flipped_kernel_pays(ctx):
     columns of that convolution, Cout*kh*kw x N*H*W, are no larger than the col2im
     route's C*kh*kw x N*Hout*Wout (Cout <= C for 'same' padding). Otherwise (an
     expanding or unpadded convolution) it would multiply more values, many of them
-    padding zeros."""
+    padding zeros. (A pointwise convolution needs no columns at all.)"""
     n, c, h, w = ctx.x_shape
     c_out = ctx.w_shape[0]
-    return (ctx.stride == (1, 1)
+    return (not ctx.pointwise and ctx.stride == (1, 1)
             and all(p <= d * (k - 1) for p, d, k in zip(ctx.padding, ctx.dilation, ctx.kernel))
             and c_out * h * w <= c * ctx.out_size[0] * ctx.out_size[1])
 
@@ -304,7 +304,7 @@ def _grad_input(ctx, grad, weight):
         flipped = xp.ascontiguousarray(w_t).reshape(c, c_out // groups, 1, 1)
         return _pointwise_conv(grad, flipped, None, groups)
     if _flipped_kernel_pays(ctx):
-        return _grad_input_by_flipped_kernel(ctx, grad, weight)
+        return _grads_by_flipped_kernel(ctx, grad, weight)[0]
     from_columns = col2im_cuda if cuda_kernels_enabled(xp) else col2im
     grad_x = xp.empty(ctx.x_shape, dtype=grad.dtype)
 
@@ -327,25 +327,61 @@ def _grad_input(ctx, grad, weight):
     return grad_x
 
 
-def _grad_input_by_flipped_kernel(ctx, grad, weight):
-    """With stride 1, dL/dx is itself a convolution: of the output gradient with the
-    kernel flipped in both spatial axes and its in/out channels swapped (per group),
-    padded by d*(k-1) - p, which gives back H x W. (Each input pixel x[i] reached
-    output y[i - a] through tap w[a]; so dx[i] = sum_a g[i - a] w[a] = sum_b g[i + b]
-    w_flipped[b], a correlation with the flipped kernel.) Its GEMM has the long
-    Cout*kh*kw inner dimension and writes C*N*H*W values, where W^T G writes kh*kw times
-    as many for col2im to add up: 20-60% faster, the same result. docs/im2col.md draws it."""
+def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
+    """dL/dx for stride 1, and dL/dW from the same columns when ``x`` is given
+    (otherwise None): (grad_x, grad_w).
+
+    dL/dx is itself a convolution: of the output gradient with the kernel flipped in both
+    spatial axes and its in/out channels swapped (per group), padded by d*(k-1) - p,
+    which gives back H x W. (Each input pixel x[i] reached output y[i - a] through tap
+    w[a]; so dx[i] = sum_a g[i - a] w[a] = sum_b g[i + b] w_flipped[b], a correlation
+    with the flipped kernel.) Its GEMM has the long Cout*kh*kw inner dimension and writes
+    C*N*H*W values, where W^T G writes kh*kw times as many for col2im to add up: 20-60%
+    faster, the same result. docs/im2col.md draws it.
+
+    Its columns, row (o, a, b) at input pixel u, hold G[o, u + a*d - (d*(k-1) - p)]. The
+    weight gradient dW[o, c, i, j] = sum_u G[o, u + p - i*d] x[c, u] reads exactly row
+    (o, k-1-i, k-1-j): dW = cols @ x^T, the kernel flipped back. One im2col (of G) serves
+    both gradients instead of two (of G and of x); x^T is an input-sized copy."""
     xp = get_array_module(grad)
-    c = ctx.x_shape[1]
+    n, c, h, w = ctx.x_shape
     c_out, c_group, kh, kw = ctx.w_shape
     groups = ctx.groups
-    flipped = weight.reshape(groups, c_out // groups, c_group, kh, kw)[..., ::-1, ::-1]
-    flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(
-        c, c_out // groups, kh, kw)
+    c_group_out = c_out // groups
+    k = c_group_out * kh * kw
+    # flipped[g, c, (o, a, b)] = weight[g*Cout/groups + o, c, kh-1-a, kw-1-b]
+    flipped = weight.reshape(groups, c_group_out, c_group, kh, kw)[..., ::-1, ::-1]
+    flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(groups, c_group, k)
     back_padding = tuple(d * (size - 1) - p
                          for p, d, size in zip(ctx.padding, ctx.dilation, ctx.kernel))
-    return _conv_by_im2col(grad, flipped, None, ctx.stride, back_padding, ctx.dilation,
-                           groups, ctx.x_shape[2:])
+    to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
+    grad_x = xp.empty(ctx.x_shape, dtype=grad.dtype)
+
+    def input_gradient(start, stop):
+        """dL/dx of a block of images; returns the block's columns of G."""
+        b = stop - start
+        cols = to_columns(grad[start:stop], ctx.kernel, (1, 1), back_padding, ctx.dilation,
+                          (h, w)).reshape(groups, k, b * h * w)
+        grad_x[start:stop] = xp.matmul(flipped, cols).reshape(c, b, h, w).transpose(1, 0, 2, 3)
+        return cols
+
+    def both_gradients(start, stop):
+        """dL/dx of a block, and the block's share of dW (still flipped) from its columns."""
+        cols = input_gradient(start, stop)
+        b = stop - start
+        x_t = xp.ascontiguousarray(
+            x[start:stop].reshape(b, groups, c_group, h * w).transpose(1, 0, 3, 2))
+        return xp.matmul(cols, x_t.reshape(groups, b * h * w, c_group))
+
+    grain = images_per_block(n, h * w, groups * k * h * w * grad.itemsize)
+    if x is None:
+        parallel_for(xp, n, grain, input_gradient)
+        return grad_x, None
+    flipped_grad_w = parallel_sum(xp, n, grain, both_gradients)
+    grad_w = xp.empty(ctx.w_shape, dtype=grad.dtype)
+    grad_w.reshape(groups, c_group_out, c_group, kh, kw)[...] = flipped_grad_w.reshape(
+        groups, c_group_out, kh, kw, c_group)[:, :, ::-1, ::-1].transpose(0, 1, 4, 2, 3)
+    return grad_x, grad_w
 
 
 class Conv2d(Function):
@@ -376,10 +412,14 @@ class Conv2d(Function):
             dL/db    = sum of G over n, y, x
         col2im adds each column entry back where im2col copied it from; an input pixel
         seen by several windows collects the sum of their gradients. With stride 1 the
-        same dL/dx is a convolution of G with the flipped kernel (_grad_input_by_flipped_kernel)."""
+        same dL/dx is a convolution of G with the flipped kernel, whose columns also give
+        dL/dW (_grads_by_flipped_kernel)."""
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
+        if need_x and need_w and _flipped_kernel_pays(ctx):
+            # one set of columns (of G) serves both gradients
+            return _grads_by_flipped_kernel(ctx, grad, weight, x) + (grad_b,)
         grad_w = _grad_weight(ctx, grad, x) if need_w else None
         grad_x = _grad_input(ctx, grad, weight) if need_x else None
         return grad_x, grad_w, grad_b
