@@ -50,20 +50,17 @@ class LeakyReLU(Function):
                                                backward_input_flops=2 * o[0].size))
 
 
-def _expit(xp):
-    """SciPy's logistic function 1/(1+e^-x) (CuPy's on a GPU): one pass, no temporaries,
-    and e^-x overflowing to inf for very negative x still gives the limit 0."""
-    if xp.__name__ == 'numpy':
-        from scipy.special import expit
-    else:
-        from cupyx.scipy.special import expit
-    return expit
-
-
 class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        out = _expit(get_array_module(x))(x)
+        xp = get_array_module(x)
+        # 1/(1 + e^-x), in place on one new array (integers become floats, as in exp).
+        # For very negative x, e^-x overflows to inf, which still gives the limit 0.
+        out = xp.negative(x, dtype=xp.result_type(x.dtype, xp.float16))
+        with np.errstate(over='ignore'):
+            xp.exp(out, out=out)
+        out += 1
+        xp.reciprocal(out, out=out)
         ctx.save_for_backward(out)
         return out
 
