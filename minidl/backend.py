@@ -247,6 +247,11 @@ class _BlasOnOneThread:
                 _blas['limiter'] = None
 
 
+# An elementwise pass over a large array runs in blocks of this many elements (1 MiB of
+# float32) on minidl's threads.
+ELEMENTS_PER_BLOCK = 1 << 18
+
+
 def parallel_for(xp, count, grain, body):
     """Call ``body(start, stop)`` on the blocks [start, stop) of ``range(count)``,
     ``grain`` items each (the last may be shorter), together covering the range once.

@@ -5,7 +5,7 @@
 import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
-from ..backend import get_array_module
+from ..backend import ELEMENTS_PER_BLOCK, get_array_module, parallel_for
 from ._util import keep_where, normalize_dim
 from .elementwise import to_dtype
 from .inplace import apply_inplace
@@ -17,7 +17,13 @@ __all__ = ['relu', 'relu_', 'leaky_relu', 'leaky_relu_', 'sigmoid', 'tanh', 'sof
 class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
-        out = get_array_module(x).maximum(x, 0)
+        xp = get_array_module(x)
+        flat_x = x.reshape(-1)
+        out = xp.empty_like(flat_x)
+        # in blocks on minidl's threads (backend.parallel_for)
+        parallel_for(xp, out.size, ELEMENTS_PER_BLOCK, lambda start, stop: xp.maximum(
+            flat_x[start:stop], 0, out=out[start:stop]))
+        out = out.reshape(x.shape)
         ctx.save_for_backward(out)
         return out
 
@@ -27,7 +33,15 @@ class ReLU(Function):
         As PyTorch's threshold_backward: the gradient is cut off (exactly 0) where
         y <= 0, and passes where y is NaN."""
         (out,) = ctx.saved_tensors
-        return keep_where(~(out <= 0), grad)
+        xp = get_array_module(grad)
+        flat_out, flat_grad = out.reshape(-1), grad.reshape(-1)
+        grad_x = xp.empty_like(flat_grad)
+
+        def block(start, stop):  # in blocks on minidl's threads (backend.parallel_for)
+            grad_x[start:stop] = keep_where(~(flat_out[start:stop] <= 0), flat_grad[start:stop])
+
+        parallel_for(xp, grad_x.size, ELEMENTS_PER_BLOCK, block)
+        return grad_x.reshape(grad.shape)
 
 
 class LeakyReLU(Function):
