@@ -153,6 +153,7 @@ def test_parallel_for_covers_the_range_once_in_blocks(threads, count, grain, n_t
 
 @pytest.mark.cpu_only
 def test_parallel_for_runs_blas_on_one_thread_and_restores_it(threads):
+    """Also with one block: BLAS's own threads never wake up inside minidl's operators."""
     from threadpoolctl import threadpool_info
     threads(2)
 
@@ -160,7 +161,8 @@ def test_parallel_for_runs_blas_on_one_thread_and_restores_it(threads):
         return [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']
     before, inside = blas_threads(), []
     backend.parallel_for(np, 4, 1, lambda start, stop: inside.append(blas_threads()))
-    assert all(t == [1] * len(before) for t in inside)
+    backend.parallel_for(np, 4, 10, lambda start, stop: inside.append(blas_threads()))
+    assert len(inside) == 5 and all(t == [1] * len(before) for t in inside)
     assert blas_threads() == before
 
 
@@ -226,3 +228,28 @@ def test_parallel_for_works_in_a_forked_child(threads):
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.cpu_only
+@pytest.mark.parametrize('shape_a, shape_b', [((64, 300), (300, 1000)), ((3, 40, 50), (50, 700)),
+                                              ((2, 1, 30, 20), (4, 20, 600)), ((5,), (5, 3)),
+                                              ((8, 9), (9, 0))])
+def test_matmul_on_threads_is_numpys_matmul(threads, monkeypatch, shape_a, shape_b):
+    """Blocks of columns (made small here) on 1 or 3 threads: NumPy's result and shape,
+    the same bits for either thread count."""
+    from threadpoolctl import threadpool_info
+    monkeypatch.setattr(backend, 'PARALLEL_MATMUL_MACS', 1)
+    monkeypatch.setattr(backend, 'MATMUL_COLUMNS', 16)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape_a).astype(np.float32)
+    b = rng.standard_normal(shape_b).astype(np.float32)
+    blas = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']
+    results = []
+    for n_threads in (1, 3):
+        threads(n_threads)
+        results.append(backend.matmul(a, b))
+    np.testing.assert_array_equal(results[0], results[1])
+    expected = np.matmul(a, b)
+    assert results[0].shape == expected.shape and results[0].dtype == expected.dtype
+    np.testing.assert_allclose(results[0], expected, rtol=1e-5, atol=1e-5)
+    assert [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'] == blas

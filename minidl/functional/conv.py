@@ -24,7 +24,7 @@ import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, get_num_threads,
-                       parallel_for, parallel_sum)
+                       matmul, parallel_for, parallel_sum)
 from ._util import check_tensor, pair, with_batch_dim
 from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
 from .shape import pad
@@ -206,7 +206,7 @@ def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size
 
     def images(start, stop):
         cols = to_columns(x[start:stop], (kh, kw), stride, padding, dilation, out_size)
-        out_groups = xp.matmul(w_groups, cols.reshape(groups, k, (stop - start) * ho * wo))
+        out_groups = matmul(w_groups, cols.reshape(groups, k, (stop - start) * ho * wo))
         by_channel = out_groups.reshape(c_out, stop - start, ho, wo).transpose(1, 0, 2, 3)
         if bias is None:
             out[start:stop] = by_channel
@@ -228,7 +228,7 @@ def _pointwise_conv(x, weight, bias, groups):
 
     def images(start, stop):
         block = out[start:stop]
-        xp.matmul(w_groups, x[start:stop].reshape(stop - start, groups, c_group, h * w),
+        matmul(w_groups, x[start:stop].reshape(stop - start, groups, c_group, h * w),
                   out=block.reshape(stop - start, groups, c_out // groups, h * w))
         if bias is not None:
             block += bias.reshape(1, c_out, 1, 1)
@@ -271,7 +271,7 @@ def _grad_weight(ctx, grad, x):
             # out[n] = W x[n]: dW = sum over images of G[n] x[n]^T
             g = grad[start:stop].reshape(b, groups, c_group_out, h * w)
             x_groups = x[start:stop].reshape(b, groups, c_group, h * w)
-            return xp.matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0)
+            return matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0)
         # dW^T = cols @ G^T, with G^T (groups, b*Hout*Wout, Cout/groups) copied
         # contiguous: one BLAS call on two row-major operands (as G @ cols^T, OpenBLAS on
         # 2 threads streamed the transposed operand of a long sum badly)
@@ -279,7 +279,7 @@ def _grad_weight(ctx, grad, x):
             grad[start:stop].reshape(b, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
         cols = to_columns(x[start:stop], ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
                           ctx.out_size)
-        return xp.matmul(cols.reshape(groups, k, b * ho * wo),
+        return matmul(cols.reshape(groups, k, b * ho * wo),
                          g_t.reshape(groups, b * ho * wo, c_group_out))
 
     cols_bytes = groups * k * ho * wo * grad.itemsize   # one image's columns
@@ -321,7 +321,7 @@ def _grad_input(ctx, grad, weight):
         if c_out == groups:  # depthwise: each product is an outer product, a broadcast
             dcols = w_t * g
         else:
-            dcols = xp.matmul(w_t, g)
+            dcols = matmul(w_t, g)
         grad_x[start:stop] = from_columns(dcols.reshape(c, kh, kw, b, ho, wo), (b, c, h, w),
                                           ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
                                           ctx.out_size)
@@ -366,7 +366,7 @@ def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
         b = stop - start
         cols = to_columns(grad[start:stop], ctx.kernel, (1, 1), back_padding, ctx.dilation,
                           (h, w)).reshape(groups, k, b * h * w)
-        grad_x[start:stop] = xp.matmul(flipped, cols).reshape(c, b, h, w).transpose(1, 0, 2, 3)
+        grad_x[start:stop] = matmul(flipped, cols).reshape(c, b, h, w).transpose(1, 0, 2, 3)
         return cols
 
     def both_gradients(start, stop):
@@ -375,7 +375,7 @@ def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
         b = stop - start
         x_t = xp.ascontiguousarray(
             x[start:stop].reshape(b, groups, c_group, h * w).transpose(1, 0, 3, 2))
-        return xp.matmul(cols, x_t.reshape(groups, b * h * w, c_group))
+        return matmul(cols, x_t.reshape(groups, b * h * w, c_group))
 
     grain = images_per_block(n, h * w, groups * k * h * w * grad.itemsize)
     if x is None:
