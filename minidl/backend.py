@@ -339,7 +339,7 @@ def parallel_sum(xp, count, grain, body):
 # A product of at least this many multiply-accumulates is split into at least MIN_BLOCKS
 # blocks of at least MATMUL_COLUMNS columns of the result (a smaller one is one block).
 PARALLEL_MATMUL_MACS = 1 << 22
-MATMUL_COLUMNS = 128
+MATMUL_COLUMNS = 256
 MIN_BLOCKS = 4
 
 

@@ -255,6 +255,19 @@ def _flipped_kernel_pays(ctx, with_weight_grad=False):
             and c_out * h * w <= limit * c * ctx.out_size[0] * ctx.out_size[1])
 
 
+def _transposed_by_group(xp, block, groups):
+    """A block of images (b, groups*m, H, W) as (groups, b*H*W, m): per group, the
+    transpose of its m x (b*H*W) matrix of channels by pixels. For one image a view
+    (BLAS reads a transposed operand as it is, and on one thread as fast), for more a
+    contiguous copy (the images' pixels are not one strided axis)."""
+    b = block.shape[0]
+    pixels = block[0, 0].size
+    by_group = block.reshape(b, groups, -1, pixels).transpose(1, 0, 3, 2)  # (groups, b, P, m)
+    if b == 1:
+        return by_group[:, 0]
+    return xp.ascontiguousarray(by_group).reshape(groups, b * pixels, -1)
+
+
 def _grad_weight(ctx, grad, x):
     """dL/dW = G @ cols^T per group, with G = dL/dout laid out (Cout, N*Hout*Wout) and
     the columns rebuilt from the saved input: a sum over blocks of images."""
@@ -272,15 +285,11 @@ def _grad_weight(ctx, grad, x):
             g = grad[start:stop].reshape(b, groups, c_group_out, h * w)
             x_groups = x[start:stop].reshape(b, groups, c_group, h * w)
             return matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0)
-        # dW^T = cols @ G^T, with G^T (groups, b*Hout*Wout, Cout/groups) copied
-        # contiguous: one BLAS call on two row-major operands (as G @ cols^T, OpenBLAS on
-        # 2 threads streamed the transposed operand of a long sum badly)
-        g_t = xp.ascontiguousarray(
-            grad[start:stop].reshape(b, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
+        # dW^T = cols @ G^T, with G^T (groups, b*Hout*Wout, Cout/groups)
         cols = to_columns(x[start:stop], ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
                           ctx.out_size)
         return matmul(cols.reshape(groups, k, b * ho * wo),
-                         g_t.reshape(groups, b * ho * wo, c_group_out))
+                      _transposed_by_group(xp, grad[start:stop], groups))
 
     cols_bytes = groups * k * ho * wo * grad.itemsize   # one image's columns
     total = parallel_sum(xp, n, images_per_block(n, ho * wo, cols_bytes), images)
@@ -372,10 +381,7 @@ def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
     def both_gradients(start, stop):
         """dL/dx of a block, and the block's share of dW (still flipped) from its columns."""
         cols = input_gradient(start, stop)
-        b = stop - start
-        x_t = xp.ascontiguousarray(
-            x[start:stop].reshape(b, groups, c_group, h * w).transpose(1, 0, 3, 2))
-        return matmul(cols, x_t.reshape(groups, b * h * w, c_group))
+        return matmul(cols, _transposed_by_group(xp, x[start:stop], groups))
 
     grain = images_per_block(n, h * w, groups * k * h * w * grad.itemsize)
     if x is None:
