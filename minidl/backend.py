@@ -336,8 +336,8 @@ def parallel_sum(xp, count, grain, body):
     return total['sum']
 
 
-# A product of at least this many multiply-accumulates is split into at least MIN_BLOCKS
-# blocks of at least MATMUL_COLUMNS columns of the result (a smaller one is one block).
+# A product of at least this many multiply-accumulates is split into up to MIN_BLOCKS
+# equal blocks of at least MATMUL_COLUMNS columns of the result (a smaller one is one block).
 PARALLEL_MATMUL_MACS = 1 << 22
 MATMUL_COLUMNS = 256
 MIN_BLOCKS = 4
@@ -358,9 +358,10 @@ def matmul(a, b, out=None):
         shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
         out = np.empty(shape, dtype=np.result_type(a, b))
     columns = out.shape[-1]
-    macs = out.size * a.shape[-1]
-    grain = max(1, columns if macs < PARALLEL_MATMUL_MACS
-                else max(MATMUL_COLUMNS, -(-columns // MIN_BLOCKS)))
+    blocks = 1
+    if out.size * a.shape[-1] >= PARALLEL_MATMUL_MACS:
+        blocks = max(1, min(MIN_BLOCKS, columns // MATMUL_COLUMNS))
+    grain = max(1, -(-columns // blocks))
     parallel_for(np, columns, grain, lambda start, stop: np.matmul(
         a, b[..., start:stop], out=out[..., start:stop]))
     return out
