@@ -70,7 +70,8 @@ class Sigmoid(Function):
         xp = get_array_module(x)
         # 1/(1 + e^-x), in place on one new array (integers become floats, as in exp).
         # For very negative x, e^-x overflows to inf, which still gives the limit 0.
-        out = xp.negative(x, dtype=xp.result_type(x.dtype, xp.float16))
+        out = x.astype(xp.result_type(x.dtype, xp.float16))
+        xp.negative(out, out=out)
         with np.errstate(over='ignore'):
             xp.exp(out, out=out)
         out += 1
@@ -82,7 +83,8 @@ class Sigmoid(Function):
     def backward(ctx, grad):
         """y = 1/(1+e^-x): dy/dx = y (1 - y)."""
         (out,) = ctx.saved_tensors
-        grad_x = 1 - out        # in place from here on: no input-sized temporaries
+        xp = get_array_module(out)
+        grad_x = xp.subtract(1, out, out=xp.empty_like(out))   # 1 - y, then in place
         grad_x *= out
         grad_x *= grad
         return grad_x
@@ -102,8 +104,9 @@ class Tanh(Function):
     def backward(ctx, grad):
         """y = tanh x: dy/dx = 1 - y^2."""
         (out,) = ctx.saved_tensors
-        grad_x = out * out      # in place from here on: no input-sized temporaries
-        get_array_module(out).subtract(1, grad_x, out=grad_x)
+        xp = get_array_module(out)
+        grad_x = xp.multiply(out, out, out=xp.empty_like(out))   # y^2, then in place
+        xp.subtract(1, grad_x, out=grad_x)
         grad_x *= grad
         return grad_x
 
