@@ -23,10 +23,10 @@ import numpy as np
 from speed import CLASSES, MODELS, minidl_step_fn, table  # noqa: E402  (benchmarks/)
 
 import minidl  # noqa: E402
-from minidl.autograd import Function  # noqa: E402
+from minidl.autograd import ArrayFunction  # noqa: E402
 
 
-def _all_functions(cls=Function):
+def _all_functions(cls=ArrayFunction):
     for sub in cls.__subclasses__():
         yield sub
         yield from _all_functions(sub)
