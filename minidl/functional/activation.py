@@ -38,7 +38,11 @@ class ReLU(Function):
         grad_x = xp.empty_like(flat_grad)
 
         def block(start, stop):  # in blocks on minidl's threads (backend.parallel_for)
-            grad_x[start:stop] = keep_where(~(flat_out[start:stop] <= 0), flat_grad[start:stop])
+            g, keep = flat_grad[start:stop], ~(flat_out[start:stop] <= 0)
+            if xp.isfinite(g).all():  # a product: 10x faster than where (a cut-off 0 may be -0.0)
+                xp.multiply(g, keep, out=grad_x[start:stop])
+            else:                     # inf * 0 would be NaN
+                grad_x[start:stop] = keep_where(keep, g)
 
         parallel_for(xp, grad_x.size, ELEMENTS_PER_BLOCK, block)
         return grad_x.reshape(grad.shape)
