@@ -182,6 +182,22 @@ class Runner:
         return time.perf_counter() - start
 
 
+_blas_limit = None   # threadpoolctl's limit while --threads holds
+
+
+def set_threads(threads=None):
+    """PyTorch and minidl on ``threads`` threads, and NumPy's BLAS limited to them (None:
+    as many as BLAS uses, the cores)."""
+    global _blas_limit
+    import torch
+    if threads:
+        from threadpoolctl import threadpool_limits
+        _blas_limit = threadpool_limits(threads, user_api='blas')
+    threads = threads or blas_threads()[0]
+    torch.set_num_threads(threads)
+    minidl.set_num_threads(threads)
+
+
 def blas_threads():
     """Threads NumPy's BLAS uses (threadpoolctl when installed, else the CPU count)."""
     try:
@@ -348,17 +364,31 @@ def resnet18_convs(batch):
 
 
 def gemm_rate(runner, size, repeats=5):
-    """GFLOP/s of a float32 (M, K) @ (K, N) matmul with NumPy (CuPy on a GPU)."""
+    """Seconds of a float32 (M, K) @ (K, N) matmul, ``repeats`` times each way: on the CPU
+    as {'numpy': NumPy's matmul on BLAS's own threads, 'minidl': minidl.backend.matmul
+    (the columns split over minidl's threads, BLAS on one thread in each)}; on a GPU
+    {'cupy': CuPy's matmul}."""
     m, k, n = size
-    xp = np
-    if runner.cuda:
-        import cupy as xp
     rng = np.random.default_rng(0)
-    a = xp.asarray(rng.standard_normal((m, k)).astype(np.float32))
-    b = xp.asarray(rng.standard_normal((k, n)).astype(np.float32))
-    xp.matmul(a, b)
-    times = [runner.timed(lambda: xp.matmul(a, b)) for _ in range(repeats)]
+    a = rng.standard_normal((m, k)).astype(np.float32)
+    b = rng.standard_normal((k, n)).astype(np.float32)
+    if runner.cuda:
+        import cupy
+        a, b = cupy.asarray(a), cupy.asarray(b)
+        ways = {'cupy': cupy.matmul}
+    else:
+        ways = {'numpy': np.matmul, 'minidl': minidl.backend.matmul}
+    times = {}
+    for name, matmul in ways.items():
+        matmul(a, b)
+        times[name] = [runner.timed(lambda: matmul(a, b)) for _ in range(repeats)]
     return times
+
+
+def _add_times(total, more):
+    for name, times in more.items():
+        total.setdefault(name, []).extend(times)
+    return total
 
 
 def layer_section(runner, args):
@@ -369,7 +399,7 @@ def layer_section(runner, args):
         layers = layers[:2]
     # the forward GEMM of layer2's 3x3 convs: (Cout, Cin*9) @ (Cin*9, N*16*16)
     gemm = (128, 128 * 9, batch * 16 * 16)
-    gemm_times = gemm_rate(runner, gemm)
+    gemm_times = gemm_rate(runner, gemm)   # {way: [seconds]}
     rng = np.random.default_rng(0)
     rows, fractions = [], {}
     repeats = max(3, args.steps)
@@ -411,7 +441,7 @@ def layer_section(runner, args):
         for _ in range(repeats):
             runs['minidl'].append(ours())
             runs['torch'].append(theirs())
-        gemm_times += gemm_rate(runner, gemm, repeats=2)  # interleaved: the load may change
+        _add_times(gemm_times, gemm_rate(runner, gemm, repeats=2))  # the load may change
         back_macs = (2 if need_x else 1) * macs   # input gradient + weight gradient
         rates = {}
         for who, r in runs.items():
@@ -422,12 +452,20 @@ def layer_section(runner, args):
         rows.append((name, shape, (kh, kw), module.stride, macs, rates))
         print(f'  {name}: minidl {rates["minidl"][2]:.1f} GFLOP/s, PyTorch '
               f'{rates["torch"][2]:.1f} GFLOP/s (fwd+bwd)', file=sys.stderr, flush=True)
-    gemm_times += gemm_rate(runner, gemm)  # again after the layers: the machine may change
-    peak = 2 * gemm[0] * gemm[1] * gemm[2] / statistics.median(gemm_times) / 1e9
-    library = 'cuBLAS through CuPy matmul' if runner.cuda else 'NumPy matmul'
-    lines = [f'float32 GEMM rate, {library} ({gemm[0]}x{gemm[1]}) @ ({gemm[1]}x{gemm[2]}) '
-             f'(layer2\'s forward GEMM), median of {len(gemm_times)} runs before, between and '
-             f'after the layers: **{peak:.1f} GFLOP/s**', '']
+    _add_times(gemm_times, gemm_rate(runner, gemm))  # again after the layers
+    rates = {name: 2 * gemm[0] * gemm[1] * gemm[2] / statistics.median(times) / 1e9
+             for name, times in gemm_times.items()}
+    way = max(rates, key=rates.get)
+    peak = rates[way]
+    described = {'cupy': 'cuBLAS through CuPy matmul',
+                 'numpy': "NumPy's matmul on BLAS's own threads",
+                 'minidl': "minidl.backend.matmul (BLAS on one thread in each of minidl's)"}
+    runs = len(gemm_times[way])
+    lines = [f'float32 GEMM rate of ({gemm[0]}x{gemm[1]}) @ ({gemm[1]}x{gemm[2]}) (layer2\'s '
+             f'forward GEMM), median of {runs} runs before, between and after the layers, '
+             f'the faster way: **{peak:.1f} GFLOP/s** ({described[way]}; '
+             + ', '.join(f'{described[name].split(" (")[0]} {rate:.1f}'
+                         for name, rate in rates.items()) + ')', '']
     table_rows = []
     for name, shape, kernel, stride, macs, rates in rows:
         ours, theirs = rates['minidl'], rates['torch']
@@ -480,14 +518,14 @@ def reset_peak_rss():
         return peak_rss()
 
 
-def memory_child(framework, name, steps, quick, device):
+def memory_child(framework, name, steps, quick, device, threads):
     """Runs in a fresh process: the RSS high-water mark of ``steps`` training steps of one
     model, minus the mark after imports (bytes); minidl adds its traced peak."""
     runner = Runner(device)
+    set_threads(threads)
     if framework == 'torch':
         import torch
         from tests.models import torch_twins  # noqa: F401  (imported before the baseline)
-        torch.set_num_threads(blas_threads()[0])
     base = reset_peak_rss()
     spec = MODELS[name]
     batch = QUICK_BATCH if quick else spec.shape(device)[0]
@@ -521,6 +559,8 @@ def memory_child(framework, name, steps, quick, device):
 def run_child(framework, name, args):
     command = [sys.executable, str(Path(__file__).resolve()), '--memory-child', framework, name,
                '--steps', str(2 if args.quick else 3), '--device', args.device]
+    if args.threads:
+        command += ['--threads', str(args.threads)]
     if args.quick:
         command.append('--quick')
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -567,6 +607,10 @@ def main(argv=None):
     parser.add_argument('--quick', action='store_true',
                         help=f'a smoke test: batch {QUICK_BATCH}, two conv layers at batch 2')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument('--threads', type=int, default=None,
+                        help='threads of PyTorch, minidl and NumPy\'s BLAS alike (default: '
+                             'BLAS\'s, the cores); --threads 1 compares one core\'s work, which '
+                             'a machine busy with other jobs disturbs least')
     parser.add_argument('--out', default=None,
                         help='markdown results file (default results/cpu.md or results/gpu.md)')
     parser.add_argument('--sections', default='steps,layers,memory',
@@ -584,7 +628,7 @@ def main(argv=None):
     if args.out is None:
         args.out = str(HERE / 'results' / ('gpu.md' if cuda else 'cpu.md'))
     if args.memory_child:
-        memory_child(*args.memory_child, args.steps, args.quick, args.device)
+        memory_child(*args.memory_child, args.steps, args.quick, args.device, args.threads)
         return 0
     names = [n.strip() for n in args.models.split(',') if n.strip()]
     unknown = [n for n in names if n not in MODELS]
@@ -594,9 +638,7 @@ def main(argv=None):
         args.steps, args.warmup = min(args.steps, 2), min(args.warmup, 1)
     sections = set(args.sections.split(','))
 
-    import torch
-    torch.set_num_threads(blas_threads()[0])
-    minidl.set_num_threads(blas_threads()[0])
+    set_threads(args.threads)
     runner = Runner(args.device)
     out = ['# minidl against PyTorch: training-step speed and memory '
            f'({args.device.upper()})', '', 'Made by `python benchmarks/speed.py '
