@@ -251,8 +251,20 @@ class _BlasOnOneThread:
 
 
 # An elementwise pass over a large array runs in blocks of this many elements (1 MiB of
-# float32) on minidl's threads.
+# float32) on minidl's threads; a batch of images in blocks of about BYTES_PER_BLOCK.
+# Work that makes fewer than MIN_BLOCKS such blocks (enough for two threads, with some to
+# spare for the one that finishes first) is one block: small work is not worth a thread.
 ELEMENTS_PER_BLOCK = 1 << 18
+BYTES_PER_BLOCK = 1 << 20
+MIN_BLOCKS = 4
+
+
+def grain(count, per_block):
+    """Items per block for parallel_for: ``per_block`` (at least 1), or all ``count`` as
+    one block when that would make fewer than MIN_BLOCKS blocks. Never depends on the
+    number of threads, so neither do the results."""
+    per_block = max(1, per_block)
+    return per_block if count >= MIN_BLOCKS * per_block else max(count, 1)
 
 
 def parallel_for(xp, count, grain, body):
@@ -340,7 +352,6 @@ def parallel_sum(xp, count, grain, body):
 # equal blocks of at least MATMUL_COLUMNS columns of the result (a smaller one is one block).
 PARALLEL_MATMUL_MACS = 1 << 22
 MATMUL_COLUMNS = 256
-MIN_BLOCKS = 4
 
 
 def matmul(a, b, out=None):

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, get_num_threads,
-                       matmul, parallel_for, parallel_sum)
+                       grain, matmul, parallel_for, parallel_sum)
 from ._util import check_tensor, pair, with_batch_dim
 from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
 from .shape import pad
@@ -174,20 +174,17 @@ def col2im_cuda(dcols, input_shape, kernel, stride, padding, dilation, out_size)
 # COLUMN_BYTES_PER_BLOCK bytes of columns, whichever is more images: the columns stay in
 # cache between im2col and the product (one core of the benchmark machine multiplied
 # layer1's (64 x 576) weight by 512 columns at ~95 GFLOP/s, by the batch's 32768 at ~61;
-# OpenBLAS, benchmarks/NOTES.md), and a block is worth its Python overhead. A batch that
-# makes fewer than MIN_BLOCKS such blocks (work for two threads, with some to spare for
-# the one that finishes first) is one block, whose products BLAS runs on its own threads.
-# The blocks do not depend on the number of threads, so neither do the results.
+# OpenBLAS, benchmarks/NOTES.md), and a block is worth its Python overhead. A batch too
+# small for backend.MIN_BLOCKS such blocks is one block, whose products backend.matmul
+# still splits over the threads.
 PIXELS_PER_BLOCK = 512
 COLUMN_BYTES_PER_BLOCK = 1 << 20
-MIN_BLOCKS = 4
 
 
 def images_per_block(n, pixels_per_image, column_bytes_per_image):
     """Images per block (parallel_for's grain) for a batch of ``n``: see PIXELS_PER_BLOCK."""
-    per = max(1, PIXELS_PER_BLOCK // max(pixels_per_image, 1),
-              COLUMN_BYTES_PER_BLOCK // max(column_bytes_per_image, 1))
-    return per if n >= MIN_BLOCKS * per else n
+    return grain(n, max(PIXELS_PER_BLOCK // max(pixels_per_image, 1),
+                        COLUMN_BYTES_PER_BLOCK // max(column_bytes_per_image, 1)))
 
 
 def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size):
@@ -233,7 +230,7 @@ def _pointwise_conv(x, weight, bias, groups):
         if bias is not None:
             block += bias.reshape(1, c_out, 1, 1)
 
-    parallel_for(xp, n, images_per_block(n, h * w, x[0].nbytes), images)
+    parallel_for(xp, n, images_per_block(n, h * w, x.nbytes // max(n, 1)), images)
     return out
 
 

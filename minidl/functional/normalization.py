@@ -9,7 +9,8 @@ import math
 import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
-from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, parallel_for,
+from .. import backend
+from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, grain, parallel_for,
                        parallel_sum)
 from ._util import check_tensor
 
@@ -122,15 +123,12 @@ def batch_norm_backward_cuda(grad, x_hat, inv_std, gamma, need_x, need_w, need_b
 # ---------------------------------------------------------------- batch norm by blocks
 
 # On the CPU, batch norm's passes run a block of images at a time, the blocks in parallel
-# (backend.parallel_for): each block (about this many bytes of the input) is read while
-# in cache, and two threads share the work. The blocks do not depend on the number of
-# threads, and per-channel sums over blocks are added in block order: the same bits.
-BYTES_PER_BLOCK = 1 << 20
-
+# (backend.parallel_for): each block (about backend.BYTES_PER_BLOCK of the input) is read
+# while in cache, and two threads share the work. The blocks do not depend on the number
+# of threads, and per-channel sums over blocks are added in block order: the same bits.
 
 def _images_per_block(x):
-    per = max(1, BYTES_PER_BLOCK // max(x[0].nbytes, 1))
-    return per if x.shape[0] >= 4 * per else x.shape[0]   # else one block
+    return grain(x.shape[0], backend.BYTES_PER_BLOCK * max(x.shape[0], 1) // max(x.nbytes, 1))
 
 
 def _sum_over_ranks(group, array):

@@ -406,7 +406,7 @@ def test_batch_norm_blocks_and_threads_do_not_change_the_result(monkeypatch, aff
     statistics and gradients are the same bits with 1 or 3 threads, and match PyTorch."""
     torch = require_torch()
     monkeypatch.setattr(minidl.backend, '_num_threads', None)
-    monkeypatch.setattr(normalization, 'BYTES_PER_BLOCK', 2 * 3 * 5 * 5 * 4)
+    monkeypatch.setattr(minidl.backend, 'BYTES_PER_BLOCK', 2 * 3 * 5 * 5 * 4)
     rng = np.random.default_rng(0)
     x = (rng.standard_normal((9, 3, 5, 5)) * 3 + 1).astype(np.float32)
     weight, bias = rng.standard_normal((2, 3)).astype(np.float32)
