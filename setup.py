@@ -20,7 +20,7 @@ setup(
         'matplotlib>=3.7',
         'safetensors>=0.4',
         'pillow>=9.1',
-        'threadpoolctl>=3.1',
+        'threadpoolctl>=3.1',   # BLAS on one thread inside minidl's own CPU threads
     ],
     extras_require={
         # CUDA 12; for CUDA 13 install cupy-cuda13x instead (see README)

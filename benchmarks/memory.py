@@ -64,8 +64,9 @@ def training_section():
                      mb(m.measured_peak_bytes), f'{m.ratio:.3f}'])
     return ('## Peak memory of one training step (CPU, float32)\n\n'
             'The terms: parameters, gradients + momentum buffers, bytes saved for backward, the '
-            'largest scratch buffer of one operator (im2col\'s column-gradient matrix with '
-            'col2im\'s padded buffer) and the input when no operator saved it. "all at once" '
+            'largest scratch buffer of one operator (a convolution\'s columns and buffers for '
+            'one block of images per thread, with the block\'s weight gradient: `Conv2d.cost`) '
+            'and the input when no operator saved it. "all at once" '
             'adds them up; "predicted" counts each while it is live, walking the recorded '
             'operators forward, then backward in reverse (saved arrays released, parameter '
             'gradients and activation gradients in flight added), then the SGD update '
@@ -110,11 +111,11 @@ def saved_section(ref):
             'MB = 10^6 bytes.\n\n'
             + table(['model', 'minidl MB', 'PyTorch MB', 'minidl / PyTorch',
                      'of which conv', 'largest by module type (MB)'], rows)
-            + '\n\nWhy minidl keeps more: its im2col convolution saves the column matrix '
-            '(C·kh·kw × Hout·Wout per image) for the weight gradient instead of the input '
-            '(C × H × W), so a 3x3 stride-1 convolution keeps 9 times its input and a 7x7 '
-            'stride-2 stem about 12 times; backward then needs no second im2col. A 1x1 '
-            'stride-1 convolution saves its input, as PyTorch does. PyTorch also runs ReLU '
+            + '\n\nWhy the figures are close: a convolution saves its input (C × H × W, '
+            'usually the storage the ReLU or batch norm before it keeps anyway), not its im2col '
+            'columns (C·kh·kw × Hout·Wout, 9 times the input of a 3x3 stride-1 convolution), '
+            'which backward rebuilds; PyTorch too saves a convolution\'s input. Batch norm saves '
+            'one input-sized array (x_hat), ReLU its output. PyTorch also runs ReLU '
             'in place (torchvision\'s `inplace=True`), so a ReLU after a batch norm shares '
             'its storage with the next layer\'s saved input; both frameworks de-duplicate '
             'what is shared.')

@@ -3,7 +3,8 @@
 Its API follows PyTorch's names: ``import minidl as torch`` ports most scripts.
 """
 from .backend import (Device as device, cuda_is_available, get_array_module, manual_seed,
-                      initial_seed, seed, get_rng_state, set_rng_state, Generator)
+                      initial_seed, seed, get_rng_state, set_rng_state, Generator,
+                      get_num_threads, set_num_threads)
 from .autograd import (ArrayFunction, ArrayFunction as Function, no_grad, enable_grad,
                        set_grad_enabled, is_grad_enabled, inference_mode)
 from .tensor import (Tensor, Size, get_default_dtype, set_default_dtype, float16, float32, float64,
@@ -26,7 +27,6 @@ from .functional import (add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clam
                          isfinite, isclose, allclose, all, any, nonzero)
 from .gradcheck import gradcheck, GradcheckError
 from .typeinfo import finfo, iinfo
-from .threads import set_num_threads, get_num_threads
 from .serialization import save, load
 from . import viz
 from . import nn, optim, utils, cuda, accelerator, backends, autograd, models

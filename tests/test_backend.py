@@ -1,4 +1,5 @@
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -123,3 +124,145 @@ def test_generator_on_another_device_is_refused():
     g.device = minidl.device('cuda')
     with pytest.raises(RuntimeError, match='expected a generator on cpu'):
         minidl.rand(2, generator=g)
+
+
+# ---------------------------------------------------------------- threads on the CPU
+
+@pytest.fixture
+def threads(monkeypatch):
+    """set_num_threads freely in the test; minidl's and BLAS's settings are restored
+    afterwards."""
+    from threadpoolctl import threadpool_limits
+    monkeypatch.setattr(backend, '_num_threads', backend._num_threads)
+    monkeypatch.setattr(backend, '_blas_setting', backend._blas_setting)
+    with threadpool_limits(limits=None):     # whatever is set inside is undone on exit
+        yield backend.set_num_threads
+
+
+@pytest.mark.cpu_only
+@pytest.mark.parametrize('count, grain, n_threads', [(10, 3, 2), (10, 3, 1), (7, 1, 3),
+                                                     (4, 10, 2), (0, 2, 2)])
+def test_parallel_for_covers_the_range_once_in_blocks(threads, count, grain, n_threads):
+    threads(n_threads)
+    seen, names = [], set()
+
+    def body(start, stop):
+        seen.append((start, stop))
+        names.add(threading.current_thread().name)
+    backend.parallel_for(np, count, grain, body)
+    assert sorted(seen) == [(s, min(s + grain, count)) for s in range(0, count, grain)]
+    if n_threads == 1 or count <= grain:
+        assert names <= {threading.current_thread().name}
+
+
+@pytest.mark.cpu_only
+def test_parallel_for_runs_blas_on_one_thread_and_restores_it(threads):
+    """Also with one block: BLAS's own threads never wake up inside minidl's operators."""
+    from threadpoolctl import threadpool_info
+    threads(2)
+
+    def blas_threads():
+        return [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']
+    before, inside = blas_threads(), []
+    backend.parallel_for(np, 4, 1, lambda start, stop: inside.append(blas_threads()))
+    backend.parallel_for(np, 4, 10, lambda start, stop: inside.append(blas_threads()))
+    assert len(inside) == 5 and all(t == [1] * len(before) for t in inside)
+    assert blas_threads() == before
+
+
+@pytest.mark.cpu_only
+def test_parallel_for_nested_runs_inline_and_errors_reach_the_caller(threads):
+    threads(2)
+    inner = []
+
+    def body(start, stop):
+        backend.parallel_for(np, 3, 1, lambda a, b: inner.append((start, a)))
+    backend.parallel_for(np, 2, 1, body)
+    assert sorted(inner) == [(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]
+
+    def fails(start, stop):
+        if start == 2:
+            raise KeyError('block 2')
+    with pytest.raises(KeyError, match='block 2'):
+        backend.parallel_for(np, 6, 1, fails)
+
+
+@pytest.mark.cpu_only
+def test_parallel_sum_adds_in_block_order_whatever_the_threads(threads):
+    """float32 sums depend on their order; the result is the block-order fold, bit for bit."""
+    parts = np.random.default_rng(0).standard_normal((9, 50)).astype(np.float32) * \
+        np.logspace(-4, 4, 9, dtype=np.float32)[:, None]
+    expected = parts[0].copy()
+    for part in parts[1:]:
+        expected += part
+    for n_threads in (1, 2, 3):
+        threads(n_threads)
+        total = backend.parallel_sum(np, 9, 1, lambda start, stop: parts[start].copy())
+        np.testing.assert_array_equal(total, expected)
+    pairs = backend.parallel_sum(np, 9, 2, lambda start, stop: parts[start:stop].sum(axis=0))
+    assert pairs.shape == (50,)
+
+
+@pytest.mark.cpu_only
+def test_set_num_threads_sets_minidls_and_blass_threads(threads):
+    from threadpoolctl import threadpool_info
+    assert backend.get_num_threads() >= 1
+    threads(3)
+    assert minidl.get_num_threads() == 3
+    assert {p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'} <= {3}
+    threads(1)
+    assert minidl.get_num_threads() == 1
+    for bad in (0, -1):
+        with pytest.raises(RuntimeError, match='set_num_threads: the number of threads must '
+                                               'be positive'):
+            minidl.set_num_threads(bad)
+    for bad in (2.0, True, '2'):
+        with pytest.raises(TypeError):
+            minidl.set_num_threads(bad)
+    assert minidl.get_num_threads() == 1
+
+
+@pytest.mark.cpu_only
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs os.fork')
+def test_parallel_for_works_in_a_forked_child(threads):
+    """The pool's threads do not survive a fork: the child makes its own pool."""
+    threads(2)
+    backend.parallel_for(np, 4, 1, lambda start, stop: None)   # the parent's pool exists
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 when the blocks ran, killed by the alarm if they hang
+        code = 1
+        try:
+            import signal
+            signal.alarm(30)
+            seen = []
+            backend.parallel_for(np, 4, 1, lambda start, stop: seen.append(start))
+            code = 0 if sorted(seen) == [0, 1, 2, 3] else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.cpu_only
+@pytest.mark.parametrize('shape_a, shape_b', [((64, 300), (300, 1000)), ((3, 40, 50), (50, 700)),
+                                              ((2, 1, 30, 20), (4, 20, 600)), ((5,), (5, 3)),
+                                              ((8, 9), (9, 0))])
+def test_matmul_on_threads_is_numpys_matmul(threads, monkeypatch, shape_a, shape_b):
+    """Blocks of columns (made small here) on 1 or 3 threads: NumPy's result and shape,
+    the same bits for either thread count."""
+    from threadpoolctl import threadpool_info
+    monkeypatch.setattr(backend, 'PARALLEL_MATMUL_MACS', 1)
+    monkeypatch.setattr(backend, 'MATMUL_COLUMNS', 16)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape_a).astype(np.float32)
+    b = rng.standard_normal(shape_b).astype(np.float32)
+    results = []
+    for n_threads in (1, 3):
+        threads(n_threads)
+        blas = [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas']
+        results.append(backend.matmul(a, b))
+        assert [p['num_threads'] for p in threadpool_info() if p['user_api'] == 'blas'] == blas
+    np.testing.assert_array_equal(results[0], results[1])
+    expected = np.matmul(a, b)
+    assert results[0].shape == expected.shape and results[0].dtype == expected.dtype
+    np.testing.assert_allclose(results[0], expected, rtol=1e-5, atol=1e-5)

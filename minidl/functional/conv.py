@@ -20,8 +20,11 @@ are contiguous row-major matrices, which is what BLAS wants. The result (Cout, N
 is transposed to (N, Cout, ...) while the bias is added, in one pass.
 docs/im2col.md draws all of this for a 4x4 input.
 """
+import numpy as np
+
 from ..autograd import ArrayFunction as Function, Cost
-from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
+from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, get_num_threads,
+                       grain, matmul, parallel_for, parallel_sum)
 from ._util import check_tensor, pair, with_batch_dim
 from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
 from .shape import pad
@@ -166,76 +169,140 @@ def col2im_cuda(dcols, input_shape, kernel, stride, padding, dilation, out_size)
     return dx
 
 
+# On the CPU a convolution runs a block of images at a time, the blocks in parallel
+# (backend.parallel_for). A block is at least PIXELS_PER_BLOCK output pixels or
+# COLUMN_BYTES_PER_BLOCK bytes of columns, whichever is more images: the columns stay in
+# cache between im2col and the product (one core of the benchmark machine multiplied
+# layer1's (64 x 576) weight by 512 columns at ~95 GFLOP/s, by the batch's 32768 at ~61;
+# OpenBLAS, benchmarks/NOTES.md), and a block is worth its Python overhead. A batch too
+# small for backend.MIN_BLOCKS such blocks is one block, whose products backend.matmul
+# still splits over the threads.
+PIXELS_PER_BLOCK = 512
+COLUMN_BYTES_PER_BLOCK = 1 << 20
+
+
+def images_per_block(n, pixels_per_image, column_bytes_per_image):
+    """Images per block (parallel_for's grain) for a batch of ``n``: see PIXELS_PER_BLOCK."""
+    return grain(n, max(PIXELS_PER_BLOCK // max(pixels_per_image, 1),
+                        COLUMN_BYTES_PER_BLOCK // max(column_bytes_per_image, 1)))
+
+
 def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size):
-    """The convolution (N, Cout, Hout, Wout) of x and its column matrix: im2col, one
-    (batched over groups) GEMM, then the transpose to (N, Cout, ...) with the bias added
-    in the same pass."""
+    """The convolution (N, Cout, Hout, Wout) of x, a block of images at a time: im2col,
+    one (batched over groups) GEMM, then the transpose to (N, Cout, ...) with the bias
+    added in the same pass."""
     xp = get_array_module(x)
     n = x.shape[0]
     c_out, c_group, kh, kw = weight.shape
     ho, wo = out_size
     k = c_group * kh * kw
     to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
-    cols = to_columns(x, (kh, kw), stride, padding, dilation, out_size)
-    out_groups = xp.matmul(weight.reshape(groups, c_out // groups, k),
-                           cols.reshape(groups, k, n * ho * wo))
-    by_channel = out_groups.reshape(c_out, n, ho, wo).transpose(1, 0, 2, 3)
+    w_groups = weight.reshape(groups, c_out // groups, k)
     out = xp.empty((n, c_out, ho, wo), dtype=x.dtype)
-    if bias is None:
-        out[...] = by_channel
-    else:  # transpose and bias in one pass
-        xp.add(by_channel, bias.reshape(1, c_out, 1, 1), out=out)
-    return out, cols
+    cols_bytes = groups * k * ho * wo * x.itemsize   # one image's columns
+
+    def images(start, stop):
+        cols = to_columns(x[start:stop], (kh, kw), stride, padding, dilation, out_size)
+        out_groups = matmul(w_groups, cols.reshape(groups, k, (stop - start) * ho * wo))
+        by_channel = out_groups.reshape(c_out, stop - start, ho, wo).transpose(1, 0, 2, 3)
+        if bias is None:
+            out[start:stop] = by_channel
+        else:  # transpose and bias in one pass
+            xp.add(by_channel, bias.reshape(1, c_out, 1, 1), out=out[start:stop])
+
+    parallel_for(xp, n, images_per_block(n, ho * wo, cols_bytes), images)
+    return out
 
 
-def _flipped_kernel_pays(ctx):
+def _pointwise_conv(x, weight, bias, groups):
+    """A 1x1 convolution (stride 1, no padding) is already a matrix product:
+    out[n] = W x[n] per group, a block of images at a time."""
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    c_out, c_group = weight.shape[:2]
+    w_groups = weight.reshape(groups, c_out // groups, c_group)
+    out = xp.empty((n, c_out, h, w), dtype=x.dtype)
+
+    def images(start, stop):
+        block = out[start:stop]
+        matmul(w_groups, x[start:stop].reshape(stop - start, groups, c_group, h * w),
+                  out=block.reshape(stop - start, groups, c_out // groups, h * w))
+        if bias is not None:
+            block += bias.reshape(1, c_out, 1, 1)
+
+    parallel_for(xp, n, images_per_block(n, h * w, x.nbytes // max(n, 1)), images)
+    return out
+
+
+def _flipped_kernel_pays(ctx, with_weight_grad=False):
     """Whether dL/dx is computed as a convolution of the output gradient with the
     flipped kernel (stride 1, padding at most d*(k-1)) rather than by col2im: when the
     columns of that convolution, Cout*kh*kw x N*H*W, are no larger than the col2im
-    route's C*kh*kw x N*Hout*Wout (Cout <= C for 'same' padding). Otherwise (an
-    expanding or unpadded convolution) it would multiply more values, many of them
-    padding zeros."""
+    route's C*kh*kw x N*Hout*Wout (Cout <= C for 'same' padding), or up to twice as
+    large ``with_weight_grad``, where they also replace the weight gradient's columns
+    (measured, one thread: Inception's 96->128 and 16->32 'same' convolutions 10-17%
+    faster, a 64->192 one 2% slower). Otherwise (an expanding or unpadded convolution)
+    it would multiply more values, many of them padding zeros. (A pointwise convolution
+    needs no columns at all.)"""
     n, c, h, w = ctx.x_shape
     c_out = ctx.w_shape[0]
-    return (ctx.stride == (1, 1)
+    limit = 2 if with_weight_grad else 1
+    return (not ctx.pointwise and ctx.stride == (1, 1)
             and all(p <= d * (k - 1) for p, d, k in zip(ctx.padding, ctx.dilation, ctx.kernel))
-            and c_out * h * w <= c * ctx.out_size[0] * ctx.out_size[1])
+            and c_out * h * w <= limit * c * ctx.out_size[0] * ctx.out_size[1])
+
+
+def _transposed_by_group(xp, block, groups):
+    """A block of images (b, groups*m, H, W) as (groups, b*H*W, m): per group, the
+    transpose of its m x (b*H*W) matrix of channels by pixels. For one image a view
+    (BLAS reads a transposed operand as it is, and on one thread as fast), for more a
+    contiguous copy (the images' pixels are not one strided axis)."""
+    b = block.shape[0]
+    pixels = block[0, 0].size
+    by_group = block.reshape(b, groups, -1, pixels).transpose(1, 0, 3, 2)  # (groups, b, P, m)
+    if b == 1:
+        return by_group[:, 0]
+    return xp.ascontiguousarray(by_group).reshape(groups, b * pixels, -1)
 
 
 def _grad_weight(ctx, grad, x):
     """dL/dW = G @ cols^T per group, with G = dL/dout laid out (Cout, N*Hout*Wout) and
-    the columns rebuilt from the saved input."""
+    the columns rebuilt from the saved input: a sum over blocks of images."""
     xp = get_array_module(grad)
     n, c, h, w = ctx.x_shape
     c_out, c_group, kh, kw = ctx.w_shape
     groups, (ho, wo) = ctx.groups, ctx.out_size
     c_group_out, k = c_out // groups, c_group * kh * kw
-    if ctx.pointwise:
-        # out[n] = W x[n]: dW = sum over images of G[n] x[n]^T
-        g = grad.reshape(n, groups, c_group_out, h * w)
-        x_groups = x.reshape(n, groups, c_group, h * w)
-        return xp.matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0).reshape(ctx.w_shape)
-    pixels = n * ho * wo
-    # dW^T = cols @ G^T, with G^T (groups, N*Hout*Wout, Cout/groups) copied contiguous:
-    # one BLAS call on two row-major operands. As G @ cols^T, BLAS streams the
-    # transposed operand of this long sum over pixels badly (OpenBLAS, 2 threads:
-    # 4 GFLOP/s against ~40 at ResNet's 32768 pixels).
-    g_t = xp.ascontiguousarray(
-        grad.reshape(n, groups, c_group_out, ho * wo).transpose(1, 0, 3, 2))
     to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
-    cols = to_columns(x, ctx.kernel, ctx.stride, ctx.padding, ctx.dilation, ctx.out_size)
-    grad_w_t = xp.matmul(cols.reshape(groups, k, pixels), g_t.reshape(groups, pixels, c_group_out))
-    del g_t, cols
+
+    def images(start, stop):
+        b = stop - start
+        if ctx.pointwise:
+            # out[n] = W x[n]: dW = sum over images of G[n] x[n]^T
+            g = grad[start:stop].reshape(b, groups, c_group_out, h * w)
+            x_groups = x[start:stop].reshape(b, groups, c_group, h * w)
+            return matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0)
+        # dW^T = cols @ G^T, with G^T (groups, b*Hout*Wout, Cout/groups)
+        cols = to_columns(x[start:stop], ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
+                          ctx.out_size)
+        return matmul(cols.reshape(groups, k, b * ho * wo),
+                      _transposed_by_group(xp, grad[start:stop], groups))
+
+    cols_bytes = groups * k * ho * wo * grad.itemsize   # one image's columns
+    total = parallel_sum(xp, n, images_per_block(n, ho * wo, cols_bytes), images)
+    if ctx.pointwise:
+        return total.reshape(ctx.w_shape)
     # transposed into an array of the weight's shape that owns its memory, so the
     # engine can keep it as the weight's .grad without another copy
     grad_w = xp.empty(ctx.w_shape, dtype=grad.dtype)
-    grad_w.reshape(groups, c_group_out, k)[...] = grad_w_t.transpose(0, 2, 1)
+    grad_w.reshape(groups, c_group_out, k)[...] = total.transpose(0, 2, 1)
     return grad_w
 
 
 def _grad_input(ctx, grad, weight):
     """dL/dx, by the cheapest of three routes: a matrix product for a pointwise
-    convolution, a convolution with the flipped kernel for stride 1, col2im otherwise."""
+    convolution, a convolution with the flipped kernel for stride 1, col2im otherwise
+    (a block of images at a time)."""
     xp = get_array_module(grad)
     n, c, h, w = ctx.x_shape
     c_out, c_group, kh, kw = ctx.w_shape
@@ -243,51 +310,92 @@ def _grad_input(ctx, grad, weight):
     c_group_out, k = c_out // groups, c_group * kh * kw
     w_t = weight.reshape(groups, c_group_out, k).transpose(0, 2, 1)
     if ctx.pointwise:
-        # out[n] = W x[n]: dx[n] = W^T G[n]
-        return xp.matmul(w_t, grad.reshape(n, groups, c_group_out, h * w)).reshape(ctx.x_shape)
+        # out[n] = W x[n]: dx[n] = W^T G[n], a pointwise convolution with W^T
+        flipped = xp.ascontiguousarray(w_t).reshape(c, c_out // groups, 1, 1)
+        return _pointwise_conv(grad, flipped, None, groups)
     if _flipped_kernel_pays(ctx):
-        return _grad_input_by_flipped_kernel(ctx, grad, weight)
-    # dL/dcols = W^T G, then col2im adds each column entry back where im2col copied it
-    # from: a pixel seen by several windows collects the sum of their gradients
-    g = xp.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, c_group_out,
-                                                                  n * ho * wo)
-    if c_out == groups:  # depthwise: each product is an outer product, a broadcast
-        dcols = (w_t * g).reshape(c, kh, kw, n, ho, wo)
-    else:
-        dcols = xp.matmul(w_t, g).reshape(c, kh, kw, n, ho, wo)
+        return _grads_by_flipped_kernel(ctx, grad, weight)[0]
     from_columns = col2im_cuda if cuda_kernels_enabled(xp) else col2im
-    return from_columns(dcols, ctx.x_shape, ctx.kernel, ctx.stride, ctx.padding,
-                        ctx.dilation, ctx.out_size)
+    grad_x = xp.empty(ctx.x_shape, dtype=grad.dtype)
+
+    def images(start, stop):
+        # dL/dcols = W^T G, then col2im adds each column entry back where im2col copied
+        # it from: a pixel seen by several windows collects the sum of their gradients
+        b = stop - start
+        g = xp.ascontiguousarray(grad[start:stop].transpose(1, 0, 2, 3)).reshape(
+            groups, c_group_out, b * ho * wo)
+        if c_out == groups:  # depthwise: each product is an outer product, a broadcast
+            dcols = w_t * g
+        else:
+            dcols = matmul(w_t, g)
+        grad_x[start:stop] = from_columns(dcols.reshape(c, kh, kw, b, ho, wo), (b, c, h, w),
+                                          ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
+                                          ctx.out_size)
+
+    dcols_bytes = c * kh * kw * ho * wo * grad.itemsize   # one image's dL/dcols
+    parallel_for(xp, n, images_per_block(n, ho * wo, dcols_bytes), images)
+    return grad_x
 
 
-def _grad_input_by_flipped_kernel(ctx, grad, weight):
-    """With stride 1, dL/dx is itself a convolution: of the output gradient with the
-    kernel flipped in both spatial axes and its in/out channels swapped (per group),
-    padded by d*(k-1) - p, which gives back H x W. (Each input pixel x[i] reached
-    output y[i - a] through tap w[a]; so dx[i] = sum_a g[i - a] w[a] = sum_b g[i + b]
-    w_flipped[b], a correlation with the flipped kernel.) Its GEMM has the long
-    Cout*kh*kw inner dimension and writes C*N*H*W values, where W^T G writes kh*kw times
-    as many for col2im to add up: 20-60% faster, the same result. docs/im2col.md draws it."""
+def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
+    """dL/dx for stride 1, and dL/dW from the same columns when ``x`` is given
+    (otherwise None): (grad_x, grad_w).
+
+    dL/dx is itself a convolution: of the output gradient with the kernel flipped in both
+    spatial axes and its in/out channels swapped (per group), padded by d*(k-1) - p,
+    which gives back H x W. (Each input pixel x[i] reached output y[i - a] through tap
+    w[a]; so dx[i] = sum_a g[i - a] w[a] = sum_b g[i + b] w_flipped[b], a correlation
+    with the flipped kernel.) Its GEMM has the long Cout*kh*kw inner dimension and writes
+    C*N*H*W values, where W^T G writes kh*kw times as many for col2im to add up: 20-60%
+    faster, the same result. docs/im2col.md draws it.
+
+    Its columns, row (o, a, b) at input pixel u, hold G[o, u + a*d - (d*(k-1) - p)]. The
+    weight gradient dW[o, c, i, j] = sum_u G[o, u + p - i*d] x[c, u] reads exactly row
+    (o, k-1-i, k-1-j): dW = cols @ x^T, the kernel flipped back. One im2col (of G) serves
+    both gradients instead of two (of G and of x); x^T is an input-sized copy."""
     xp = get_array_module(grad)
-    c = ctx.x_shape[1]
+    n, c, h, w = ctx.x_shape
     c_out, c_group, kh, kw = ctx.w_shape
     groups = ctx.groups
-    flipped = weight.reshape(groups, c_out // groups, c_group, kh, kw)[..., ::-1, ::-1]
-    flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(
-        c, c_out // groups, kh, kw)
+    c_group_out = c_out // groups
+    k = c_group_out * kh * kw
+    # flipped[g, c, (o, a, b)] = weight[g*Cout/groups + o, c, kh-1-a, kw-1-b]
+    flipped = weight.reshape(groups, c_group_out, c_group, kh, kw)[..., ::-1, ::-1]
+    flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(groups, c_group, k)
     back_padding = tuple(d * (size - 1) - p
                          for p, d, size in zip(ctx.padding, ctx.dilation, ctx.kernel))
-    grad_x, _ = _conv_by_im2col(grad, flipped, None, ctx.stride, back_padding, ctx.dilation,
-                                groups, ctx.x_shape[2:])
-    return grad_x
+    to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
+    grad_x = xp.empty(ctx.x_shape, dtype=grad.dtype)
+
+    def input_gradient(start, stop):
+        """dL/dx of a block of images; returns the block's columns of G."""
+        b = stop - start
+        cols = to_columns(grad[start:stop], ctx.kernel, (1, 1), back_padding, ctx.dilation,
+                          (h, w)).reshape(groups, k, b * h * w)
+        grad_x[start:stop] = matmul(flipped, cols).reshape(c, b, h, w).transpose(1, 0, 2, 3)
+        return cols
+
+    def both_gradients(start, stop):
+        """dL/dx of a block, and the block's share of dW (still flipped) from its columns."""
+        cols = input_gradient(start, stop)
+        return matmul(cols, _transposed_by_group(xp, x[start:stop], groups))
+
+    grain = images_per_block(n, h * w, groups * k * h * w * grad.itemsize)
+    if x is None:
+        parallel_for(xp, n, grain, input_gradient)
+        return grad_x, None
+    flipped_grad_w = parallel_sum(xp, n, grain, both_gradients)
+    grad_w = xp.empty(ctx.w_shape, dtype=grad.dtype)
+    grad_w.reshape(groups, c_group_out, c_group, kh, kw)[...] = flipped_grad_w.reshape(
+        groups, c_group_out, kh, kw, c_group)[:, :, ::-1, ::-1].transpose(0, 1, 4, 2, 3)
+    return grad_x, grad_w
 
 
 class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-        xp = get_array_module(x)
-        n, c, h, w = x.shape
-        c_out, c_group, kh, kw = weight.shape
+        h, w = x.shape[2:]
+        kh, kw = weight.shape[2:]
         ho, wo = (conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
                   conv_output_size(w, kw, stride[1], padding[1], dilation[1]))
         ctx.x_shape, ctx.w_shape, ctx.groups = x.shape, weight.shape, groups
@@ -300,14 +408,8 @@ class Conv2d(Function):
         ctx.save_for_backward(x if need_w else None, weight if need_x else None)
 
         if ctx.pointwise:
-            # a 1x1 convolution is already a matrix product: out[n] = w @ x[n] per group
-            w_groups = weight.reshape(groups, c_out // groups, c_group)
-            out = xp.matmul(w_groups, x.reshape(n, groups, c_group, h * w)).reshape(n, c_out, h, w)
-            if bias is not None:
-                out += bias.reshape(1, c_out, 1, 1)
-            return out
-        out, _ = _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, (ho, wo))
-        return out
+            return _pointwise_conv(x, weight, bias, groups)
+        return _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, (ho, wo))
 
     @staticmethod
     def backward(ctx, grad):
@@ -317,10 +419,14 @@ class Conv2d(Function):
             dL/db    = sum of G over n, y, x
         col2im adds each column entry back where im2col copied it from; an input pixel
         seen by several windows collects the sum of their gradients. With stride 1 the
-        same dL/dx is a convolution of G with the flipped kernel (_grad_input_by_flipped_kernel)."""
+        same dL/dx is a convolution of G with the flipped kernel, whose columns also give
+        dL/dW (_grads_by_flipped_kernel)."""
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
+        if need_x and need_w and _flipped_kernel_pays(ctx, with_weight_grad=True):
+            # one set of columns (of G) serves both gradients
+            return _grads_by_flipped_kernel(ctx, grad, weight, x) + (grad_b,)
         grad_w = _grad_weight(ctx, grad, x) if need_w else None
         grad_x = _grad_input(ctx, grad, weight) if need_x else None
         return grad_x, grad_w, grad_b
@@ -333,24 +439,35 @@ class Conv2d(Function):
         and 2*MACs for dL/dW (G cols^T), each counted only when that gradient is needed,
         plus one add per output element for dL/db.
 
-        Scratch (``transient_bytes``), at its largest in backward: the column-gradient
-        matrix dL/dcols (C*kh*kw, N*Hout*Wout), the zeroed padded buffer col2im adds into,
-        and a contiguous copy of the output gradient (the weight gradient's rebuilt
-        columns and the stride-1 route's columns are no larger). A pointwise convolution
-        multiplies the input directly: its scratch is the per-image weight gradients
-        (N copies of the weight) summed into dL/dW."""
+        Scratch (``transient_bytes``), at its largest in backward, per block of b images
+        (images_per_block; the whole batch on a GPU) and for every worker at once: the
+        block's columns (C*kh*kw, b*Hout*Wout), its padded input, a contiguous copy of its
+        output gradient, and the block's weight gradient (added to the running sum,
+        which becomes dL/dW); col2im's buffers are no larger, and where the columns of G
+        give both gradients (stride 1; up to twice the input's columns) they count
+        instead. A pointwise convolution multiplies the input directly: its scratch is a
+        block's per-image weight gradients (b copies of the weight)."""
         x, weight, bias = inputs[:3]
         out = outputs[0]
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         macs = int(out.size) * (int(weight.size) // int(weight.shape[0]))
         n, c, h, w = x.shape
-        if ctx.pointwise:
-            scratch = n * weight.nbytes if need_w else 0
+        (kh, kw), (ph, pw), (ho, wo) = ctx.kernel, ctx.padding, ctx.out_size
+        cols = c * kh * kw * ho * wo        # one image's columns
+        if need_x and need_w and _flipped_kernel_pays(ctx, with_weight_grad=True):
+            cols = max(cols, out.shape[1] * kh * kw * h * w)   # the columns of G
+        if get_array_module(x) is np:
+            images = images_per_block(n, ho * wo, cols * x.itemsize)
+            workers = min(get_num_threads(), -(-n // images))
         else:
-            (kh, kw), (ph, pw), (ho, wo) = ctx.kernel, ctx.padding, ctx.out_size
-            cols = c * kh * kw * n * ho * wo * x.itemsize
-            padded = n * c * (h + 2 * ph) * (w + 2 * pw) * x.itemsize
-            scratch = cols + padded + out.nbytes
+            images, workers = n, 1
+        if ctx.pointwise:
+            scratch = images * weight.nbytes if need_w else 0
+        else:
+            padded = c * (h + 2 * ph) * (w + 2 * pw)
+            grad_copy = out.shape[1] * ho * wo
+            scratch = images * (cols + padded + grad_copy) * x.itemsize + weight.nbytes
+        scratch *= workers
         return Cost(macs=macs,
                     forward_flops=2 * macs + (int(out.size) if bias is not None else 0),
                     backward_input_flops=2 * macs if need_x else 0,

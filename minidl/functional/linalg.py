@@ -7,7 +7,7 @@ same size.
 import math
 
 from ..autograd import ArrayFunction as Function, Cost
-from ..backend import get_array_module
+from ..backend import get_array_module, matmul as array_matmul  # on minidl's CPU threads
 from ._util import check_tensor, sum_to_shape
 
 __all__ = ['matmul', 'mm', 'bmm', 'linear']
@@ -26,8 +26,7 @@ class MatMul(Function):
         ctx.save_for_backward(a if need_b else None, b if need_a else None)
         ctx.shapes = (a.shape, b.shape)
         ctx.inner = a.shape[-1]
-        xp = get_array_module(a, b)
-        return xp.matmul(a, b)
+        return array_matmul(a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -47,15 +46,15 @@ class MatMul(Function):
         grad_a = grad_b = None
         if ctx.needs_input_grad[0]:
             b = b.reshape(matrix_b)
-            grad_a = sum_to_shape(xp.matmul(grad, xp.swapaxes(b, -1, -2)), matrix_a)
+            grad_a = sum_to_shape(array_matmul(grad, xp.swapaxes(b, -1, -2)), matrix_a)
             grad_a = grad_a.reshape(shape_a)
         if ctx.needs_input_grad[1]:
             a = a.reshape(matrix_a)
             if len(matrix_b) == 2 and grad.ndim > 2:
                 # a batch of rows times one matrix: one GEMM over all rows at once
-                grad_b = xp.matmul(_rows(a).T, _rows(grad))
+                grad_b = array_matmul(_rows(a).T, _rows(grad))
             else:
-                grad_b = sum_to_shape(xp.matmul(xp.swapaxes(a, -1, -2), grad), matrix_b)
+                grad_b = sum_to_shape(array_matmul(xp.swapaxes(a, -1, -2), grad), matrix_b)
             grad_b = grad_b.reshape(shape_b)
         return grad_a, grad_b
 
@@ -72,7 +71,7 @@ class Linear(Function):
         need_x, need_w, _ = ctx.needs_input_grad
         ctx.save_for_backward(x if need_w else None, weight if need_x else None)
         ctx.x_shape = x.shape
-        out = _rows(x) @ weight.T
+        out = array_matmul(_rows(x), weight.T)
         if bias is not None:
             out += bias
         return out.reshape(x.shape[:-1] + (weight.shape[0],))
@@ -85,8 +84,8 @@ class Linear(Function):
         x, weight = ctx.saved_tensors
         grad_rows = _rows(grad)
         need_x, need_w, need_b = ctx.needs_input_grad
-        grad_x = (grad_rows @ weight).reshape(ctx.x_shape) if need_x else None
-        grad_w = grad_rows.T @ _rows(x) if need_w else None
+        grad_x = array_matmul(grad_rows, weight).reshape(ctx.x_shape) if need_x else None
+        grad_w = array_matmul(grad_rows.T, _rows(x)) if need_w else None
         grad_b = grad_rows.sum(axis=0) if need_b else None
         return grad_x, grad_w, grad_b
 

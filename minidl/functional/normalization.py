@@ -9,7 +9,9 @@ import math
 import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
-from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
+from .. import backend
+from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, grain, parallel_for,
+                       parallel_sum)
 from ._util import check_tensor
 
 __all__ = ['batch_norm', 'local_response_norm']
@@ -118,7 +120,16 @@ def batch_norm_backward_cuda(grad, x_hat, inv_std, gamma, need_x, need_w, need_b
             sum_g.reshape(-1) if need_b else None)
 
 
-# ---------------------------------------------------------------- batch norm
+# ---------------------------------------------------------------- batch norm by blocks
+
+# On the CPU, batch norm's passes run a block of images at a time, the blocks in parallel
+# (backend.parallel_for): each block (about backend.BYTES_PER_BLOCK of the input) is read
+# while in cache, and two threads share the work. The blocks do not depend on the number
+# of threads, and per-channel sums over blocks are added in block order: the same bits.
+
+def _images_per_block(x):
+    return grain(x.shape[0], backend.BYTES_PER_BLOCK * max(x.shape[0], 1) // max(x.nbytes, 1))
+
 
 def _sum_over_ranks(group, array):
     """``array`` summed over the ranks of ``group`` (in place); as it is without a group."""
@@ -127,48 +138,122 @@ def _sum_over_ranks(group, array):
     return array
 
 
-def _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight, bias, gamma,
-                                momentum, eps, group):
-    """BatchNorm's training forward: statistics of the batch, which with a process group
-    (SyncBatchNorm) is the union of every rank's batch. Saves what ``backward`` needs."""
-    shape = _channel_shape(x)
-    axes = _reduce_axes(x)
-    need_x, _, _, need_w, _ = ctx.needs_input_grad
-    if group is None:
-        count = x.size // x.shape[1]              # values per channel
-        mean = x.mean(axis=axes, keepdims=True)
-    else:                                         # one all-reduce: per-channel sums, count
-        sums = xp.empty(x.shape[1] + 1, dtype=xp.float64)   # float64: exact counts
-        sums[:-1] = x.sum(axis=axes, dtype=xp.float64)
-        sums[-1] = x.size // x.shape[1]
-        _sum_over_ranks(group, sums)
-        count = int(sums[-1])
+def batch_norm_training(x, weight, bias, eps, keep_x_hat=True, group=None):
+    """Batch norm with the batch's statistics over every axis but 1, as
+    batch_norm_training_cuda (same results): (out, x_hat, mean, var, inv_std, count),
+    mean, var and inv_std shaped (1, C, 1, ...), the variance biased, count the values
+    per channel; x_hat is None unless ``keep_x_hat``. With a process group (SyncBatchNorm)
+    the statistics are those of every rank's batch together. Three passes over blocks of
+    images: per-channel sums (the mean); x_hat = x - mean written with the sum of its
+    squares (the variance, from centred values: no cancellation); x_hat scaled by
+    inv_std and out = gamma x_hat + beta."""
+    xp = get_array_module(x)
+    n, c = x.shape[:2]
+    flat = x.reshape(n, c, -1)
+    grain = _images_per_block(x)
+    sums = parallel_sum(xp, n, grain, lambda start, stop: xp.einsum('ncx->c', flat[start:stop]))
+    count = x.size // c
+    if group is not None:                     # one all-reduce: per-channel sums, count
+        both = _sum_over_ranks(group, xp.concatenate([sums.astype(xp.float64),
+                                                      xp.asarray([count], xp.float64)]))
+        sums, count = both[:-1].astype(x.dtype), int(both[-1])
         if count < 2:
             raise ValueError(f'sync_batch_norm: Expected more than 1 value per channel when '
                              f'training, got {count} over all ranks (input {tuple(x.shape)})')
-        mean = (sums[:-1] / count).astype(x.dtype).reshape(shape)
-    x_hat = x - mean                              # centred; normalised in place below
-    # biased, as in the paper; the sum of squares in one pass without a temporary
-    squares = _sum_over_ranks(group, _channel_dot(xp, x_hat, x_hat))
-    var = (squares / count).reshape(shape)
+    mean = sums / count
+    x_hat = xp.empty(flat.shape, dtype=x.dtype)
+
+    def centre(start, stop):
+        xp.subtract(flat[start:stop], mean[:, None], out=x_hat[start:stop])
+        return _channel_dot(xp, x_hat[start:stop], x_hat[start:stop])
+
+    var = _sum_over_ranks(group, parallel_sum(xp, n, grain, centre)) / count
     inv_std = 1 / xp.sqrt(var + eps)
-    x_hat *= inv_std
+    gamma = None if weight is None else weight.astype(x.dtype, copy=False)[:, None]
+    beta = None if bias is None else bias.astype(x.dtype, copy=False)[:, None]
+    # the output must not share memory with a saved x_hat
+    out = x_hat if gamma is None and beta is None and not keep_x_hat else xp.empty_like(x_hat)
+
+    def normalise(start, stop):
+        block, block_out = x_hat[start:stop], out[start:stop]
+        block *= inv_std[:, None]
+        if gamma is not None:
+            xp.multiply(block, gamma, out=block_out)
+        elif block_out is not block:
+            block_out[...] = block
+        if beta is not None:
+            block_out += beta
+
+    parallel_for(xp, n, grain, normalise)
+    shape = _channel_shape(x)
+    return (out.reshape(x.shape), x_hat.reshape(x.shape) if keep_x_hat else None,
+            mean.reshape(shape), var.reshape(shape), inv_std.reshape(shape), count)
+
+
+def batch_norm_backward(grad, x_hat, inv_std, gamma, need_x, need_w, need_b, count,
+                        group=None):
+    """The closed-form training backward of batch norm, as batch_norm_backward_cuda:
+    (dx, dgamma, dbeta), each None unless asked for; ``count`` values per channel in
+    the statistics. Two passes over blocks of images: the per-channel sums sum(g) and
+    sum(g x_hat); then dx. With a process group (SyncBatchNorm) dx uses the sums over
+    every rank; dgamma and dbeta stay this rank's shares (DDP adds them)."""
+    xp = get_array_module(grad)
+    n, c = grad.shape[:2]
+    flat_g = grad.reshape(n, c, -1)
+    flat_x_hat = None if x_hat is None else x_hat.reshape(n, c, -1)   # None: dbeta only
+    grain = _images_per_block(grad)
+
+    def sums(start, stop):
+        g = flat_g[start:stop]
+        if flat_x_hat is None:
+            return xp.einsum('ncx->c', g)[None]
+        return xp.stack([xp.einsum('ncx->c', g), _channel_dot(xp, g, flat_x_hat[start:stop])])
+
+    totals = parallel_sum(xp, n, grain, sums)
+    grad_w = totals[-1].copy() if need_w else None
+    grad_b = totals[0].copy() if need_b else None
+    grad_x = None
+    if need_x:
+        sum_g, sum_g_xhat = _sum_over_ranks(group, totals)
+        scale = inv_std.reshape(c, 1) if gamma is None else (gamma * inv_std).reshape(c, 1)
+        mean_g, mean_g_xhat = (sum_g / count)[:, None], (sum_g_xhat / count)[:, None]
+        grad_x = xp.empty(flat_g.shape, dtype=grad.dtype)
+
+        def input_gradient(start, stop):
+            block = grad_x[start:stop]       # gamma s (g - sum(g)/m - x_hat sum(g x_hat)/m)
+            xp.multiply(flat_x_hat[start:stop], mean_g_xhat, out=block)
+            xp.subtract(flat_g[start:stop], block, out=block)
+            block -= mean_g
+            block *= scale
+
+        parallel_for(xp, n, grain, input_gradient)
+        grad_x = grad_x.reshape(grad.shape)
+    return grad_x, grad_w, grad_b
+
+
+# ---------------------------------------------------------------- batch norm
+
+def _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight, bias, gamma,
+                                momentum, eps, group):
+    """BatchNorm's training forward: statistics of the batch, which with a process group
+    (SyncBatchNorm) is the union of every rank's batch. Saves what ``backward`` needs.
+    On a GPU (without a group) the CUDA kernels: a reduction per statistic, one pass for
+    the output."""
+    need_x, _, _, need_w, _ = ctx.needs_input_grad
+    if group is None and cuda_kernels_enabled(xp):
+        out, x_hat, mean, var, inv_std = batch_norm_training_cuda(
+            x, weight, bias, eps, keep_x_hat=need_x or need_w)
+        count = x.size // x.shape[1]
+    else:
+        out, x_hat, mean, var, inv_std, count = batch_norm_training(
+            x, weight, bias, eps, keep_x_hat=need_x or need_w, group=group)
     if running_mean is not None:
         # PyTorch's convention: running <- (1 - momentum) running + momentum batch,
         # with the unbiased variance n/(n-1) var for the running estimate
         _move_towards(running_mean, mean.reshape(-1), momentum)
         _move_towards(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
-    if gamma is not None:
-        out = x_hat * gamma
-    elif bias is not None or need_x or need_w:
-        out = x_hat.copy()  # the output must not share memory with the saved x_hat
-    else:
-        out = x_hat
-    if bias is not None:
-        out += bias.reshape(shape).astype(x.dtype, copy=False)
     ctx.group, ctx.count = group, count
-    ctx.save_for_backward(x_hat if need_x or need_w else None,
-                          inv_std if need_x else None, gamma if need_x else None)
+    ctx.save_for_backward(x_hat, inv_std if need_x else None, gamma if need_x else None)
     return out
 
 
@@ -198,17 +283,6 @@ class BatchNorm(Function):
         if x.size == 0:  # an empty batch: an empty result, the statistics untouched (PyTorch)
             return x.copy()
         gamma = None if weight is None else weight.reshape(shape).astype(x.dtype, copy=False)
-        if training and cuda_kernels_enabled(xp):
-            # one reduction kernel per statistic, one pass for x_hat and the output
-            out, x_hat, mean, var, inv_std = batch_norm_training_cuda(
-                x, weight, bias, eps, keep_x_hat=need_x or need_w)
-            ctx.group, ctx.count = None, x.size // x.shape[1]
-            if running_mean is not None:
-                count = ctx.count
-                _move_towards(running_mean, mean.reshape(-1), momentum)
-                _move_towards(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
-            ctx.save_for_backward(x_hat, inv_std if need_x else None, gamma if need_x else None)
-            return out
         if training:
             return _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight,
                                                bias, gamma, momentum, eps, group=None)
@@ -242,31 +316,14 @@ class BatchNorm(Function):
             vector = xp.zeros(ctx.channels, dtype=grad.dtype)
             return (xp.zeros(grad.shape, dtype=grad.dtype) if need_x else None, None, None,
                     vector if need_w else None, vector.copy() if need_b else None)
-        if ctx.training and ctx.group is None and cuda_kernels_enabled(xp):
-            x_hat, inv_std, gamma = ctx.saved_tensors
-            grad_x, grad_w, grad_b = batch_norm_backward_cuda(
-                grad, x_hat, inv_std, gamma, need_x, need_w, need_b)
-            return grad_x, None, None, grad_w, grad_b
         if ctx.training:
             x_hat, inv_std, gamma = ctx.saved_tensors
-            count = ctx.count
-            if need_x or need_b:
-                sum_g = grad.sum(axis=axes, keepdims=True)
-            if need_x or need_w:
-                sum_g_xhat = _channel_dot(xp, grad, x_hat).reshape(_channel_shape(grad))
-            if need_w:
-                grad_w = sum_g_xhat.reshape(-1)    # this rank's share (DDP sums the shares)
-            if need_b:
-                grad_b = sum_g.reshape(-1)
-            if need_x:
-                if ctx.group is not None:          # SyncBatchNorm: the sums over all ranks
-                    both = _sum_over_ranks(ctx.group, xp.concatenate([sum_g.reshape(-1),
-                                                                      sum_g_xhat.reshape(-1)]))
-                    sum_g, sum_g_xhat = (half.reshape(sum_g.shape) for half in xp.split(both, 2))
-                k = inv_std if gamma is None else gamma * inv_std
-                grad_x = grad - sum_g / count
-                grad_x -= x_hat * (sum_g_xhat / count)
-                grad_x *= k
+            if ctx.group is None and cuda_kernels_enabled(xp):
+                grad_x, grad_w, grad_b = batch_norm_backward_cuda(
+                    grad, x_hat, inv_std, gamma, need_x, need_w, need_b)
+            else:
+                grad_x, grad_w, grad_b = batch_norm_backward(
+                    grad, x_hat, inv_std, gamma, need_x, need_w, need_b, ctx.count, ctx.group)
             return grad_x, None, None, grad_w, grad_b
 
         x, mean, inv_std, scale = ctx.saved_tensors

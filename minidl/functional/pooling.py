@@ -16,7 +16,8 @@ so every window holds at least one input pixel (or left padding).
 import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
-from ..backend import cuda_kernel, cuda_kernels_enabled, get_array_module
+from ..backend import (BYTES_PER_BLOCK, cuda_kernel, cuda_kernels_enabled, get_array_module,
+                       grain, parallel_for)
 from ._util import check_tensor, pair, scatter_add, with_batch_dim
 from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
 
@@ -268,18 +269,26 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, *, kernel, stride, padding, out_size, divisor):
         xp = get_array_module(x)
+        n, c = x.shape[:2]
         (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_size
         conf = dict(kernel=kernel, stride=stride, padding=padding, dilation=(1, 1), out=out_size)
         extent = ((ho - 1) * sh + kh, (wo - 1) * sw + kw)
-        buf = _padded(x, padding, extent, 0)
-        total = _window_slice(buf, 0, 0, conf).copy()
-        for k in range(1, kh * kw):
-            total += _window_slice(buf, k // kw, k % kw, conf)
         if not isinstance(divisor, (int, float)):
             divisor = xp.asarray(divisor, dtype=x.dtype)
-        total /= divisor
-        ctx.conf, ctx.shape, ctx.buffer_shape = conf, x.shape, buf.shape[2:]
-        ctx.divisor = divisor
+        total = xp.empty((n, c, ho, wo), dtype=x.dtype)
+
+        def images(start, stop):  # a block of images on minidl's threads (parallel_for)
+            buf = _padded(x[start:stop], padding, extent, 0)
+            block = total[start:stop]
+            block[...] = _window_slice(buf, 0, 0, conf)
+            for k in range(1, kh * kw):
+                block += _window_slice(buf, k // kw, k % kw, conf)
+            block /= divisor
+
+        parallel_for(xp, n, grain(n, BYTES_PER_BLOCK * max(n, 1) // max(x.nbytes, 1)), images)
+        ctx.conf, ctx.shape, ctx.divisor = conf, x.shape, divisor
+        ctx.buffer_shape = (max(extent[0], x.shape[2] + padding[0]),
+                            max(extent[1], x.shape[3] + padding[1]))   # as _padded's
         return total
 
     @staticmethod
@@ -291,13 +300,25 @@ class AvgPool2d(Function):
         conf = ctx.conf
         n, c, h, w = ctx.shape
         (kh, kw), (ph, pw) = conf['kernel'], conf['padding']
-        share = grad / ctx.divisor
-        dx = xp.zeros((n, c) + tuple(ctx.buffer_shape), dtype=grad.dtype)
-        for k in range(kh * kw):
-            _window_slice(dx, k // kw, k % kw, conf)[...] += share
-        if dx.shape[2:] != (h, w):
-            dx = xp.ascontiguousarray(dx[:, :, ph:ph + h, pw:pw + w])
-        return dx
+        grad_x = xp.empty(ctx.shape, dtype=grad.dtype)
+
+        cropped = tuple(ctx.buffer_shape) != (h, w)   # else the sums go straight into dL/dx
+
+        def images(start, stop):  # a block of images on minidl's threads (parallel_for)
+            share = grad[start:stop] / ctx.divisor
+            if cropped:
+                dx = xp.zeros((stop - start, c) + tuple(ctx.buffer_shape), dtype=grad.dtype)
+            else:
+                dx = grad_x[start:stop]
+                dx[...] = 0
+            for k in range(kh * kw):
+                _window_slice(dx, k // kw, k % kw, conf)[...] += share
+            if cropped:
+                grad_x[start:stop] = dx[:, :, ph:ph + h, pw:pw + w]
+
+        parallel_for(xp, n, grain(n, BYTES_PER_BLOCK * max(n, 1) // max(grad_x.nbytes, 1)),
+                     images)
+        return grad_x
 
     @staticmethod
     def cost(ctx, inputs, outputs):

@@ -337,3 +337,41 @@ def test_conv2d_agrees_with_its_kernels_on_and_off(cp, dtype):
     assert_operator_agrees_with_kernels_on_and_off(
         cp, lambda x, w: F.conv2d(x, w, padding=2, dilation=2, groups=2),
         [(2, 4, 7, 7), (6, 2, 3, 3)], dtype)
+
+
+@pytest.mark.cpu_only
+@pytest.mark.parametrize('w_shape, kwargs', [
+    ((6, 4, 3, 3), dict(padding=1)),             # input gradient by the flipped kernel
+    ((6, 4, 3, 3), dict(stride=2, padding=1)),   # by col2im
+    ((6, 4, 1, 1), dict()),                      # pointwise
+    ((4, 1, 3, 3), dict(padding=1, groups=4)),   # depthwise
+])
+def test_blocks_and_threads_do_not_change_the_result(monkeypatch, w_shape, kwargs):
+    """On the CPU a batch runs in blocks of images (here 9 images in blocks of 2 and
+    1, blocks made small for the test), on as many threads as minidl uses: outputs and
+    gradients are the same bits with 1 or 3 threads, and match PyTorch."""
+    torch = require_torch()
+    monkeypatch.setattr(minidl.backend, '_num_threads', None)
+    monkeypatch.setattr(conv, 'PIXELS_PER_BLOCK', 50)
+    monkeypatch.setattr(conv, 'COLUMN_BYTES_PER_BLOCK', 1)
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal((9, 4, 5, 5)).astype(np.float32),
+              rng.standard_normal(w_shape).astype(np.float32),
+              rng.standard_normal(w_shape[0]).astype(np.float32)]
+    assert conv.images_per_block(9, 25, 4 * 9 * 25 * 4) == 2
+    results = []
+    for threads in (1, 3):
+        minidl.set_num_threads(threads)
+        x, w, b = (minidl.tensor(a, requires_grad=True) for a in arrays)
+        out = F.conv2d(x, w, b, **kwargs)
+        out.backward(minidl.tensor(np.cos(np.arange(out.numel())).reshape(out.shape)
+                                   .astype(np.float32)))
+        results.append([out.numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()])
+    for one, three in zip(*results):
+        np.testing.assert_array_equal(one, three)
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in arrays)
+    t_out = torch.nn.functional.conv2d(tx, tw, tb, **kwargs)
+    t_out.backward(torch.tensor(np.cos(np.arange(t_out.numel())).reshape(t_out.shape)
+                                .astype(np.float32)))
+    for ours, theirs in zip(results[0], [t_out, tx.grad, tw.grad, tb.grad]):
+        np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-4, atol=1e-4)

@@ -396,3 +396,38 @@ def test_normalizations_agree_with_their_kernels_on_and_off(cp, dtype):
     assert_operator_agrees_with_kernels_on_and_off(
         cp, lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
         [(4, 3, 5, 5), (3,), (3,)], dtype)
+
+
+@pytest.mark.cpu_only
+@pytest.mark.parametrize('affine', [False, True])
+def test_batch_norm_blocks_and_threads_do_not_change_the_result(monkeypatch, affine):
+    """On the CPU batch norm runs in blocks of images (here 9 images in blocks of 2 and 1,
+    blocks made small for the test) on as many threads as minidl uses: output, running
+    statistics and gradients are the same bits with 1 or 3 threads, and match PyTorch."""
+    torch = require_torch()
+    monkeypatch.setattr(minidl.backend, '_num_threads', None)
+    monkeypatch.setattr(minidl.backend, 'BYTES_PER_BLOCK', 2 * 3 * 5 * 5 * 4)
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((9, 3, 5, 5)) * 3 + 1).astype(np.float32)
+    weight, bias = rng.standard_normal((2, 3)).astype(np.float32)
+    grad = rng.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for threads in (1, 3):
+        minidl.set_num_threads(threads)
+        tensors = [minidl.tensor(a, requires_grad=True) for a in (x, weight, bias)]
+        running = [minidl.zeros(3), minidl.ones(3)]
+        out = F.batch_norm(tensors[0], *running, *(tensors[1:] if affine else (None, None)),
+                           training=True)
+        out.backward(minidl.tensor(grad))
+        results.append([out.numpy(), *(r.numpy() for r in running)]
+                       + [t.grad.numpy() for t in tensors[:3 if affine else 1]])
+    for one, three in zip(*results):
+        np.testing.assert_array_equal(one, three)
+    t_x, t_w, t_b = (torch.tensor(a, requires_grad=True) for a in (x, weight, bias))
+    t_running = [torch.zeros(3), torch.ones(3)]
+    t_out = torch.nn.functional.batch_norm(t_x, *t_running, *((t_w, t_b) if affine else ()),
+                                           training=True)
+    t_out.backward(torch.tensor(grad))
+    theirs = [t_out, *t_running] + [t.grad for t in (t_x, t_w, t_b)[:3 if affine else 1]]
+    for ours, reference in zip(results[0], theirs):
+        np.testing.assert_allclose(ours, reference.detach().numpy(), rtol=1e-4, atol=1e-5)
