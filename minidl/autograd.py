@@ -457,15 +457,17 @@ def _run_output_hooks(node, grads):
 
 
 def _one_per_input(node, input_grads):
-    """One gradient per positional input. A backward may stop after its last Tensor
-    input: the arguments after it (settings, None) get no gradient."""
+    """One gradient per positional input. A backward may stop after its last
+    floating-point Tensor input: the arguments after it (integer or bool Tensors such as
+    class indices, settings, None) get no gradient."""
     count, inputs = len(input_grads), len(node.next_functions)
-    tensors = [i for i, meta in enumerate(node.input_meta) if meta is not None]
-    needed = tensors[-1] + 1 if tensors else 0
+    floating = [i for i, meta in enumerate(node.input_meta)
+                if meta is not None and meta[1].kind in 'fc']
+    needed = floating[-1] + 1 if floating else 0
     if not needed <= count <= inputs:
         raise RuntimeError(f'{node.function.__name__}.backward returned {count} gradients, '
                            f'expected {needed if needed == inputs else f"{needed} to {inputs}"} '
-                           f'(one per input, up to the last Tensor input)')
+                           f'(one per input, up to the last floating-point Tensor input)')
     return input_grads + (None,) * (inputs - count)
 
 

@@ -718,3 +718,30 @@ def test_register_hook_errors():
     b.register_hook(lambda g: g.float())
     with pytest.raises(RuntimeError, match="hook '<lambda>' has changed the type of value"):
         (b * 2).sum().backward()
+
+
+def _all_subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_subclasses(sub)
+
+
+def test_no_operator_backward_ends_in_hand_counted_nones():
+    """minidl's operators pass settings as keywords, and backward returns gradients up to
+    the last floating-point Tensor input: no ``return dx, None, None`` tails (the engine
+    fills the rest)."""
+    import ast
+    import inspect
+    import textwrap
+    offenders = []
+    for cls in set(_all_subclasses(minidl.autograd.ArrayFunction)):
+        if not cls.__module__.startswith('minidl.') or 'backward' not in vars(cls):
+            continue
+        source = textwrap.dedent(inspect.getsource(cls.backward))
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) and \
+                    node.value.elts and isinstance(node.value.elts[-1], ast.Constant) and \
+                    node.value.elts[-1].value is None:
+                offenders.append(f'{cls.__module__}.{cls.__qualname__} line {node.lineno}')
+    assert len(set(_all_subclasses(minidl.autograd.ArrayFunction))) > 50
+    assert offenders == [], offenders

@@ -50,7 +50,7 @@ class ReLU(Function):
 
 class LeakyReLU(Function):
     @staticmethod
-    def forward(ctx, x, slope):
+    def forward(ctx, x, *, slope):
         xp = get_array_module(x)
         positive = x > 0
         ctx.save_for_backward(positive)
@@ -62,7 +62,7 @@ class LeakyReLU(Function):
         """y = x for x > 0, s x otherwise: dy/dx = 1 or s."""
         (positive,) = ctx.saved_tensors
         xp = get_array_module(grad)
-        return xp.where(positive, grad, grad * ctx.slope), None
+        return xp.where(positive, grad, grad * ctx.slope)
 
     cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=2 * o[0].size,
                                                backward_input_flops=2 * o[0].size))
@@ -138,7 +138,7 @@ def _max(x, dim):
 
 class Softmax(Function):
     @staticmethod
-    def forward(ctx, x, dim):
+    def forward(ctx, x, *, dim):
         xp = get_array_module(x)
         shifted = x - _max(x, dim)  # e^(x - max) never overflows
         e = xp.exp(shifted)
@@ -152,7 +152,7 @@ class Softmax(Function):
         """y_i = e^x_i / sum_j e^x_j: dy_i/dx_k = y_i (d_ik - y_k), so
         dL/dx = y * (g - sum(g * y))  along ``dim``."""
         (out,) = ctx.saved_tensors
-        return out * (grad - (grad * out).sum(axis=ctx.dim, keepdims=True)), None
+        return out * (grad - (grad * out).sum(axis=ctx.dim, keepdims=True))
 
     cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=5 * o[0].size,
                                                backward_input_flops=4 * o[0].size))
@@ -160,7 +160,7 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     @staticmethod
-    def forward(ctx, x, dim):
+    def forward(ctx, x, *, dim):
         xp = get_array_module(x)
         shifted = x - _max(x, dim)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
@@ -174,7 +174,7 @@ class LogSoftmax(Function):
         dL/dx = g - softmax(x) * sum(g)  along ``dim``, with softmax = e^y."""
         (out,) = ctx.saved_tensors
         xp = get_array_module(out)
-        return grad - xp.exp(out) * grad.sum(axis=ctx.dim, keepdims=True), None
+        return grad - xp.exp(out) * grad.sum(axis=ctx.dim, keepdims=True)
 
     cost = staticmethod(lambda ctx, i, o: Cost(forward_flops=5 * o[0].size,
                                                backward_input_flops=4 * o[0].size))
@@ -192,8 +192,9 @@ def relu_(input):
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
     if inplace:
-        return apply_inplace('leaky_relu_', input, LeakyReLU.apply, negative_slope)
-    return LeakyReLU.apply(input, negative_slope)
+        return apply_inplace('leaky_relu_', input, LeakyReLU.apply,
+                             slope=negative_slope)
+    return LeakyReLU.apply(input, slope=negative_slope)
 
 
 def leaky_relu_(input, negative_slope=0.01):
@@ -219,13 +220,13 @@ def softmax(input, dim, dtype=None):
     """exp(x_i) / sum_j exp(x_j) along ``dim``; with ``dtype`` the input is cast to it
     first, as in PyTorch."""
     input = _as_dtype(input, dtype)
-    return Softmax.apply(input, normalize_dim(dim, input.ndim, 'softmax'))
+    return Softmax.apply(input, dim=normalize_dim(dim, input.ndim, 'softmax'))
 
 
 def log_softmax(input, dim, dtype=None):
     """log(softmax(x)) along ``dim``, computed stably; ``dtype`` as for softmax."""
     input = _as_dtype(input, dtype)
-    return LogSoftmax.apply(input, normalize_dim(dim, input.ndim, 'log_softmax'))
+    return LogSoftmax.apply(input, dim=normalize_dim(dim, input.ndim, 'log_softmax'))
 
 
 # ================================================================ gelu, silu, softplus

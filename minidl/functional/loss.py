@@ -114,7 +114,7 @@ class CrossEntropy(Function):
             else:
                 weight = weight.astype(probs.dtype, copy=False)
                 grad_x += smooth * (weight.sum() * probs - _along_class_axis(weight, axis, probs.ndim))
-        return grad_x.astype(probs.dtype, copy=False), None   # target: class indices
+        return grad_x.astype(probs.dtype, copy=False)   # target: class indices, no gradient
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -214,7 +214,7 @@ class NLLLoss(Function):
         positions = _along_class_axis(xp.arange(ctx.shape[ctx.axis]), ctx.axis, len(ctx.shape))
         picked_grad = xp.expand_dims(-scale * target_weight, ctx.axis).astype(grad.dtype)
         grad_x = xp.where(positions == index, picked_grad, xp.zeros((), dtype=grad.dtype))
-        return grad_x, None   # target: class indices
+        return grad_x   # target: class indices, no gradient
 
     @staticmethod
     def cost(ctx, inputs, outputs):
