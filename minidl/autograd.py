@@ -489,7 +489,7 @@ def sum_to_shape(grad, shape):
     return out.reshape(shape)
 
 
-def _broadcasts_to(shape, target):
+def broadcasts_to(shape, target):
     """Whether an array of ``shape`` broadcasts to ``target`` (NumPy's rule)."""
     return len(shape) <= len(target) and all(
         s == 1 or s == t for s, t in zip(reversed(shape), reversed(target)))
@@ -503,7 +503,7 @@ def _fit_gradient(node, index, grad):
     shape, dtype = node.input_meta[index]
     if grad.shape == shape:
         return grad
-    if _broadcasts_to(shape, grad.shape):
+    if broadcasts_to(shape, grad.shape):
         return sum_to_shape(grad, shape)
     raise RuntimeError(f'{node.function.__name__}.backward returned a gradient of shape '
                        f'{tuple(grad.shape)} for input {index}, whose shape is {tuple(shape)}')

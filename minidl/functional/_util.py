@@ -33,6 +33,15 @@ def shape_of(x):
     return getattr(x, 'shape', ())
 
 
+def broadcast_conflict(shape_a, shape_b):
+    """The first pair of sizes, from the right, on which two shapes do not broadcast
+    together (NumPy's rule: equal, or one of them 1), or None when they do."""
+    for a, b in zip(reversed(shape_a), reversed(shape_b)):
+        if a != b and a != 1 and b != 1:
+            return a, b
+    return None
+
+
 def raw(x):
     """The array inside a Tensor, or ``x`` itself."""
     return x.array if isinstance(x, Tensor) else x

@@ -2,16 +2,19 @@
 
 ``inplace=True`` (and ``relu_``) writes the result into the input (see inplace.py).
 """
+import math
+
 import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import ELEMENTS_PER_BLOCK, get_array_module, parallel_for
-from ._util import keep_where, normalize_dim
+from ._util import keep_where, logistic, normalize_dim, quiet, softplus as _softplus
 from .elementwise import to_dtype
 from .inplace import apply_inplace
+from .unary import _special
 
 __all__ = ['relu', 'relu_', 'leaky_relu', 'leaky_relu_', 'sigmoid', 'tanh', 'softmax',
-           'log_softmax']
+           'log_softmax', 'gelu', 'silu', 'softplus']
 
 
 class ReLU(Function):
@@ -80,7 +83,7 @@ class Sigmoid(Function):
         def block(start, stop):
             values = flat[start:stop]
             xp.negative(values, out=values)
-            with np.errstate(over='ignore'):  # e^-x = inf for very negative x: the limit 0
+            with quiet(xp):  # e^-x = inf for very negative x: the limit 0
                 xp.exp(values, out=values)
             values += 1
             xp.reciprocal(values, out=values)
@@ -230,14 +233,6 @@ def log_softmax(input, dim, dtype=None):
 
 
 # ================================================================ gelu, silu, softplus
-# Added with the PyTorch API that newcomers reached for; kept in this section of its own.
-
-import math  # noqa: E402
-
-from ._util import logistic, softplus as _softplus  # noqa: E402
-from .unary import _special  # noqa: E402
-
-__all__ += ['gelu', 'silu', 'softplus']
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _GELU_CUBIC = 0.044715   # the tanh approximation's constant (Hendrycks & Gimpel, 2016)

@@ -10,7 +10,7 @@ from ..autograd import ArrayFunction as Function, Cost
 from .. import backend
 from ..backend import get_array_module
 from ..tensor import Tensor, get_default_dtype
-from ._util import check_tensor, keep_where, quiet, raw, shape_of
+from ._util import broadcast_conflict, check_tensor, keep_where, quiet, raw, shape_of
 
 __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs', 'clamp',
            'clamp_min', 'clamp_max', 'maximum', 'minimum', 'where', 'clip', 'to_dtype',
@@ -20,10 +20,10 @@ __all__ = ['add', 'sub', 'mul', 'div', 'neg', 'pow', 'exp', 'log', 'sqrt', 'abs'
 
 def _check_broadcast(op, a, b):
     sa, sb = shape_of(a), shape_of(b)
-    for x, y in zip(reversed(sa), reversed(sb)):
-        if x != y and x != 1 and y != 1:
-            raise ValueError(f'{op}: shapes {tuple(sa)} and {tuple(sb)} cannot be broadcast '
-                             f'together (size {x} against {y})')
+    conflict = broadcast_conflict(sa, sb)
+    if conflict:
+        raise ValueError(f'{op}: shapes {tuple(sa)} and {tuple(sb)} cannot be broadcast '
+                         f'together (size {conflict[0]} against {conflict[1]})')
 
 
 def _binary_cost(ctx, inputs, outputs, backward_per_element=1):

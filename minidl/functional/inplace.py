@@ -19,8 +19,8 @@ of one) raises while grad mode is on; under ``no_grad()`` nothing is recorded.
 """
 import numpy as np
 
-from ..autograd import (ArrayFunction as Function, Context, Cost, is_grad_enabled,
-                        keep_saved_input, point_saved_output, rebase)
+from ..autograd import (ArrayFunction as Function, Context, Cost, broadcasts_to,
+                        is_grad_enabled, keep_saved_input, point_saved_output, rebase)
 from ..backend import get_array_module, is_array, to_device
 from ..tensor import Tensor
 from ._util import check_tensor, raw, sum_to_shape
@@ -247,8 +247,7 @@ def copy(target, src, name='copy_'):
 
 
 def _check_broadcast_into(name, shape, target_shape):
-    if len(shape) > len(target_shape) or any(
-            a != b and a != 1 for a, b in zip(reversed(shape), reversed(target_shape))):
+    if not broadcasts_to(shape, target_shape):
         raise RuntimeError(f'{name}: a tensor of shape {tuple(shape)} cannot be broadcast to '
                            f'the shape {tuple(target_shape)} of the tensor written to')
 

@@ -4,13 +4,15 @@ Their cost is counted in multiply-accumulates (MACs): an (m, k) @ (k, n) product
 does m*n*k of them, 2*m*n*k FLOPs; each input's gradient is another product of the
 same size.
 """
+import collections
 import math
+import string
 
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import get_array_module, matmul as array_matmul  # on minidl's CPU threads
-from ._util import check_tensor, sum_to_shape
+from ._util import broadcast_conflict, check_tensor, sum_to_shape
 
-__all__ = ['matmul', 'mm', 'bmm', 'linear']
+__all__ = ['matmul', 'mm', 'bmm', 'linear', 'einsum']
 
 
 def _rows(x):
@@ -103,10 +105,9 @@ class Linear(Function):
 
 
 def _broadcast_batch(op, batch_a, batch_b, shape_a, shape_b):
-    for x, y in zip(reversed(batch_a), reversed(batch_b)):
-        if x != y and x != 1 and y != 1:
-            raise ValueError(f'{op}: batch dimensions {batch_a} and {batch_b} cannot be '
-                             f'broadcast (shapes {shape_a} and {shape_b})')
+    if broadcast_conflict(batch_a, batch_b):
+        raise ValueError(f'{op}: batch dimensions {batch_a} and {batch_b} cannot be '
+                         f'broadcast (shapes {shape_a} and {shape_b})')
 
 
 def matmul(input, other):
@@ -172,12 +173,6 @@ def linear(input, weight, bias=None):
 
 
 # ================================================================ einsum
-# Einstein summation; kept in this section of its own.
-
-import collections  # noqa: E402
-import string  # noqa: E402
-
-__all__ += ['einsum']
 
 
 def _einsum_subscripts(equation, shapes):

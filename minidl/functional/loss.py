@@ -430,7 +430,6 @@ class BinaryCrossEntropyWithLogits(Function):
         l = (p - 1) y + 1 (p = pos_weight, 1 without), so with d softplus(-x)/dx = s - 1:
             dloss/dx = w (l s - p y),      dloss/dy = w (-x + (p - 1) softplus(-x))."""
         x, y, weight, pos_weight = ctx.saved_tensors
-        xp = get_array_module(x)
         scale = _elementwise_scale(grad, ctx.reduction, ctx.count)
         if weight is not None:
             scale = scale * weight
