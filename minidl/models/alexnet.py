@@ -24,6 +24,15 @@ from .. import functional as F
 __all__ = ['AlexNet', 'AlexNet2012', 'alexnet', 'alexnet_2012']
 
 
+def _classifier(dropout, num_classes):
+    """Both versions' head: two hidden layers of 4096 units with dropout before each,
+    on the 256 x 6 x 6 pooled features."""
+    return nn.Sequential(
+        nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
+        nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(),
+        nn.Linear(4096, num_classes))
+
+
 class AlexNet(nn.Module):
     """torchvision's AlexNet: ``features``, ``avgpool`` (6x6), ``classifier`` with dropout.
 
@@ -44,10 +53,7 @@ class AlexNet(nn.Module):
             nn.Conv2d(256, 256, kernel_size=3, padding=1), nn.ReLU(),
             nn.MaxPool2d(kernel_size=3, stride=2))
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
-            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(),
-            nn.Linear(4096, num_classes))
+        self.classifier = _classifier(dropout, num_classes)
 
     def forward(self, x):
         x = self.avgpool(self.features(x))
@@ -84,10 +90,7 @@ class AlexNet2012(nn.Module):
             nn.Conv2d(384, 256, kernel_size=3, padding=1, groups=groups), nn.ReLU(),
             nn.MaxPool2d(kernel_size=3, stride=2))
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout), nn.Linear(256 * 6 * 6, 4096), nn.ReLU(),
-            nn.Dropout(p=dropout), nn.Linear(4096, 4096), nn.ReLU(),
-            nn.Linear(4096, num_classes))
+        self.classifier = _classifier(dropout, num_classes)
         if paper_init:
             self._paper_init()
 

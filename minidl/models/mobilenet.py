@@ -19,6 +19,7 @@ for block K = 1..13, classifier.
 """
 from .. import nn
 from .. import functional as F
+from ._init import init_conv_and_batch_norm
 
 __all__ = ['MOBILENET_V1_BLOCKS', 'conv_bn_relu', 'DepthwiseSeparableConv', 'MobileNetV1',
            'mobilenet_v1']
@@ -76,12 +77,7 @@ class MobileNetV1(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.classifier = nn.Linear(channels, num_classes)
 
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.constant_(m.weight, 1.0)
-                nn.init.constant_(m.bias, 0.0)
+        init_conv_and_batch_norm(self)
 
     def forward(self, x):
         x = self.avgpool(self.features(x))

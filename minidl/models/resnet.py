@@ -17,6 +17,7 @@ an Identity).
 """
 from .. import nn
 from .. import functional as F
+from ._init import init_conv_and_batch_norm
 
 __all__ = ['BasicBlock', 'Bottleneck', 'ResNet', 'resnet18', 'resnet34', 'resnet50',
            'resnet101', 'resnet152', 'resnext50_32x4d']
@@ -126,12 +127,7 @@ class ResNet(nn.Module):
         self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
         self.fc = nn.Linear(512 * block.expansion, num_classes)
 
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.constant_(m.weight, 1.0)
-                nn.init.constant_(m.bias, 0.0)
+        init_conv_and_batch_norm(self)
         if zero_init_residual:
             for m in self.modules():
                 if isinstance(m, Bottleneck):

@@ -12,6 +12,7 @@ vgg19 143,667,240; the _bn variants add two per channel of every conv layer.
 """
 from .. import nn
 from .. import functional as F
+from ._init import init_conv_and_batch_norm
 
 __all__ = ['VGG', 'vgg_block', 'VGG_ARCHS', 'vgg11', 'vgg11_bn', 'vgg13', 'vgg13_bn',
            'vgg16', 'vgg16_bn', 'vgg19', 'vgg19_bn']
@@ -68,15 +69,9 @@ class VGG(nn.Module):
             nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes))
         if init_weights:
+            init_conv_and_batch_norm(self)
             for m in self.modules():
-                if isinstance(m, nn.Conv2d):
-                    nn.init.kaiming_normal_(m.weight, mode='fan_out', nonlinearity='relu')
-                    if m.bias is not None:
-                        nn.init.constant_(m.bias, 0.0)
-                elif isinstance(m, nn.BatchNorm2d):
-                    nn.init.constant_(m.weight, 1.0)
-                    nn.init.constant_(m.bias, 0.0)
-                elif isinstance(m, nn.Linear):
+                if isinstance(m, nn.Linear):
                     nn.init.normal_(m.weight, mean=0.0, std=0.01)
                     nn.init.constant_(m.bias, 0.0)
 
