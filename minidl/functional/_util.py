@@ -47,18 +47,6 @@ def raw(x):
     return x.array if isinstance(x, Tensor) else x
 
 
-def pair(value, name, op):
-    """(v, v) from an int, or the pair itself; used for kernel sizes, strides, padding."""
-    if isinstance(value, int):
-        return (value, value)
-    value = tuple(value)
-    if len(value) == 1:
-        return (value[0], value[0])
-    if len(value) != 2 or not all(isinstance(v, int) for v in value):
-        raise ValueError(f'{op}: {name} must be an int or a pair of ints, got {value!r}')
-    return value
-
-
 def with_batch_dim(fn, input, *args, **kwargs):
     """``fn`` on an unbatched (C, H, W) input, which PyTorch's convolution and pooling
     accept: run on (1, C, H, W) and drop the batch dimension of every output."""

@@ -20,63 +20,33 @@ are contiguous row-major matrices, which is what BLAS wants. The result (Cout, N
 is transposed to (N, Cout, ...) while the bias is added, in one pass.
 docs/im2col.md draws all of this for a 4x4 input.
 """
+import math
+
 import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, get_num_threads,
                        grain, matmul, parallel_for, parallel_sum)
-from ._util import check_tensor, pair, with_batch_dim
-from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
+from ._util import check_tensor, with_batch_dim
+from ._window import (WINDOW_PARAMS, output_size, padded, padded_size, pair, span, window_args,
+                      windows, windows_reading_pixel)
 from .shape import pad
 
 __all__ = ['conv2d', 'conv_output_size']
 
 
-def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1):
-    """Output length of a convolution (or pooling window) along one dimension:
-
-        floor((input + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1
-
-    Works on ints, or on pairs (returns a pair), e.g. conv_output_size((224, 224), 7, 2, 3)
-    == (112, 112).
-    """
-    args = (input_size, kernel_size, stride, padding, dilation)
-    if all(isinstance(a, int) for a in args):
-        return (input_size + 2 * padding - dilation * (kernel_size - 1) - 1) // stride + 1
-    pairs = [pair(a, name, 'conv_output_size') for a, name in
-             zip(args, ('input_size', 'kernel_size', 'stride', 'padding', 'dilation'))]
-    return tuple(conv_output_size(*(p[d] for p in pairs)) for d in range(2))
-
-
-def _as_strided(xp, array, shape, strides):
-    """A view of ``array`` with the given shape and byte strides (NumPy or CuPy)."""
-    return xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
-
-
-def _pad(x, padding):
-    """x with ``padding`` zero rows/columns on each side (x itself when there are none)."""
-    ph, pw = padding
-    if ph == 0 and pw == 0:
-        return x
-    xp = get_array_module(x)
-    n, c, h, w = x.shape
-    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=x.dtype)
-    out[:, :, ph:ph + h, pw:pw + w] = x
-    return out
+conv_output_size = output_size   # public since before _window.py; the same function
 
 
 def im2col(x, kernel, stride, padding, dilation, out_size):
     """The column matrix (C*kh*kw, N*Hout*Wout) of x: rows ordered (c, i, j), columns (n, y, x)."""
     xp = get_array_module(x)
-    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
+    (kh, kw), (ho, wo) = kernel, out_size
     n, c = x.shape[:2]
-    xpad = _pad(x, padding)
-    s_n, s_c, s_h, s_w = xpad.strides
-    # windows[c, i, j, n, y, x] = xpad[n, c, y*sh + i*dh, x*sw + j*dw]  (a view: no copy)
-    windows = _as_strided(xp, xpad, (c, kh, kw, n, ho, wo),
-                          (s_c, dh * s_h, dw * s_w, s_n, sh * s_h, sw * s_w))
+    # view[c, i, j, n, y, x] = xpad[n, c, y*sh + i*dh, x*sw + j*dw]  (no copy)
+    view = windows(padded(x, padding), kernel, stride, dilation, out_size)
     cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
-    cols[...] = windows  # the one copy
+    cols[...] = view.transpose(1, 2, 3, 0, 4, 5)  # the one copy
     return cols.reshape(c * kh * kw, n * ho * wo)
 
 
@@ -91,12 +61,12 @@ def col2im(dcols, input_shape, kernel, stride, padding, dilation, out_size):
     """
     xp = get_array_module(dcols)
     n, c, h, w = input_shape
-    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = kernel, stride, padding, dilation, out_size
+    (kh, kw), (ph, pw) = kernel, padding
     buf = xp.zeros((c, n, h + 2 * ph, w + 2 * pw), dtype=dcols.dtype)
+    seen = windows(buf, kernel, stride, dilation, out_size)   # (C, N, kh, kw, Ho, Wo)
     for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
         for j in range(kw):
-            buf[:, :, rows, j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, i, j]
+            seen[:, :, i, j] += dcols[:, i, j]
     return xp.ascontiguousarray(buf[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
 
 
@@ -393,11 +363,9 @@ def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
 
 class Conv2d(Function):
     @staticmethod
-    def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-        h, w = x.shape[2:]
+    def forward(ctx, x, weight, bias, *, stride, padding, dilation, groups):
         kh, kw = weight.shape[2:]
-        ho, wo = (conv_output_size(h, kh, stride[0], padding[0], dilation[0]),
-                  conv_output_size(w, kw, stride[1], padding[1], dilation[1]))
+        ho, wo = output_size(x.shape[2:], (kh, kw), stride, padding, dilation)
         ctx.x_shape, ctx.w_shape, ctx.groups = x.shape, weight.shape, groups
         ctx.kernel, ctx.stride, ctx.padding, ctx.dilation = (kh, kw), stride, padding, dilation
         ctx.out_size = (ho, wo)
@@ -452,7 +420,7 @@ class Conv2d(Function):
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         macs = int(out.size) * (int(weight.size) // int(weight.shape[0]))
         n, c, h, w = x.shape
-        (kh, kw), (ph, pw), (ho, wo) = ctx.kernel, ctx.padding, ctx.out_size
+        (kh, kw), (ho, wo) = ctx.kernel, ctx.out_size
         cols = c * kh * kw * ho * wo        # one image's columns
         if need_x and need_w and _flipped_kernel_pays(ctx, with_weight_grad=True):
             cols = max(cols, out.shape[1] * kh * kw * h * w)   # the columns of G
@@ -464,9 +432,9 @@ class Conv2d(Function):
         if ctx.pointwise:
             scratch = images * weight.nbytes if need_w else 0
         else:
-            padded = c * (h + 2 * ph) * (w + 2 * pw)
+            padded_input = c * math.prod(padded_size((h, w), ctx.padding))
             grad_copy = out.shape[1] * ho * wo
-            scratch = images * (cols + padded + grad_copy) * x.itemsize + weight.nbytes
+            scratch = images * (cols + padded_input + grad_copy) * x.itemsize + weight.nbytes
         scratch *= workers
         return Cost(macs=macs,
                     forward_flops=2 * macs + (int(out.size) if bias is not None else 0),
@@ -474,13 +442,6 @@ class Conv2d(Function):
                     backward_weight_flops=(2 * macs if need_w else 0)
                     + (int(out.size) if need_b else 0),
                     transient_bytes=int(scratch))
-
-
-def _positive_pair(value, name, op, minimum=1):
-    p = pair(value, name, op)
-    if any(v < minimum for v in p):
-        raise ValueError(f'{op}: {name} must be >= {minimum}, got {value!r}')
-    return p
 
 
 def _same_padding(kernel, dilation, stride):
@@ -537,8 +498,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if kh < 1 or kw < 1:
         raise ValueError(f'{op}: kernel size should be greater than zero, got ({kh}, {kw}) '
                          f'(weight {weight.shape})')
-    stride = _positive_pair(stride, 'stride', op)
-    dilation = _positive_pair(dilation, 'dilation', op)
+    stride = pair(stride, 'stride', op, minimum=1)
+    dilation = pair(dilation, 'dilation', op, minimum=1)
     if padding == 'valid':
         padding = (0, 0)
     elif padding == 'same':
@@ -547,12 +508,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             input = pad(input, (0, extra[1], 0, extra[0]))
             h, w = input.shape[2:]
     else:
-        padding = _positive_pair(padding, 'padding', op, minimum=0)
-    span = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1)
-    padded = (h + 2 * padding[0], w + 2 * padding[1])
-    if span[0] > padded[0] or span[1] > padded[1]:
-        raise ValueError(f'{op}: kernel ({kh}, {kw}) spans {span} with dilation {dilation}, '
-                         f'larger than the padded input {padded} (input {input.shape}, '
+        padding = pair(padding, 'padding', op, minimum=0)
+    covered, plane = span((kh, kw), dilation), padded_size((h, w), padding)
+    if covered[0] > plane[0] or covered[1] > plane[1]:
+        raise ValueError(f'{op}: kernel ({kh}, {kw}) spans {covered} with dilation {dilation}, '
+                         f'larger than the padded input {plane} (input {input.shape}, '
                          f'padding {padding})')
     return Conv2d.apply(input, weight, bias, stride=stride, padding=padding,
                         dilation=dilation, groups=groups)

@@ -7,51 +7,31 @@ kh*kw whole-array passes (a running max or a running sum), one per kernel offset
 never a loop over pixels. The inputs are 4-D (N, C, H, W); an unbatched (C, H, W) input
 is run as a batch of one, as PyTorch accepts it.
 
-Output size along one dimension (PyTorch's rule):
-    out = floor_or_ceil((H + 2p - d*(k - 1) - 1) / s) + 1
-and with ceil_mode, a last window that would start in the right padding is dropped:
-    if (out - 1) * s >= H + p: out -= 1
-so every window holds at least one input pixel (or left padding).
+The window geometry (output size with PyTorch's ceil_mode rule, padding, the strided
+view of the windows, argument checks) is convolution's too: _window.py.
 """
 import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import (BYTES_PER_BLOCK, cuda_kernel, cuda_kernels_enabled, get_array_module,
                        grain, parallel_for)
-from ._util import check_tensor, pair, scatter_add, with_batch_dim
-from ._window import WINDOW_PARAMS, window_args, windows_reading_pixel
+from ._util import check_tensor, scatter_add, with_batch_dim
+from ._window import (WINDOW_PARAMS, output_size, padded, padded_size, pair, reach, span,
+                      window_args, windows, windows_reading_pixel)
 
 __all__ = ['max_pool2d', 'avg_pool2d', 'adaptive_avg_pool2d', 'adaptive_max_pool2d',
            'pool_output_size']
 
 
-def pool_output_size(size, kernel, stride, padding, dilation=1, ceil_mode=False):
-    """Output length of a pooling window along one dimension (PyTorch's formula)."""
-    span = size + 2 * padding - dilation * (kernel - 1) - 1
-    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
+pool_output_size = output_size   # public since before _window.py; the same function
 
 
-def _padded(x, padding, extent, fill):
-    """x inside a buffer filled with ``fill``: ``padding`` rows/columns before it and
-    enough after it for every window (``extent`` = rows, columns the windows reach)."""
-    n, c, h, w = x.shape
-    (ph, pw), (eh, ew) = padding, extent
-    hb, wb = max(eh, h + ph), max(ew, w + pw)
-    if (ph, pw) == (0, 0) and (hb, wb) == (h, w):
-        return x
-    xp = get_array_module(x)
-    buf = xp.full((n, c, hb, wb), fill, dtype=x.dtype)
-    buf[:, :, ph:ph + h, pw:pw + w] = x
-    return buf
-
-
-def _window_slice(buf, i, j, conf):
-    """The pixels kernel offset (i, j) sees in every window: a strided view of ``buf``."""
-    (sh, sw), (dh, dw), (ho, wo) = conf['stride'], conf['dilation'], conf['out']
-    return buf[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, j * dw:j * dw + sw * (wo - 1) + 1:sw]
+def _offset_views(buf, conf):
+    """What each kernel offset sees in every window of ``buf``: views (N, C, Ho, Wo),
+    offset k = i*kw + j in row-major order."""
+    kh, kw = conf['kernel']
+    seen = windows(buf, conf['kernel'], conf['stride'], conf['dilation'], conf['out'])
+    return [seen[:, :, k // kw, k % kw] for k in range(kh * kw)]
 
 
 # ---------------------------------------------------------------- max_pool2d
@@ -62,12 +42,12 @@ def _running_max(xp, buf, conf, has_nan):
     a NaN always wins (PyTorch's CPU rule); the NaN check per offset runs only when
     ``has_nan``."""
     kh, kw = conf['kernel']
-    best = _window_slice(buf, 0, 0, conf).copy()
+    views = _offset_views(buf, conf)
+    best = views[0].copy()
     arg = xp.zeros(best.shape, dtype=np.uint8 if kh * kw <= 256 else np.int32)
     better = xp.empty(best.shape, dtype=bool)   # scratch buffers shared by every offset
     mask, flip = xp.empty_like(arg), xp.empty_like(arg)
-    for k in range(1, kh * kw):
-        seen = _window_slice(buf, k // kw, k % kw, conf)
+    for k, seen in enumerate(views[1:], start=1):
         xp.greater(seen, best, out=better)
         if has_nan:
             better |= xp.isnan(seen)
@@ -185,14 +165,14 @@ class MaxPool2d(Function):
         n, c, h, w = x.shape
         (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_size
         conf = dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation, out=out_size)
-        extent = ((ho - 1) * sh + dh * (kh - 1) + 1, (wo - 1) * sw + dw * (kw - 1) + 1)
+        extent = reach(kernel, stride, dilation, out_size)
         # one kernel: the window max and its offset. Changed since the GPU session (the
         # padding is skipped, never picked): untested on a GPU until then
         if cuda_kernels_enabled(xp, tested=False):
             best, arg = max_pool2d_cuda(x, kernel, stride, padding, dilation, out_size)
-            buffer_shape = (max(extent[0], h + padding[0]), max(extent[1], w + padding[1]))
+            buffer_shape = padded_size((h, w), padding, extent)
         else:
-            buf = _padded(x, padding, extent, -np.inf)
+            buf = padded(x, padding, -np.inf, extent)
             best, arg = _running_max(xp, buf, conf, has_nan=bool(xp.isnan(x).any()))
             if buf is not x and bool(xp.isneginf(x).any()):
                 arg = _first_real_pixel_where_padding_won(xp, arg, conf, (h, w))
@@ -270,25 +250,24 @@ class AvgPool2d(Function):
     def forward(ctx, x, *, kernel, stride, padding, out_size, divisor):
         xp = get_array_module(x)
         n, c = x.shape[:2]
-        (kh, kw), (sh, sw), (ho, wo) = kernel, stride, out_size
+        ho, wo = out_size
         conf = dict(kernel=kernel, stride=stride, padding=padding, dilation=(1, 1), out=out_size)
-        extent = ((ho - 1) * sh + kh, (wo - 1) * sw + kw)
+        extent = reach(kernel, stride, (1, 1), out_size)
         if not isinstance(divisor, (int, float)):
             divisor = xp.asarray(divisor, dtype=x.dtype)
         total = xp.empty((n, c, ho, wo), dtype=x.dtype)
 
         def images(start, stop):  # a block of images on minidl's threads (parallel_for)
-            buf = _padded(x[start:stop], padding, extent, 0)
+            views = _offset_views(padded(x[start:stop], padding, 0, extent), conf)
             block = total[start:stop]
-            block[...] = _window_slice(buf, 0, 0, conf)
-            for k in range(1, kh * kw):
-                block += _window_slice(buf, k // kw, k % kw, conf)
+            block[...] = views[0]
+            for seen in views[1:]:
+                block += seen
             block /= divisor
 
         parallel_for(xp, n, grain(n, BYTES_PER_BLOCK * max(n, 1) // max(x.nbytes, 1)), images)
         ctx.conf, ctx.shape, ctx.divisor = conf, x.shape, divisor
-        ctx.buffer_shape = (max(extent[0], x.shape[2] + padding[0]),
-                            max(extent[1], x.shape[3] + padding[1]))   # as _padded's
+        ctx.buffer_shape = padded_size(x.shape[2:], padding, extent)   # padded's
         return total
 
     @staticmethod
@@ -299,7 +278,7 @@ class AvgPool2d(Function):
         xp = get_array_module(grad)
         conf = ctx.conf
         n, c, h, w = ctx.shape
-        (kh, kw), (ph, pw) = conf['kernel'], conf['padding']
+        ph, pw = conf['padding']
         grad_x = xp.empty(ctx.shape, dtype=grad.dtype)
 
         cropped = tuple(ctx.buffer_shape) != (h, w)   # else the sums go straight into dL/dx
@@ -311,8 +290,8 @@ class AvgPool2d(Function):
             else:
                 dx = grad_x[start:stop]
                 dx[...] = 0
-            for k in range(kh * kw):
-                _window_slice(dx, k // kw, k % kw, conf)[...] += share
+            for seen in _offset_views(dx, conf):
+                seen += share
             if cropped:
                 grad_x[start:stop] = dx[:, :, ph:ph + h, pw:pw + w]
 
@@ -467,25 +446,18 @@ def _is_unbatched(input, op):
 
 def _pool_geometry(op, input, kernel_size, stride, padding, dilation, ceil_mode):
     """Checked (kernel, stride, padding, dilation, output size) pairs."""
-    kernel = pair(kernel_size, 'kernel_size', op)
+    kernel = pair(kernel_size, 'kernel_size', op, minimum=1)
     no_stride = stride is None or stride == [] or stride == ()  # PyTorch: default to kernel
-    stride = kernel if no_stride else pair(stride, 'stride', op)
-    padding = pair(padding, 'padding', op)
-    dilation = pair(dilation, 'dilation', op)
-    for name, value, low in (('kernel_size', kernel, 1), ('stride', stride, 1),
-                             ('padding', padding, 0), ('dilation', dilation, 1)):
-        if min(value) < low:
-            raise ValueError(f'{op}: {name} must be >= {low}, got {value}')
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    stride = kernel if no_stride else pair(stride, 'stride', op, minimum=1)
+    padding = pair(padding, 'padding', op, minimum=0)
+    dilation = pair(dilation, 'dilation', op, minimum=1)
     if any(p > k // 2 for p, k in zip(padding, kernel)):
         raise ValueError(f'{op}: padding should be at most half of the kernel size, '
                          f'got padding {padding}, kernel_size {kernel}, dilation {dilation}')
-    h, w = input.shape[2:]
-    out = (pool_output_size(h, kernel[0], stride[0], padding[0], dilation[0], ceil_mode),
-           pool_output_size(w, kernel[1], stride[1], padding[1], dilation[1], ceil_mode))
+    out = output_size(input.shape[2:], kernel, stride, padding, dilation, ceil_mode)
     if min(out) < 1:
-        raise ValueError(f'{op}: kernel {kernel} (spanning {span}) is larger than the padded '
-                         f'input ({h + 2 * padding[0]}, {w + 2 * padding[1]}) '
+        raise ValueError(f'{op}: kernel {kernel} (spanning {span(kernel, dilation)}) is larger '
+                         f'than the padded input {padded_size(input.shape[2:], padding)} '
                          f'(input {input.shape}, padding {padding}): output size {out}')
     return kernel, stride, padding, dilation, out
 

@@ -2,19 +2,11 @@
 import math
 
 from .. import functional as F
-from ..functional._util import pair
+from ..functional._window import pair
 from ..creation import empty
 from . import init
 from .module import Module
 from .parameter import Parameter
-
-
-def _at_least(value, name, low):
-    """The (h, w) pair of a Conv2d setting, each at least ``low``."""
-    values = pair(value, name, 'Conv2d')
-    if min(values) < low:
-        raise ValueError(f'Conv2d: {name} must be >= {low}, got {value!r}')
-    return values
 
 
 class Conv2d(Module):
@@ -38,8 +30,8 @@ class Conv2d(Module):
         if padding_mode != 'zeros':
             raise ValueError(f"Conv2d: only padding_mode='zeros' is supported, got {padding_mode!r}")
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _at_least(kernel_size, 'kernel_size', 1)
-        self.stride = _at_least(stride, 'stride', 1)
+        self.kernel_size = pair(kernel_size, 'kernel_size', 'Conv2d', minimum=1)
+        self.stride = pair(stride, 'stride', 'Conv2d', minimum=1)
         if isinstance(padding, str):
             if padding not in ('same', 'valid'):
                 raise ValueError(f"Conv2d: invalid padding string {padding!r}, should be one "
@@ -49,8 +41,8 @@ class Conv2d(Module):
                                  f"convolutions (stride {self.stride})")
             self.padding = padding
         else:
-            self.padding = _at_least(padding, 'padding', 0)
-        self.dilation = _at_least(dilation, 'dilation', 1)
+            self.padding = pair(padding, 'padding', 'Conv2d', minimum=0)
+        self.dilation = pair(dilation, 'dilation', 'Conv2d', minimum=1)
         self.groups = groups
         self.padding_mode = padding_mode
         self.weight = Parameter(empty(out_channels, in_channels // groups, *self.kernel_size,
