@@ -12,7 +12,7 @@ from ..autograd import ArrayFunction as Function, Cost
 from .. import backend
 from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, grain, parallel_for,
                        parallel_sum)
-from ._util import check_tensor
+from ._util import check_tensor, raw
 
 __all__ = ['batch_norm', 'local_response_norm']
 
@@ -69,8 +69,7 @@ def _channel_layout(x, vector):
     """A per-channel vector (or None) shaped (1, C, 1, ...) in x's dtype."""
     if vector is None:
         return None
-    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-    return vector.reshape(shape).astype(x.dtype, copy=False)
+    return vector.reshape(_channel_shape(x)).astype(x.dtype, copy=False)
 
 
 def batch_norm_training_cuda(x, weight, bias, eps, keep_x_hat=True):
@@ -80,7 +79,7 @@ def batch_norm_training_cuda(x, weight, bias, eps, keep_x_hat=True):
     x_hat is None when ``keep_x_hat`` is False (no gradient will need it)."""
     xp = get_array_module(x)
     t = x.dtype.type
-    axes = (0,) + tuple(range(2, x.ndim))
+    axes = _reduce_axes(x)
     count = t(x.size // x.shape[1])
     mean = cuda_kernel(*_BATCH_NORM_MEAN_KERNEL)(x, count, axis=axes, keepdims=True)
     centred = x - mean
@@ -105,7 +104,7 @@ def batch_norm_backward_cuda(grad, x_hat, inv_std, gamma, need_x, need_w, need_b
     and gamma ((1, C, 1, ...) or None): (dx, dgamma, dbeta), each None unless asked
     for; dgamma = sum(g x_hat) and dbeta = sum(g) per channel, flat (C,)."""
     t = grad.dtype.type
-    axes = (0,) + tuple(range(2, grad.ndim))
+    axes = _reduce_axes(grad)
     count = t(grad.size // grad.shape[1])
     sum_g = sum_g_xhat = grad_x = None
     if need_x or need_b:
@@ -233,14 +232,37 @@ def batch_norm_backward(grad, x_hat, inv_std, gamma, need_x, need_w, need_b, cou
 
 # ---------------------------------------------------------------- batch norm
 
-def _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight, bias, gamma,
-                                momentum, eps, group):
-    """BatchNorm's training forward: statistics of the batch, which with a process group
+# Batch norm is two operators, as in Chainer (BatchNormalization and
+# FixedBatchNormalization): BatchNorm normalises with the batch's statistics (training),
+# FixedBatchNorm with given ones (evaluation); batch_norm picks one. Their inputs are x,
+# weight and bias. running_mean and running_var are keyword settings, not inputs: no
+# gradient flows to them (PyTorch refuses to differentiate batch norm by them), BatchNorm
+# updates them in place as state and FixedBatchNorm reads them as constants. Being
+# settings they arrive as raw arrays, so batch_norm checks their device itself.
+
+def _empty_batch(ctx, x):
+    """An empty batch: an empty result, the running statistics untouched (PyTorch)."""
+    ctx.channels = x.shape[1]
+    return x.copy()
+
+
+def _empty_batch_gradients(ctx, grad):
+    """An empty batch's gradients: nothing flows to x, weight and bias get zeros."""
+    xp = get_array_module(grad)
+    need_x, need_w, need_b = ctx.needs_input_grad
+    zeros = xp.zeros(ctx.channels, dtype=grad.dtype)
+    return (xp.zeros(grad.shape, dtype=grad.dtype) if need_x else None,
+            zeros if need_w else None, zeros.copy() if need_b else None)
+
+
+def _normalize_with_batch_stats(ctx, x, weight, bias, running_mean, running_var, momentum,
+                                eps, group):
+    """BatchNorm's forward: statistics of the batch, which with a process group
     (SyncBatchNorm) is the union of every rank's batch. Saves what ``backward`` needs.
     On a GPU (without a group) the CUDA kernels: a reduction per statistic, one pass for
     the output."""
-    need_x, _, _, need_w, _ = ctx.needs_input_grad
-    if group is None and cuda_kernels_enabled(xp):
+    need_x, need_w, _ = ctx.needs_input_grad
+    if group is None and cuda_kernels_enabled(get_array_module(x)):
         out, x_hat, mean, var, inv_std = batch_norm_training_cuda(
             x, weight, bias, eps, keep_x_hat=need_x or need_w)
         count = x.size // x.shape[1]
@@ -253,113 +275,119 @@ def _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight, b
         _move_towards(running_mean, mean.reshape(-1), momentum)
         _move_towards(running_var, var.reshape(-1) * (count / (count - 1)), momentum)
     ctx.group, ctx.count = group, count
-    ctx.save_for_backward(x_hat, inv_std if need_x else None, gamma if need_x else None)
+    ctx.save_for_backward(x_hat, inv_std if need_x else None,
+                          _channel_layout(x, weight) if need_x else None)
     return out
 
 
 class BatchNorm(Function):
-    """y = x_hat * gamma + beta with x_hat = (x - mean) / sqrt(var + eps), per channel.
+    """Batch norm in training: y = x_hat * gamma + beta with
+    x_hat = (x - mean) / sqrt(var + eps), per channel, mean and (biased) var those of the
+    batch. The running statistics, when given, move towards the batch's (in place).
 
-    Training uses the batch's mean and biased variance, and moves the running
-    statistics (updated in place) towards the batch's; evaluation uses the running
-    statistics, which makes the operator a per-channel affine map.
-
-    Saved for backward. Training: x_hat (one array of the input's size) and, per
-    channel, inv_std and gamma. x_hat is chosen over (input, mean, inv_std): both cost
-    the same memory (the input of a batch norm is a convolution's output, which
-    nothing else keeps), but x_hat is what both gradients are written in, so backward
-    need not recompute it. Evaluation: the per-channel scale gamma * inv_std, and the
-    input with mean and inv_std only when gamma needs a gradient.
+    Saved for backward: x_hat (one array of the input's size) and, per channel, inv_std
+    and gamma. x_hat is chosen over (input, mean, inv_std): both cost the same memory
+    (the input of a batch norm is a convolution's output, which nothing else keeps), but
+    x_hat is what both gradients are written in, so backward need not recompute it.
     """
 
     @staticmethod
-    def forward(ctx, x, running_mean, running_var, weight, bias, training, momentum, eps):
-        xp = get_array_module(x)
-        shape = _channel_shape(x)
-        need_x, _, _, need_w, _ = ctx.needs_input_grad
-        ctx.training = training
-        ctx.affine = (weight is not None, bias is not None)
-        ctx.channels = x.shape[1]
-        if x.size == 0:  # an empty batch: an empty result, the statistics untouched (PyTorch)
-            return x.copy()
-        gamma = None if weight is None else weight.reshape(shape).astype(x.dtype, copy=False)
-        if training:
-            return _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight,
-                                               bias, gamma, momentum, eps, group=None)
-
-        mean = running_mean.reshape(shape).astype(x.dtype)   # copies: the buffers may move
-        inv_std = 1 / xp.sqrt(running_var.reshape(shape).astype(x.dtype) + eps)
-        scale = inv_std if gamma is None else gamma * inv_std
-        shift = -mean * scale
-        if bias is not None:
-            shift += bias.reshape(shape).astype(x.dtype, copy=False)
-        ctx.save_for_backward(x if need_w else None, mean if need_w else None,
-                              inv_std if need_w else None, scale if need_x else None)
-        return x * scale + shift
+    def forward(ctx, x, weight, bias, *, running_mean, running_var, momentum, eps):
+        if x.size == 0:
+            return _empty_batch(ctx, x)
+        return _normalize_with_batch_stats(ctx, x, weight, bias, running_mean, running_var,
+                                           momentum, eps, group=None)
 
     @staticmethod
     def backward(ctx, grad):
-        """Training, per channel over its m values: x_hat = (x - mu) s with
-        s = 1/sqrt(var + eps), y = gamma x_hat + beta. Then dbeta = sum g,
-        dgamma = sum g x_hat, and since dmu/dx_i = 1/m and d var/dx_i = 2 (x_i - mu)/m,
+        """Per channel over its m values: x_hat = (x - mu) s with s = 1/sqrt(var + eps),
+        y = gamma x_hat + beta. Then dbeta = sum g, dgamma = sum g x_hat, and since
+        dmu/dx_i = 1/m and d var/dx_i = 2 (x_i - mu)/m,
             dx_i = gamma s (g_i - sum(g)/m - x_hat_i sum(g x_hat)/m)
         (the mean removes the part of g along 1, the variance the part along x_hat):
         the two sums dx needs are the two parameter gradients.
-        Evaluation, y = x (gamma s) + (beta - mu gamma s) with fixed mu, s:
-        dx = g gamma s, dgamma = sum g (x - mu) s, dbeta = sum g.
         """
-        need_x, _, _, need_w, need_b = ctx.needs_input_grad
-        axes = _reduce_axes(grad)
-        xp = get_array_module(grad)
-        grad_x = grad_w = grad_b = None
-        if grad.size == 0:  # an empty batch: nothing flows, the parameters get zeros
-            vector = xp.zeros(ctx.channels, dtype=grad.dtype)
-            return (xp.zeros(grad.shape, dtype=grad.dtype) if need_x else None, None, None,
-                    vector if need_w else None, vector.copy() if need_b else None)
-        if ctx.training:
-            x_hat, inv_std, gamma = ctx.saved_tensors
-            if ctx.group is None and cuda_kernels_enabled(xp):
-                grad_x, grad_w, grad_b = batch_norm_backward_cuda(
-                    grad, x_hat, inv_std, gamma, need_x, need_w, need_b)
-            else:
-                grad_x, grad_w, grad_b = batch_norm_backward(
-                    grad, x_hat, inv_std, gamma, need_x, need_w, need_b, ctx.count, ctx.group)
-            return grad_x, None, None, grad_w, grad_b
-
-        x, mean, inv_std, scale = ctx.saved_tensors
-        if need_x:
-            grad_x = grad * scale
-        if need_w:
-            grad_w = ((grad * (x - mean)).sum(axis=axes) * inv_std.reshape(-1))
-        if need_b:
-            grad_b = grad.sum(axis=axes)
-        return grad_x, None, None, grad_w, grad_b
+        if grad.size == 0:
+            return _empty_batch_gradients(ctx, grad)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x_hat, inv_std, gamma = ctx.saved_tensors
+        if ctx.group is None and cuda_kernels_enabled(get_array_module(grad)):
+            return batch_norm_backward_cuda(grad, x_hat, inv_std, gamma, need_x, need_w,
+                                            need_b)
+        return batch_norm_backward(grad, x_hat, inv_std, gamma, need_x, need_w, need_b,
+                                   ctx.count, ctx.group)
 
     @staticmethod
     def cost(ctx, inputs, outputs):
-        """FLOPs per element of the input (n elements, C channels; per-channel work such
-        as the square root and the running-stat update is left out, being C against n).
-
-        Training forward: mean 1, centre 1, square 1, variance sum 1, scale 1 (5), plus
-        1 for gamma and 1 for beta when given. Backward: the two sums sum(g) (1) and
+        """FLOPs per element of the input (n elements; per-channel work such as the
+        square root and the running-stat update is left out, being C against n).
+        Forward: mean 1, centre 1, square 1, variance sum 1, scale 1 (5), plus 1 for
+        gamma and 1 for beta when given. Backward: the two sums sum(g) (1) and
         sum(g x_hat) (2) are dbeta and dgamma, so they count as weight work when those
         gradients are asked for and as input work otherwise; dx then adds 4 (two
         subtractions, a product with x_hat, the scale).
-        Evaluation forward: 2 (x scale + shift). Backward: dx 1, dbeta 1, dgamma 3.
         """
+        x, weight, bias = inputs
+        n = x.size
+        need_x, need_w, need_b = ctx.needs_input_grad
+        back_input = n * (4 + 2 * (not need_w) + (not need_b)) if need_x else 0
+        return Cost(forward_flops=n * (5 + (weight is not None) + (bias is not None)),
+                    backward_input_flops=back_input,
+                    backward_weight_flops=n * (2 * need_w + need_b))
+
+
+class FixedBatchNorm(Function):
+    """Batch norm with given statistics (evaluation: the running ones): per channel the
+    affine map y = x * scale + shift, scale = gamma / sqrt(var + eps) and
+    shift = beta - mean * scale.
+
+    Saved for backward: the per-channel scale when x needs a gradient, and the input
+    with mean and inv_std only when gamma does: with gamma frozen (fine-tuning) nothing
+    of the input's size is kept, where BatchNorm keeps x_hat.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, *, running_mean, running_var, eps):
+        if x.size == 0:
+            return _empty_batch(ctx, x)
+        xp = get_array_module(x)
+        need_x, need_w, _ = ctx.needs_input_grad
+        shape = _channel_shape(x)
+        mean = running_mean.reshape(shape).astype(x.dtype)   # copies: the buffers may move
+        inv_std = 1 / xp.sqrt(running_var.reshape(shape).astype(x.dtype) + eps)
+        scale = inv_std if weight is None else _channel_layout(x, weight) * inv_std
+        shift = -mean * scale
+        if bias is not None:
+            shift += _channel_layout(x, bias)
+        ctx.save_for_backward(x if need_w else None, mean if need_w else None,
+                              inv_std if need_w else None, scale if need_x else None)
+        out = x * scale
+        out += shift
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        """y = x (gamma s) + (beta - mu gamma s) with mu and s = 1/sqrt(var + eps) fixed,
+        so per channel (the sums over every other axis)
+            dx = g gamma s,   dgamma = sum g (x - mu) s = sum g x_hat,   dbeta = sum g.
+        """
+        if grad.size == 0:
+            return _empty_batch_gradients(ctx, grad)
+        need_x, need_w, need_b = ctx.needs_input_grad
+        x, mean, inv_std, scale = ctx.saved_tensors
+        xp = get_array_module(grad)
+        return (grad * scale if need_x else None,
+                _channel_dot(xp, grad, x - mean) * inv_std.reshape(-1) if need_w else None,
+                grad.sum(axis=_reduce_axes(grad)) if need_b else None)
+
+    @staticmethod
+    def cost(ctx, inputs, outputs):
+        """FLOPs per element of the input (n elements): forward 2 (x scale + shift);
+        backward dx 1, dbeta 1, dgamma 3 (centre, product, sum)."""
         n = inputs[0].size
-        need_x, _, _, need_w, need_b = ctx.needs_input_grad
-        has_w, has_b = ctx.affine
-        if ctx.training:
-            forward = n * (5 + has_w + has_b)
-            weight = n * (2 * bool(need_w) + bool(need_b))
-            back_input = 0
-            if need_x:
-                back_input = n * (4 + 2 * (not need_w) + (not need_b))
-            return Cost(forward_flops=forward, backward_input_flops=back_input,
-                        backward_weight_flops=weight)
-        return Cost(forward_flops=2 * n, backward_input_flops=n * bool(need_x),
-                    backward_weight_flops=n * (3 * bool(need_w) + bool(need_b)))
+        need_x, need_w, need_b = ctx.needs_input_grad
+        return Cost(forward_flops=2 * n, backward_input_flops=n * need_x,
+                    backward_weight_flops=n * (3 * need_w + need_b))
 
 
 class SyncBatchNorm(BatchNorm):
@@ -372,23 +400,24 @@ class SyncBatchNorm(BatchNorm):
     of the sum of every rank's loss, as on one process with the whole batch."""
 
     @staticmethod
-    def forward(ctx, x, running_mean, running_var, weight, bias, momentum, eps, group):
-        xp = get_array_module(x)
-        ctx.training = True
-        ctx.affine = (weight is not None, bias is not None)
-        gamma = None if weight is None else weight.reshape(_channel_shape(x)).astype(
-            x.dtype, copy=False)
-        return _normalize_with_batch_stats(ctx, xp, x, running_mean, running_var, weight,
-                                           bias, gamma, momentum, eps, group)
+    def forward(ctx, x, weight, bias, *, running_mean, running_var, momentum, eps, group):
+        return _normalize_with_batch_stats(ctx, x, weight, bias, running_mean, running_var,
+                                           momentum, eps, group)
 
     @staticmethod
     def backward(ctx, grad):
-        """BatchNorm's training gradient with m, sum(g) and sum(g x_hat) taken over every
-        rank's values (the loss being the sum of the ranks' losses):
+        """BatchNorm's gradient with m, sum(g) and sum(g x_hat) taken over every rank's
+        values (the loss being the sum of the ranks' losses):
             dx_i = gamma s (g_i - sum_all(g)/m - x_hat_i sum_all(g x_hat)/m),
         while dgamma = sum(g x_hat) and dbeta = sum(g) over this rank's values only.
         """
         return BatchNorm.backward(ctx, grad)
+
+
+def _check_batch_norm_vectors(op, input, running_mean, running_var, weight, bias):
+    for name, vector in (('running_mean', running_mean), ('running_var', running_var),
+                         ('weight', weight), ('bias', bias)):
+        _check_channel_vector(op, name, vector, input)
 
 
 def sync_batch_norm(input, running_mean, running_var, weight, bias, momentum, eps, group):
@@ -400,11 +429,10 @@ def sync_batch_norm(input, running_mean, running_var, weight, bias, momentum, ep
     if input.ndim < 2:
         raise ValueError(f'{op}: expected an input of 2 or more dimensions (N, C, ...), '
                          f'got shape {tuple(input.shape)}')
-    for name, vector in (('running_mean', running_mean), ('running_var', running_var),
-                         ('weight', weight), ('bias', bias)):
-        _check_channel_vector(op, name, vector, input)
-    return SyncBatchNorm.apply(input, running_mean, running_var, weight, bias,
-                               momentum=momentum, eps=eps, group=group)
+    _check_batch_norm_vectors(op, input, running_mean, running_var, weight, bias)
+    return SyncBatchNorm.apply(input, weight, bias, running_mean=raw(running_mean),
+                               running_var=raw(running_var), momentum=momentum, eps=eps,
+                               group=group)
 
 
 def _move_towards(running, batch_stat, momentum):
@@ -425,6 +453,9 @@ def _check_channel_vector(op, name, vector, x):
     if vector.dtype != x.dtype and not (x.dtype == np.float16 and vector.dtype == np.float32):
         raise TypeError(f'{op}: input is {x.dtype} but {name} is {vector.dtype}; all must '
                         f'share a dtype (convert the input, or the module with .to(dtype))')
+    if vector.device != x.device:   # the running statistics travel as raw arrays
+        raise RuntimeError(f'{op}: expected all tensors on the same device, got input on '
+                           f'{x.device} and {name} on {vector.device}')
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
@@ -454,9 +485,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                          f'(got {"running_var" if running_mean is None else "running_mean"} only)')
     if not training and running_mean is None:
         raise ValueError(f'{op}: running_mean and running_var are needed when training=False')
-    for name, vector in (('running_mean', running_mean), ('running_var', running_var),
-                         ('weight', weight), ('bias', bias)):
-        _check_channel_vector(op, name, vector, input)
+    _check_batch_norm_vectors(op, input, running_mean, running_var, weight, bias)
     if training:
         if math.prod(input.shape[:1] + input.shape[2:]) == 1:
             raise ValueError(f'{op}: Expected more than 1 value per channel when training, '
@@ -468,8 +497,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                              f'cumulative average, is handled by nn.BatchNorm)')
     elif eps < 0:
         raise ValueError(f'{op}: eps must be non-negative, but got {eps}')
-    return BatchNorm.apply(input, running_mean, running_var, weight, bias,
-                           training=bool(training), momentum=momentum, eps=eps)
+    statistics = dict(running_mean=raw(running_mean), running_var=raw(running_var), eps=eps)
+    if training:
+        return BatchNorm.apply(input, weight, bias, momentum=momentum, **statistics)
+    return FixedBatchNorm.apply(input, weight, bias, **statistics)
 
 
 class LocalResponseNorm(Function):
@@ -481,7 +512,7 @@ class LocalResponseNorm(Function):
     """
 
     @staticmethod
-    def forward(ctx, x, size, alpha, beta, k):
+    def forward(ctx, x, *, size, alpha, beta, k):
         xp = get_array_module(x)
         ctx.size, ctx.alpha, ctx.beta = size, alpha, beta
         if cuda_kernels_enabled(xp):
@@ -512,7 +543,7 @@ class LocalResponseNorm(Function):
         xp = get_array_module(grad)
         size, alpha, beta = ctx.size, ctx.alpha, ctx.beta
         if cuda_kernels_enabled(xp):
-            return lrn_backward_cuda(grad, x, scale, size, alpha, beta), None, None, None, None
+            return lrn_backward_cuda(grad, x, scale, size, alpha, beta)
         shape = x.shape
         a = x.reshape(shape[0], shape[1], -1)
         s = scale.reshape(a.shape)
@@ -524,7 +555,7 @@ class LocalResponseNorm(Function):
         cross = _window_sum(xp, t, (size - 1) // 2, size // 2)
         cross *= a
         cross *= 2 * alpha * beta / size
-        return (direct - cross).reshape(shape), None, None, None, None
+        return (direct - cross).reshape(shape)
 
     @staticmethod
     def cost(ctx, inputs, outputs):
@@ -649,4 +680,4 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
         raise ValueError(f'{op}: size must be a positive int, got {size!r}')
     if input.numel() == 0:
         return input
-    return LocalResponseNorm.apply(input, size, alpha, beta, k)
+    return LocalResponseNorm.apply(input, size=size, alpha=alpha, beta=beta, k=k)
