@@ -264,19 +264,25 @@ class _BlasOnOneThread:
 
 # An elementwise pass over a large array runs in blocks of this many elements (1 MiB of
 # float32) on minidl's threads; a batch of images in blocks of about BYTES_PER_BLOCK.
-# Work that makes fewer than MIN_BLOCKS such blocks (enough for two threads, with some to
-# spare for the one that finishes first) is one block: small work is not worth a thread.
+# Work is cut into at least MIN_BLOCKS blocks (enough for two threads, with some to
+# spare for the one that finishes first), smaller than those sizes if need be; work of
+# less than two such blocks is one block: small work is not worth a thread.
 ELEMENTS_PER_BLOCK = 1 << 18
 BYTES_PER_BLOCK = 1 << 20
 MIN_BLOCKS = 4
 
 
 def grain(count, per_block):
-    """Items per block for parallel_for: ``per_block`` (at least 1), or all ``count`` as
-    one block when that would make fewer than MIN_BLOCKS blocks. Never depends on the
-    number of threads, so neither do the results."""
+    """Items per block for parallel_for: ``per_block`` (at least 1); MIN_BLOCKS equal
+    blocks when that would make fewer (ResNet's stem, 32 images of 9 per block, ran on
+    one thread as one block); all ``count`` as one block when they are fewer than two
+    blocks' worth. Never depends on the number of threads, so neither do the results."""
     per_block = max(1, per_block)
-    return per_block if count >= MIN_BLOCKS * per_block else max(count, 1)
+    if count >= MIN_BLOCKS * per_block:
+        return per_block
+    if count >= 2 * per_block:
+        return -(-count // MIN_BLOCKS)
+    return max(count, 1)
 
 
 def parallel_for(xp, count, grain, body):
@@ -385,9 +391,30 @@ def matmul(a, b, out=None):
     if out.size * a.shape[-1] >= PARALLEL_MATMUL_MACS:
         blocks = max(1, min(MIN_BLOCKS, columns // MATMUL_COLUMNS))
     grain = max(1, -(-columns // blocks))
-    parallel_for(np, columns, grain, lambda start, stop: np.matmul(
-        a, b[..., start:stop], out=out[..., start:stop]))
+    parallel_for(np, columns, grain, lambda start, stop: _blas_product(
+        a, b[..., start:stop], out[..., start:stop]))
     return out
+
+
+# NumPy's matmul releases the GIL only for a result of more than 500 elements (its
+# threshold for a ufunc loop; NumPy 2.4); np.dot releases it around every BLAS call.
+GIL_HELD_BELOW = 500
+
+
+def _blas_product(a, b, out):
+    """``out[...] = a @ b``. A small result goes through np.dot, one matrix at a time,
+    so that two of minidl's threads can run such products at once: LeNet's first
+    convolution's weight gradient, (25 x 10192) @ (10192 x 6) per block, ran no faster
+    on two threads than on one through np.matmul (benchmarks/NOTES.md)."""
+    if (out.size > GIL_HELD_BELOW or not out.flags.c_contiguous or out.dtype.kind != 'f'
+            or a.dtype != out.dtype or b.dtype != out.dtype):
+        np.matmul(a, b, out=out)
+        return
+    batch = out.shape[:-2]
+    a = np.broadcast_to(a, batch + a.shape[-2:])
+    b = np.broadcast_to(b, batch + b.shape[-2:])
+    for index in np.ndindex(batch):
+        np.dot(a[index], b[index], out=out[index])
 
 
 # ---------------------------------------------------------------- random numbers

@@ -246,7 +246,10 @@ def test_parallel_for_works_in_a_forked_child(threads):
 @pytest.mark.cpu_only
 @pytest.mark.parametrize('shape_a, shape_b', [((64, 300), (300, 1000)), ((3, 40, 50), (50, 700)),
                                               ((2, 1, 30, 20), (4, 20, 600)), ((5,), (5, 3)),
-                                              ((8, 9), (9, 0))])
+                                              ((8, 9), (9, 0)),
+                                              # results under 500 elements (np.dot's path)
+                                              ((25, 3000), (3000, 6)), ((2, 1, 5, 20), (3, 20, 4)),
+                                              ((1, 25, 700), (1, 700, 6))])
 def test_matmul_on_threads_is_numpys_matmul(threads, monkeypatch, shape_a, shape_b):
     """Blocks of columns (made small here) on 1 or 3 threads: NumPy's result and shape,
     the same bits for either thread count."""
@@ -266,3 +269,12 @@ def test_matmul_on_threads_is_numpys_matmul(threads, monkeypatch, shape_a, shape
     expected = np.matmul(a, b)
     assert results[0].shape == expected.shape and results[0].dtype == expected.dtype
     np.testing.assert_allclose(results[0], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize('count, per_block, expected', [
+    (40, 10, 10),   # enough for MIN_BLOCKS blocks of the preferred size
+    (32, 9, 8),     # 2 to 4 blocks' worth: MIN_BLOCKS smaller blocks (ResNet's stem)
+    (17, 9, 17),    # under two blocks' worth: one block
+    (3, 1, 1), (0, 5, 1)])
+def test_grain(count, per_block, expected):
+    assert backend.grain(count, per_block) == expected

@@ -413,8 +413,9 @@ class Conv2d(Function):
         output gradient, and the block's weight gradient (added to the running sum,
         which becomes dL/dW); col2im's buffers are no larger, and where the columns of G
         give both gradients (stride 1; up to twice the input's columns) they count
-        instead. A pointwise convolution multiplies the input directly: its scratch is a
-        block's per-image weight gradients (b copies of the weight)."""
+        instead, plus the flipped copy of the weight, shared by the workers. A pointwise
+        convolution multiplies the input directly: its scratch is a block's per-image
+        weight gradients (b copies of the weight)."""
         x, weight, bias = inputs[:3]
         out = outputs[0]
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
@@ -422,7 +423,8 @@ class Conv2d(Function):
         n, c, h, w = x.shape
         (kh, kw), (ho, wo) = ctx.kernel, ctx.out_size
         cols = c * kh * kw * ho * wo        # one image's columns
-        if need_x and need_w and _flipped_kernel_pays(ctx, with_weight_grad=True):
+        flipped = need_x and _flipped_kernel_pays(ctx, with_weight_grad=need_w)
+        if flipped:
             cols = max(cols, out.shape[1] * kh * kw * h * w)   # the columns of G
         if get_array_module(x) is np:
             images = images_per_block(n, ho * wo, cols * x.itemsize)
@@ -436,6 +438,8 @@ class Conv2d(Function):
             grad_copy = out.shape[1] * ho * wo
             scratch = images * (cols + padded_input + grad_copy) * x.itemsize + weight.nbytes
         scratch *= workers
+        if flipped:
+            scratch += weight.nbytes
         return Cost(macs=macs,
                     forward_flops=2 * macs + (int(out.size) if bias is not None else 0),
                     backward_input_flops=2 * macs if need_x else 0,
