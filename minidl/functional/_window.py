@@ -8,7 +8,8 @@ number of positions. Window (y, x) reads, at kernel offset (i, j), the padded pi
 
 Here live the facts both operator families use: the checked (h, w) pairs of their
 settings (``pair``), the output size (``output_size``), the padded buffer (``padded``),
-the strided view of every window (``windows``), and for the CUDA kernels of conv.py and
+the strided view of every window (``windows``; ``flat_windows`` for stride 1 over
+flattened rows), and for the CUDA kernels of conv.py and
 pooling.py the same geometry as twelve int32 scalars (``WINDOW_PARAMS``).
 """
 from numbers import Integral
@@ -112,6 +113,38 @@ def windows(buf, kernel, stride, dilation, out_size):
     return xp.lib.stride_tricks.as_strided(
         buf, shape=buf.shape[:-2] + (kh, kw, ho, wo),
         strides=buf.strides[:-2] + (dh * s_h, dw * s_w, sh * s_h, sw * s_w))
+
+
+def flat_padded(x, padding, dilation, kernel):
+    """x (..., H, W) in a zeroed buffer (..., Hp + 1, Wp): ``padded`` with one spare row
+    below, which ``flat_windows`` needs (the last row's wasted positions read past the
+    plane by up to (kw - 1)*dw elements, fewer than one row)."""
+    xp = get_array_module(x)
+    (h, w), (ph, pw) = x.shape[-2:], padding
+    buf = xp.zeros(x.shape[:-2] + (h + 2 * ph + 1, w + 2 * pw), dtype=x.dtype)
+    buf[..., ph:ph + h, pw:pw + w] = x
+    return buf
+
+
+def flat_windows(buf, kernel, dilation, out_rows):
+    """The windows of a stride-1 window operator over flattened rows, a view of shape
+    (..., kh, kw, out_rows*Wp) of a C-contiguous plane ``buf`` (..., rows, Wp):
+
+        flat_windows(buf)[..., i, j, q] = buf.flat_per_plane[q + i*dh*Wp + j*dw]
+
+    Window (y, x) sits at position q = y*Wp + x, and offset (i, j) reads padded pixel
+    (y + i*dh, x + j*dw), flat index q + i*dh*Wp + j*dw: each offset sees ONE contiguous
+    run of out_rows*Wp elements (``windows`` gives Ho runs of Wo). Positions x >= Wo are
+    not windows (they wrap into the next row): whoever uses them drops them. ``buf`` needs
+    rows >= out_rows + (kh - 1)*dh + 1 (``flat_padded``)."""
+    xp = get_array_module(buf)
+    (kh, kw), (dh, dw) = kernel, dilation
+    s_h, s_w = buf.strides[-2:]
+    width = buf.shape[-1]
+    assert s_h == width * s_w and buf.shape[-2] >= out_rows + (kh - 1) * dh + 1
+    return xp.lib.stride_tricks.as_strided(
+        buf, shape=buf.shape[:-2] + (kh, kw, out_rows * width),
+        strides=buf.strides[:-2] + (dh * s_h, dw * s_w, s_w))
 
 
 # ---------------------------------------------------------------- for the CUDA kernels

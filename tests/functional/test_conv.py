@@ -375,3 +375,49 @@ def test_blocks_and_threads_do_not_change_the_result(monkeypatch, w_shape, kwarg
                                 .astype(np.float32)))
     for ours, theirs in zip(results[0], [t_out, tx.grad, tw.grad, tb.grad]):
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.cpu_only
+@pytest.mark.parametrize('flat_max_channels', [0, 64])
+@pytest.mark.parametrize('w_shape, kwargs', [
+    ((16, 6, 5, 5), dict()),                                     # LeNet's conv2: col2im route
+    ((6, 1, 5, 5), dict(padding=2)),                             # LeNet's conv1
+    ((8, 4, 3, 3), dict(padding=(1, 2), dilation=(2, 1))),
+    ((4, 2, 3, 3), dict(padding=1, groups=2)),
+])
+def test_flat_plane_columns_match_torch(monkeypatch, flat_max_channels, w_shape, kwargs):
+    """Stride-1 convolutions with few output channels run on im2col_flat's wide columns
+    (FLAT_MAX_CHANNELS 64), the others on im2col's: both give PyTorch's output and
+    gradients, in blocks of images."""
+    torch = require_torch()
+    monkeypatch.setattr(conv, 'FLAT_MAX_CHANNELS', flat_max_channels)
+    monkeypatch.setattr(conv, 'COLUMN_BYTES_PER_BLOCK', 1)
+    rng = np.random.default_rng(1)
+    c_in = w_shape[1] * kwargs.get('groups', 1)
+    arrays = [rng.standard_normal((5, c_in, 14, 13)), rng.standard_normal(w_shape),
+              rng.standard_normal(w_shape[0])]
+    padded_width = 13 + 2 * conv.pair(kwargs.get('padding', 0), 'padding', 'test')[1]
+    out_width = padded_width - kwargs.get('dilation', (1, 1))[1] * (w_shape[3] - 1)
+    taken = conv._flat_plane_pays(np, w_shape[0], (1, 1), out_width, padded_width)
+    assert taken == (flat_max_channels == 64)
+    check_torch_parity(_conv, lambda *t, **kw: torch.nn.functional.conv2d(*t, **kw),
+                       arrays, **kwargs)
+
+
+def test_im2col_flat_holds_im2col_columns_and_col2im_flat_is_its_adjoint():
+    """Column y*Wp + x of an image's wide columns is im2col's column (y, x) for x < Wout;
+    <im2col_flat(x), D> = <x, col2im_flat(D)> for D zero at the wasted positions."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3, 7, 6))
+    kernel, padding, dilation = (3, 2), (1, 2), (2, 1)
+    out = conv.output_size((7, 6), kernel, 1, padding, dilation)
+    wide = conv.im2col_flat(x, kernel, padding, dilation, out)
+    width = 6 + 2 * padding[1]
+    wide = wide.reshape(3 * 3 * 2, 2, out[0], width)
+    plain = conv.im2col(x, kernel, (1, 1), padding, dilation, out).reshape(18, 2, *out)
+    np.testing.assert_array_equal(wide[..., :out[1]], plain)
+    dcols = rng.standard_normal(wide.shape)
+    dcols[..., out[1]:] = 0
+    back = conv.col2im_flat(dcols.reshape(3, 3, 2, 2, -1), x.shape, kernel, padding, dilation,
+                            out)
+    np.testing.assert_allclose(np.sum(wide * dcols), np.sum(x * back), rtol=1e-12)
