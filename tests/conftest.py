@@ -72,3 +72,15 @@ def pytest_report_header(config):
     mpi = os.environ.get('MINIDL_REQUIRE_MPI') == '1'
     return (f'minidl device: {config.getoption("--device")}; '
             f'MINIDL_REQUIRE_TORCH={int(required)}; MINIDL_REQUIRE_MPI={int(mpi)}')
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    """set_num_threads freely in the test; minidl's and BLAS's settings are restored
+    afterwards."""
+    from threadpoolctl import threadpool_limits
+    from minidl import backend
+    monkeypatch.setattr(backend, '_num_threads', backend._num_threads)
+    monkeypatch.setattr(backend, '_blas_setting', backend._blas_setting)
+    with threadpool_limits(limits=None):     # whatever is set inside is undone on exit
+        yield backend.set_num_threads

@@ -128,17 +128,6 @@ def test_generator_on_another_device_is_refused():
 
 # ---------------------------------------------------------------- threads on the CPU
 
-@pytest.fixture
-def threads(monkeypatch):
-    """set_num_threads freely in the test; minidl's and BLAS's settings are restored
-    afterwards."""
-    from threadpoolctl import threadpool_limits
-    monkeypatch.setattr(backend, '_num_threads', backend._num_threads)
-    monkeypatch.setattr(backend, '_blas_setting', backend._blas_setting)
-    with threadpool_limits(limits=None):     # whatever is set inside is undone on exit
-        yield backend.set_num_threads
-
-
 @pytest.mark.cpu_only
 @pytest.mark.parametrize('count, grain, n_threads', [(10, 3, 2), (10, 3, 1), (7, 1, 3),
                                                      (4, 10, 2), (0, 2, 2)])

@@ -15,7 +15,14 @@ from minidl.profile.memory import MemoryReport, measure_training_peak, predict_p
 pytestmark = pytest.mark.cpu_only
 
 
-def _check_prediction(model, input_size, optimizer=None, state_arrays=1):
+def _check_prediction(model, input_size, optimizer=None, state_arrays=1, *, threads=None,
+                      n_threads=1):
+    """The prediction within 10% of the measured peak on one thread. On several, the
+    prediction counts every worker's block at once, and whether they overlap in time
+    depends on the scheduler (a second process on the same cores makes it rarer): there
+    the measured peak is at most the prediction (+10%)."""
+    if threads is not None:
+        threads(n_threads)
     s = summary(model, input_size, memory=True, optimizer=optimizer)
     m = s.memory
     assert m.tool == 'tracemalloc'
@@ -23,13 +30,18 @@ def _check_prediction(model, input_size, optimizer=None, state_arrays=1):
     assert m.param_bytes == s.param_bytes and m.grad_bytes == trainable
     assert m.state_bytes == state_arrays * trainable
     assert m.saved_bytes == s.saved_bytes > 0
-    assert m.measured_peak_bytes == pytest.approx(m.predicted_peak_bytes, rel=0.10), str(s)
+    if n_threads == 1:
+        assert m.measured_peak_bytes == pytest.approx(m.predicted_peak_bytes, rel=0.10), str(s)
+    else:
+        assert m.measured_peak_bytes <= 1.10 * m.predicted_peak_bytes, str(s)
     assert 'measured / predicted' in str(s)
     return s
 
 
-def test_lenet5_batch_64():
-    _check_prediction(models.lenet5(num_classes=10), (64, 1, 28, 28))
+@pytest.mark.parametrize('n_threads', [1, 2])
+def test_lenet5_batch_64(threads, n_threads):
+    _check_prediction(models.lenet5(num_classes=10), (64, 1, 28, 28), threads=threads,
+                      n_threads=n_threads)
 
 
 @pytest.mark.parametrize('make, arrays', [
@@ -47,9 +59,10 @@ def test_each_optimizer_state_enters_the_prediction(make, arrays):
         if k != 'sum')
 
 
-def test_small_resnet_at_32x32():
+@pytest.mark.parametrize('n_threads', [1, 2])
+def test_small_resnet_at_32x32(threads, n_threads):
     model = ResNet(BasicBlock, [1, 1, 1, 1], num_classes=10, small_input=True)
-    _check_prediction(model, (4, 3, 32, 32))
+    _check_prediction(model, (4, 3, 32, 32), threads=threads, n_threads=n_threads)
 
 
 def test_measurement_restores_the_model():
