@@ -18,7 +18,9 @@ of shape (C*kh*kw, N*Hout*Wout). Group g owns rows g*K .. (g+1)*K (K = Cg*kh*kw)
 is one batched matmul over the groups (one big GEMM when groups == 1). Both operands
 are contiguous row-major matrices, which is what BLAS wants. The result (Cout, N, ...)
 is transposed to (N, Cout, ...) while the bias is added, in one pass.
-docs/im2col.md draws all of this for a 4x4 input.
+docs/im2col.md draws all of this for a 4x4 input. On the CPU, 3x3 stride-1
+convolutions with many channels take Winograd's F(2x2, 3x3) instead (_winograd.py:
+2.25x fewer multiplications), and narrow stride-1 ones im2col over flattened rows.
 """
 
 import numpy as np
@@ -26,6 +28,7 @@ import numpy as np
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, get_num_threads,
                        grain, matmul, parallel_for, parallel_sum)
+from . import _winograd as winograd
 from ._util import check_tensor, with_batch_dim
 from ._window import (WINDOW_PARAMS, flat_padded, flat_windows, output_size, padded, padded_size,
                       pair, span, window_args, windows, windows_reading_pixel)
@@ -458,6 +461,66 @@ def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
     return grad_x, grad_w
 
 
+# A 3x3 stride-1 convolution runs by Winograd's F(2x2, 3x3) (_winograd.py) on the CPU
+# when it has at least WINOGRAD_MIN_CHANNELS input and output channels and an output of
+# at least 8x8, in blocks of about WINOGRAD_TILES_PER_BLOCK tiles. Measured, one thread,
+# forward + backward, batch 32 (im2col -> Winograd): ResNet's layer2 (128, 16x16) 86 ->
+# 60 ms, layer3 (256, 8x8) 84 -> 57-60, Inception's 96 -> 128 at 28x28 (batch 16) 99 ->
+# 74; no gain where it is not taken: layer1 (64, 32x32) 100 -> 97, DenseNet's 128 -> 32
+# 38 -> 40, layer4 (512, 4x4: four tiles an image) 91 -> 82-121 by block size.
+WINOGRAD_MIN_CHANNELS = 96
+WINOGRAD_TILES_PER_BLOCK = 256
+
+
+def _winograd_pays(xp, x_shape, w_shape, stride, dilation, groups, out_size):
+    return (xp is np and w_shape[2:] == (3, 3) and stride == (1, 1) and dilation == (1, 1)
+            and groups == 1 and min(x_shape[1], w_shape[0]) >= WINOGRAD_MIN_CHANNELS
+            and out_size[0] >= 8 and out_size[1] >= 8)
+
+
+def _winograd_grain(n, out_size):
+    """Images per block for the Winograd route: about WINOGRAD_TILES_PER_BLOCK tiles."""
+    tiles_per_image = -(-out_size[0] // 2) * -(-out_size[1] // 2)
+    return grain(n, -(-WINOGRAD_TILES_PER_BLOCK // tiles_per_image))
+
+
+def _conv_by_winograd(x, weight, bias, padding, out_size):
+    """The convolution (N, Cout, Hout, Wout) by F(2x2, 3x3), a block of images at a time."""
+    n = x.shape[0]
+    u = winograd.weight_transform(weight)
+    out = np.empty((n, weight.shape[0]) + tuple(out_size), dtype=x.dtype)
+
+    def images(start, stop):
+        winograd.forward(x[start:stop], u, padding, out[start:stop])
+        if bias is not None:
+            out[start:stop] += bias.reshape(1, -1, 1, 1)
+
+    parallel_for(np, n, _winograd_grain(n, out_size), images)
+    return out
+
+
+def _grads_by_winograd(ctx, grad, x, weight):
+    """(dL/dx or None, dL/dW or None) by F(2x2, 3x3): dM from the output gradient, then
+    dU = V^T dM and dV = dM U^T per tile position (_winograd.py)."""
+    need_x, need_w = ctx.needs_input_grad[:2]
+    n = grad.shape[0]
+    u = winograd.weight_transform(weight) if need_x else None
+    grad_x = np.empty(ctx.x_shape, dtype=grad.dtype) if need_x else None
+
+    def images(start, stop):
+        block_x, block_u = winograd.backward(x[start:stop] if need_w else None, grad[start:stop],
+                                             u, ctx.x_shape[2:], ctx.padding, need_x, need_w)
+        if need_x:
+            grad_x[start:stop] = block_x
+        return block_u
+
+    blocks = _winograd_grain(n, ctx.out_size)
+    if not need_w:
+        parallel_for(np, n, blocks, images)
+        return grad_x, None
+    return grad_x, winograd.weight_gradient(parallel_sum(np, n, blocks, images))
+
+
 class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, weight, bias, *, stride, padding, dilation, groups):
@@ -472,8 +535,12 @@ class Conv2d(Function):
         # backward copies them again), the input gradient needs the weight
         ctx.save_for_backward(x if need_w else None, weight if need_x else None)
 
+        ctx.winograd = _winograd_pays(get_array_module(x), x.shape, weight.shape, stride,
+                                      dilation, groups, (ho, wo))
         if ctx.pointwise:
             return _pointwise_conv(x, weight, bias, groups)
+        if ctx.winograd:
+            return _conv_by_winograd(x, weight, bias, padding, (ho, wo))
         return _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, (ho, wo))
 
     @staticmethod
@@ -485,10 +552,13 @@ class Conv2d(Function):
         col2im adds each column entry back where im2col copied it from; an input pixel
         seen by several windows collects the sum of their gradients. With stride 1 the
         same dL/dx is a convolution of G with the flipped kernel, whose columns also give
-        dL/dW (_grads_by_flipped_kernel)."""
+        dL/dW (_grads_by_flipped_kernel). The Winograd route has its own adjoints
+        (_winograd.py)."""
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
+        if ctx.winograd:
+            return _grads_by_winograd(ctx, grad, x, weight) + (grad_b,)
         if need_x and need_w and _flipped_kernel_pays(ctx, with_weight_grad=True):
             # one set of columns (of G) serves both gradients
             return _grads_by_flipped_kernel(ctx, grad, weight, x) + (grad_b,)
@@ -502,56 +572,66 @@ class Conv2d(Function):
         product over its group's channels and the kernel. A FLOP is a multiply or an add:
         forward 2*MACs (+1 per output for the bias); backward 2*MACs for dL/dx (W^T G)
         and 2*MACs for dL/dW (G cols^T), each counted only when that gradient is needed,
-        plus one add per output element for dL/db.
-
-        Scratch (``transient_bytes``), at its largest in backward, per block of b images
-        (images_per_block; the whole batch on a GPU) and for every worker at once: the
-        block's columns (C*kh*kw, b*Hout*Wout; b*Hout*Wp for im2col_flat), its padded
-        input, a contiguous copy of its output gradient, and the block's weight gradient (added to the running sum,
-        which becomes dL/dW); col2im's buffers are no larger, and where the columns of G
-        give both gradients (stride 1; up to twice the input's columns) they count
-        instead, plus the flipped copy of the weight, shared by the workers. A pointwise
-        convolution multiplies the input directly: its scratch is a block's per-image
-        weight gradients (b copies of the weight)."""
+        plus one add per output element for dL/db. These are the direct convolution's
+        counts (what papers print) also where the Winograd route multiplies 2.25x fewer.
+        Scratch (``transient_bytes``): _scratch_bytes."""
         x, weight, bias = inputs[:3]
         out = outputs[0]
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         macs = int(out.size) * (int(weight.size) // int(weight.shape[0]))
-        n, c, h, w = x.shape
-        (kh, kw), (ho, wo) = ctx.kernel, ctx.out_size
-        (hp, wp), width = padded_size((h, w), ctx.padding), wo
-        flat = _flat_plane_pays(get_array_module(x), out.shape[1] // ctx.groups, ctx.stride,
-                                wo, wp)
-        if flat:   # im2col_flat: rows of the padded width, one spare row in the buffer
-            width, hp = wp, hp + 1
-        cols = c * kh * kw * ho * width     # one image's columns
-        flipped = need_x and _flipped_kernel_pays(ctx, with_weight_grad=need_w)
-        if flipped:   # the columns of G, wide when im2col_flat pays for them
-            back_width = wo + 2 * ((kw - 1) * ctx.dilation[1] - ctx.padding[1])
-            if not _flat_plane_pays(get_array_module(x), c // ctx.groups, (1, 1), w,
-                                    back_width):
-                back_width = w
-            cols = max(cols, out.shape[1] * kh * kw * h * back_width)
-        if get_array_module(x) is np:
-            images = images_per_block(n, ho * wo, cols * x.itemsize)
-            workers = min(get_num_threads(), -(-n // images))
-        else:
-            images, workers = n, 1
-        if ctx.pointwise:
-            scratch = images * weight.nbytes if need_w else 0
-        else:
-            padded_input = c * hp * wp
-            grad_copy = out.shape[1] * ho * width
-            scratch = images * (cols + padded_input + grad_copy) * x.itemsize + weight.nbytes
-        scratch *= workers
-        if flipped:
-            scratch += weight.nbytes
         return Cost(macs=macs,
                     forward_flops=2 * macs + (int(out.size) if bias is not None else 0),
                     backward_input_flops=2 * macs if need_x else 0,
                     backward_weight_flops=(2 * macs if need_w else 0)
                     + (int(out.size) if need_b else 0),
-                    transient_bytes=int(scratch))
+                    transient_bytes=int(_scratch_bytes(ctx, x, weight, out)))
+
+
+def _scratch_bytes(ctx, x, weight, out):
+    """A convolution's scratch, at its largest in backward, per block of b images
+    (images_per_block; the whole batch on a GPU) and for every worker at once.
+
+    im2col routes: the block's columns (C*kh*kw, b*Hout*Wout; b*Hout*Wp for
+    im2col_flat), its padded input, a contiguous copy of its output gradient, and the
+    block's weight gradient (added to the running sum, which becomes dL/dW); col2im's
+    buffers are no larger, and where the columns of G give both gradients (stride 1; up
+    to twice the input's columns) they count instead, plus the flipped copy of the
+    weight, shared by the workers. A pointwise convolution multiplies the input
+    directly: a block's per-image weight gradients (b copies of the weight). Winograd:
+    _winograd.scratch_elements per block, plus U and the running sum of dU."""
+    need_x, need_w = ctx.needs_input_grad[:2]
+    xp = get_array_module(x)
+    n, c, h, w = x.shape
+    c_out = out.shape[1]
+    (kh, kw), (ho, wo) = ctx.kernel, ctx.out_size
+    if ctx.winograd:
+        images = _winograd_grain(n, ctx.out_size)
+        workers = min(get_num_threads(), -(-n // images))
+        return (workers * winograd.scratch_elements(images, (h, w), ctx.padding, c, c_out)
+                + 2 * 16 * c * c_out) * x.itemsize
+    (hp, wp), width = padded_size((h, w), ctx.padding), wo
+    if _flat_plane_pays(xp, c_out // ctx.groups, ctx.stride, wo, wp):
+        width, hp = wp, hp + 1   # im2col_flat: rows of the padded width, a spare row
+    cols = c * kh * kw * ho * width     # one image's columns
+    flipped = need_x and _flipped_kernel_pays(ctx, with_weight_grad=need_w)
+    if flipped:   # the columns of G, wide when im2col_flat pays for them
+        back_width = wo + 2 * ((kw - 1) * ctx.dilation[1] - ctx.padding[1])
+        if not _flat_plane_pays(xp, c // ctx.groups, (1, 1), w, back_width):
+            back_width = w
+        cols = max(cols, c_out * kh * kw * h * back_width)
+    if xp is np:
+        images = images_per_block(n, ho * wo, cols * x.itemsize)
+        workers = min(get_num_threads(), -(-n // images))
+    else:
+        images, workers = n, 1
+    if ctx.pointwise:
+        scratch = images * weight.nbytes if need_w else 0
+    else:
+        scratch = images * (cols + c * hp * wp + c_out * ho * width) * x.itemsize + weight.nbytes
+    scratch *= workers
+    if flipped:
+        scratch += weight.nbytes
+    return scratch
 
 
 def _same_padding(kernel, dilation, stride):
