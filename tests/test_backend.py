@@ -267,3 +267,16 @@ def test_matmul_on_threads_is_numpys_matmul(threads, monkeypatch, shape_a, shape
     (3, 1, 1), (0, 5, 1)])
 def test_grain(count, per_block, expected):
     assert backend.grain(count, per_block) == expected
+
+
+@pytest.mark.cpu_only
+def test_parallel_copy_is_an_assignment(threads, monkeypatch):
+    """A transposing copy in blocks of the first axis (made small), on 1 or 3 threads."""
+    monkeypatch.setattr(backend, 'BYTES_PER_BLOCK', 20000)
+    rng = np.random.default_rng(0)
+    value = rng.standard_normal((300, 7, 40)).astype(np.float32).transpose(2, 0, 1)[::-1]
+    for n_threads in (1, 3):
+        threads(n_threads)
+        out = np.empty(value.shape, dtype=value.dtype)
+        assert backend.parallel_copy(out, value) is out
+        np.testing.assert_array_equal(out, value)

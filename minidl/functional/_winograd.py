@@ -32,7 +32,7 @@ own Winograd and im2col paths do).
 """
 import numpy as np
 
-from ..backend import matmul
+from ..backend import BYTES_PER_BLOCK, grain, matmul, parallel_for
 
 # Lavin & Gray (2016), F(2, 3): 4x4 input tiles, 2x2 output tiles
 BT = np.array([[1, 0, -1, 0],
@@ -99,26 +99,38 @@ def small_product(matrix, parts):
 
 def weight_transform(weight):
     """U[xi] = G g G^T for every (Cout, C) pair of a (Cout, C, 3, 3) weight, as a
-    (16, C, Cout) array: U[4a + b, c, o] = sum_ij G[a, i] w[o, c, i, j] G[b, j]."""
+    (16, C, Cout) array: U[4a + b, c, o] = sum_ij G[a, i] w[o, c, i, j] G[b, j].
+    Blocks of output channels on minidl's threads."""
     c_out, c = weight.shape[:2]
     g = G.astype(weight.dtype)
     u = np.empty((4, 4, c, c_out), dtype=weight.dtype)
-    rows = small_product(g, [weight[:, :, i] for i in range(3)])      # (Cout, C, 3) each
-    for a, row in enumerate(rows):
-        for b, entry in enumerate(small_product(g, [row[..., j] for j in range(3)])):
-            u[a, b] = entry.T
+
+    def channels(start, stop):
+        rows = small_product(g, [weight[start:stop, :, i] for i in range(3)])  # (o, C, 3)
+        for a, row in enumerate(rows):
+            for b, entry in enumerate(small_product(g, [row[..., j] for j in range(3)])):
+                u[a, b, :, start:stop] = entry.T
+
+    parallel_for(np, c_out, grain(c_out, BYTES_PER_BLOCK // (16 * c * weight.itemsize)),
+                 channels)
     return u.reshape(16, c, c_out)
 
 
 def weight_gradient(grad_u):
-    """dL/dg = G^T dU G from dU (16, C, Cout): the (Cout, C, 3, 3) weight gradient."""
+    """dL/dg = G^T dU G from dU (16, C, Cout): the (Cout, C, 3, 3) weight gradient,
+    in blocks of output channels on minidl's threads."""
     c, c_out = grad_u.shape[1:]
     gt = G.T.astype(grad_u.dtype)
     du = grad_u.reshape(4, 4, c, c_out)
     grad = np.empty((c_out, c, 3, 3), dtype=grad_u.dtype)
-    for i, row in enumerate(small_product(gt, list(du))):             # (4, C, Cout) each
-        for j, entry in enumerate(small_product(gt, list(row))):
-            grad[:, :, i, j] = entry.T
+
+    def channels(start, stop):
+        for i, row in enumerate(small_product(gt, list(du[..., start:stop]))):  # (4, C, o)
+            for j, entry in enumerate(small_product(gt, list(row))):
+                grad[start:stop, :, i, j] = entry.T
+
+    parallel_for(np, c_out, grain(c_out, BYTES_PER_BLOCK // (16 * c * grad_u.itemsize)),
+                 channels)
     return grad
 
 

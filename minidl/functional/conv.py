@@ -27,7 +27,7 @@ import numpy as np
 
 from ..autograd import ArrayFunction as Function, Cost
 from ..backend import (cuda_kernel, cuda_kernels_enabled, get_array_module, get_num_threads,
-                       grain, matmul, parallel_for, parallel_sum)
+                       grain, matmul, parallel_copy, parallel_for, parallel_sum)
 from . import _winograd as winograd
 from ._util import check_tensor, with_batch_dim
 from ._window import (WINDOW_PARAMS, flat_padded, flat_windows, output_size, padded, padded_size,
@@ -343,8 +343,17 @@ def _grad_weight(ctx, grad, x):
     # transposed into an array of the weight's shape that owns its memory, so the
     # engine can keep it as the weight's .grad without another copy
     grad_w = xp.empty(ctx.w_shape, dtype=grad.dtype)
-    grad_w.reshape(groups, c_group_out, k)[...] = total.transpose(0, 2, 1)
+    _copy_by_group(grad_w.reshape(groups, c_group_out, k), total.transpose(0, 2, 1))
     return grad_w
+
+
+def _copy_by_group(out, value):
+    """out[...] = value for arrays (groups, ...) of a weight's size: with one group on
+    minidl's threads (backend.parallel_copy, along the next axis)."""
+    if out.shape[0] == 1:
+        parallel_copy(out[0], value[0])
+    else:
+        out[...] = value
 
 
 def _grad_input(ctx, grad, weight):
@@ -420,8 +429,10 @@ def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
     c_group_out = c_out // groups
     k = c_group_out * kh * kw
     # flipped[g, c, (o, a, b)] = weight[g*Cout/groups + o, c, kh-1-a, kw-1-b]
-    flipped = weight.reshape(groups, c_group_out, c_group, kh, kw)[..., ::-1, ::-1]
-    flipped = xp.ascontiguousarray(flipped.transpose(0, 2, 1, 3, 4)).reshape(groups, c_group, k)
+    flipped = xp.empty((groups, c_group, c_group_out, kh, kw), dtype=weight.dtype)
+    _copy_by_group(flipped, weight.reshape(groups, c_group_out, c_group, kh, kw)[
+        ..., ::-1, ::-1].transpose(0, 2, 1, 3, 4))
+    flipped = flipped.reshape(groups, c_group, k)
     back_padding = tuple(d * (size - 1) - p
                          for p, d, size in zip(ctx.padding, ctx.dilation, ctx.kernel))
     to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
@@ -456,8 +467,8 @@ def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
         return grad_x, None
     flipped_grad_w = parallel_sum(xp, n, grain, both_gradients)
     grad_w = xp.empty(ctx.w_shape, dtype=grad.dtype)
-    grad_w.reshape(groups, c_group_out, c_group, kh, kw)[...] = flipped_grad_w.reshape(
-        groups, c_group_out, kh, kw, c_group)[:, :, ::-1, ::-1].transpose(0, 1, 4, 2, 3)
+    _copy_by_group(grad_w.reshape(groups, c_group_out, c_group, kh, kw), flipped_grad_w.reshape(
+        groups, c_group_out, kh, kw, c_group)[:, :, ::-1, ::-1].transpose(0, 1, 4, 2, 3))
     return grad_x, grad_w
 
 
