@@ -76,13 +76,16 @@ class Sigmoid(Function):
     def forward(ctx, x):
         xp = get_array_module(x)
         # 1/(1 + e^-x), in place on one new array (integers become floats, as in exp),
-        # in blocks on minidl's threads (backend.parallel_for)
-        out = x.astype(xp.result_type(x.dtype, xp.float16), order='C')
-        flat = out.reshape(-1)
+        # in blocks on minidl's threads (backend.parallel_for); a float input is read
+        # once, by the negation
+        dtype = xp.result_type(x.dtype, xp.float16)
+        same = x.dtype == dtype
+        out = xp.empty(x.shape, dtype=dtype) if same else x.astype(dtype, order='C')
+        flat, source = out.reshape(-1), (x.reshape(-1) if same else out.reshape(-1))
 
         def block(start, stop):
             values = flat[start:stop]
-            xp.negative(values, out=values)
+            xp.negative(source[start:stop], out=values)
             with quiet(xp):  # e^-x = inf for very negative x: the limit 0
                 xp.exp(values, out=values)
             values += 1
