@@ -48,7 +48,7 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
     # view[c, i, j, n, y, x] = xpad[n, c, y*sh + i*dh, x*sw + j*dw]  (no copy)
     view = windows(padded(x, padding), kernel, stride, dilation, out_size)
     cols = xp.empty((c, kh, kw, n, ho, wo), dtype=x.dtype)
-    cols[...] = view.transpose(1, 2, 3, 0, 4, 5)  # the one copy
+    parallel_copy(cols, view.transpose(1, 2, 3, 0, 4, 5))  # the one copy, by channels
     return cols.reshape(c * kh * kw, n * ho * wo)
 
 
@@ -85,7 +85,7 @@ def im2col_flat(x, kernel, padding, dilation, out_size):
     buf = flat_padded(x, padding, dilation, kernel)
     view = flat_windows(buf, kernel, dilation, ho)            # (N, C, kh, kw, Hout*Wp)
     cols = xp.empty((c, kh, kw, n, view.shape[-1]), dtype=x.dtype)
-    cols[...] = view.transpose(1, 2, 3, 0, 4)  # the one copy
+    parallel_copy(cols, view.transpose(1, 2, 3, 0, 4))  # the one copy, by channels
     return cols.reshape(c * kh * kw, -1)
 
 
@@ -241,7 +241,7 @@ def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size
         by_channel = out_groups.reshape(c_out, stop - start, ho, width)[..., :wo].transpose(
             1, 0, 2, 3)
         if bias is None:
-            out[start:stop] = by_channel
+            parallel_copy(out[start:stop], by_channel)
         else:  # transpose and bias in one pass
             xp.add(by_channel, bias.reshape(1, c_out, 1, 1), out=out[start:stop])
 
@@ -302,7 +302,9 @@ def _transposed_by_group(xp, block, groups, width=None):
     by_group = block.reshape(b, groups, -1, pixels).transpose(1, 0, 3, 2)  # (groups, b, P, m)
     if b == 1:
         return by_group[:, 0]
-    return xp.ascontiguousarray(by_group).reshape(groups, b * pixels, -1)
+    copy = xp.empty(by_group.shape, dtype=block.dtype)
+    _copy_by_group(copy, by_group)
+    return copy.reshape(groups, b * pixels, -1)
 
 
 def _grad_weight(ctx, grad, x):
