@@ -8,15 +8,16 @@ a 2x2 output tile Y of a 3x3 kernel g over the 4x4 input tile d it reads is
 with the small matrices BT, G, AT below. Summed over input channels the elementwise
 product becomes, for each of the 16 positions xi of the 4x4 tile, one matrix product
 
-    M[xi] (tiles, Cout) = V[xi] (tiles, C) @ U[xi] (C, Cout),
+    M[xi] (tiles, Cout) = V[xi] (tiles, C) @ U[xi]^T,   U[xi] (Cout, C),
     V = B^T d B (the input transform), U = G g G^T (the weight transform),
 
-which multiplies 16 values per 4 outputs where im2col multiplies 9 per output: 2.25x
-fewer multiply-adds, for the price of the transforms (sums and differences). Backward,
-with dM = A dY A^T (the output-gradient transform, the adjoint of Y = A^T M A):
+a linear layer per position, which multiplies 16 values per 4 outputs where im2col
+multiplies 9 per output: 2.25x fewer multiply-adds, for the price of the transforms
+(sums and differences). Backward, with dM = A dY A^T (the output-gradient transform,
+the adjoint of Y = A^T M A), as for a linear layer:
 
-    dU[xi] = V[xi]^T @ dM[xi],   dg = G^T dU G           (weight gradient)
-    dV[xi] = dM[xi] @ U[xi]^T,   dd = B dV B^T           (input gradient; overlapping
+    dU[xi] = dM[xi]^T @ V[xi],   dg = G^T dU G           (weight gradient)
+    dV[xi] = dM[xi] @ U[xi],     dd = B dV B^T           (input gradient; overlapping
                                                            tiles add up)
 
 Layout. The padded input is held channels-last, P[h, w, n, c] (one transposing copy);
@@ -89,45 +90,40 @@ def tiles(size, padding):
     return count, 2 * count + 2
 
 
-def small_product(matrix, parts):
-    """[sum_i matrix[r, i] * parts[i] for each row r]: a small matrix applied across a
-    list of arrays, elementwise. (No BLAS call: one outside minidl's blocks would wake
-    BLAS's own threads, which then spin on the cores the blocks run on; backend.py.)"""
-    return [sum(coefficient * part for coefficient, part in zip(row, parts) if coefficient)
-            for row in matrix]
+# KRON[4a + b, 3i + j] = G[a, i] G[b, j]: U = G g G^T for a flattened 3x3 kernel g is
+# KRON @ g (16 values), and G^T dU G is KRON^T @ dU (9 values).
+KRON = np.kron(G, G)
 
 
 def weight_transform(weight):
     """U[xi] = G g G^T for every (Cout, C) pair of a (Cout, C, 3, 3) weight, as a
-    (16, C, Cout) array: U[4a + b, c, o] = sum_ij G[a, i] w[o, c, i, j] G[b, j].
-    Blocks of output channels on minidl's threads."""
+    (16, Cout, C) array: U[4a + b, o, c] = sum_ij G[a, i] w[o, c, i, j] G[b, j], i.e.
+    KRON @ w[o, c] flattened. Blocks of output channels on minidl's threads, each one
+    product (BLAS on the block's thread: a product outside minidl's blocks would wake
+    BLAS's own threads, which then spin on the cores the blocks run on; backend.py)."""
     c_out, c = weight.shape[:2]
-    g = G.astype(weight.dtype)
-    u = np.empty((4, 4, c, c_out), dtype=weight.dtype)
+    kron = KRON.astype(weight.dtype)
+    u = np.empty((16, c_out, c), dtype=weight.dtype)
 
     def channels(start, stop):
-        rows = small_product(g, [weight[start:stop, :, i] for i in range(3)])  # (o, C, 3)
-        for a, row in enumerate(rows):
-            for b, entry in enumerate(small_product(g, [row[..., j] for j in range(3)])):
-                u[a, b, :, start:stop] = entry.T
+        np.matmul(kron, weight[start:stop].reshape(-1, 9).T,
+                  out=u[:, start:stop].reshape(16, -1))
 
     parallel_for(np, c_out, grain(c_out, BYTES_PER_BLOCK // (16 * c * weight.itemsize)),
                  channels)
-    return u.reshape(16, c, c_out)
+    return u
 
 
 def weight_gradient(grad_u):
-    """dL/dg = G^T dU G from dU (16, C, Cout): the (Cout, C, 3, 3) weight gradient,
-    in blocks of output channels on minidl's threads."""
-    c, c_out = grad_u.shape[1:]
-    gt = G.T.astype(grad_u.dtype)
-    du = grad_u.reshape(4, 4, c, c_out)
+    """dL/dg = G^T dU G, i.e. KRON^T @ dU[:, o, c], from dU (16, Cout, C): the (Cout, C,
+    3, 3) weight gradient, in blocks of output channels on minidl's threads."""
+    c_out, c = grad_u.shape[1:]
+    kron = KRON.astype(grad_u.dtype)
     grad = np.empty((c_out, c, 3, 3), dtype=grad_u.dtype)
 
     def channels(start, stop):
-        for i, row in enumerate(small_product(gt, list(du[..., start:stop]))):  # (4, C, o)
-            for j, entry in enumerate(small_product(gt, list(row))):
-                grad[start:stop, :, i, j] = entry.T
+        np.matmul(grad_u[:, start:stop].reshape(16, -1).T, kron,
+                  out=grad[start:stop].reshape(-1, 9))
 
     parallel_for(np, c_out, grain(c_out, BYTES_PER_BLOCK // (16 * c * grad_u.itemsize)),
                  channels)
@@ -222,11 +218,11 @@ def forward(x, u, padding, out):
     b, c, h, w = x.shape
     (th, rows), (tw, cols) = tiles(h, padding[0]), tiles(w, padding[1])
     v = input_transform(channels_last(x, padding, rows, cols), th, tw)
-    output_transform(matmul(v, u), th, tw, out)
+    output_transform(matmul(v, u.transpose(0, 2, 1)), th, tw, out)
 
 
 def backward(x, grad, u, size, padding, need_x, need_w):
-    """(dL/dx block or None, dL/dU share of this block (16, C, Cout) or None) for a block
+    """(dL/dx block or None, dL/dU share of this block (16, Cout, C) or None) for a block
     of output gradients ``grad`` (b, Cout, Hout, Wout) of input images of ``size`` (H, W):
     ``x``, the images, is needed for dL/dU, ``u`` = weight_transform(weight) for dL/dx."""
     h, w = size
@@ -235,10 +231,10 @@ def backward(x, grad, u, size, padding, need_x, need_w):
     grad_x = grad_u = None
     if need_w:
         v = input_transform(channels_last(x, padding, rows, cols), th, tw)
-        grad_u = matmul(v.transpose(0, 2, 1), dm)
+        grad_u = matmul(dm.transpose(0, 2, 1), v)
         del v
     if need_x:
-        dv = matmul(dm, u.transpose(0, 2, 1))
+        dv = matmul(dm, u)
         plane = input_gradient_transform(dv, th, tw, rows, cols)
         ph, pw = padding
         grad_x = plane[ph:ph + h, pw:pw + w].transpose(2, 3, 0, 1)
