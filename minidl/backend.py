@@ -273,10 +273,11 @@ MIN_BLOCKS = 4
 
 
 def grain(count, per_block):
-    """Items per block for parallel_for: ``per_block`` (at least 1); MIN_BLOCKS equal
-    blocks when that would make fewer (ResNet's stem, 32 images of 9 per block, ran on
-    one thread as one block); all ``count`` as one block when they are fewer than two
-    blocks' worth. Never depends on the number of threads, so neither do the results."""
+    """Items per block for parallel_for: ``per_block`` (at least 1); ceil(count /
+    MIN_BLOCKS) when that would make fewer than MIN_BLOCKS blocks (ResNet's stem, 32
+    images of 9 per block, ran on one thread as one block); all ``count`` as one block
+    when they are fewer than two blocks' worth. Never depends on the number of threads,
+    so neither do the results."""
     per_block = max(1, per_block)
     if count >= MIN_BLOCKS * per_block:
         return per_block
@@ -370,6 +371,9 @@ def parallel_copy(out, value):
     """``out[...] = value`` (same shape, any strides) on minidl's threads, in blocks of
     the first axis of about BYTES_PER_BLOCK: a weight-sized transposing copy (9.4 MB for
     ResNet's layer4) would otherwise run on one core. On a GPU one assignment."""
+    if getattr(value, 'shape', None) != out.shape:
+        raise ValueError(f'parallel_copy: value of shape {getattr(value, "shape", ())} for '
+                         f'out of shape {out.shape} (same shape needed)')
     if get_array_module(out) is not np or out.ndim == 0:
         out[...] = value
         return out

@@ -115,7 +115,7 @@ def windows(buf, kernel, stride, dilation, out_size):
         strides=buf.strides[:-2] + (dh * s_h, dw * s_w, sh * s_h, sw * s_w))
 
 
-def flat_padded(x, padding, dilation, kernel):
+def flat_padded(x, padding):
     """x (..., H, W) in a zeroed buffer (..., Hp + 1, Wp): ``padded`` with one spare row
     below, which ``flat_windows`` needs (the last row's wasted positions read past the
     plane by up to (kw - 1)*dw elements, fewer than one row)."""

@@ -106,8 +106,8 @@ def weight_transform(weight):
     u = np.empty((16, c_out, c), dtype=weight.dtype)
 
     def channels(start, stop):
-        np.matmul(kron, weight[start:stop].reshape(-1, 9).T,
-                  out=u[:, start:stop].reshape(16, -1))
+        flat = kron @ weight[start:stop].reshape(-1, 9).T           # (16, o*C)
+        u[:, start:stop] = flat.reshape(16, stop - start, c)
 
     parallel_for(np, c_out, grain(c_out, BYTES_PER_BLOCK // (16 * c * weight.itemsize)),
                  channels)
@@ -122,8 +122,8 @@ def weight_gradient(grad_u):
     grad = np.empty((c_out, c, 3, 3), dtype=grad_u.dtype)
 
     def channels(start, stop):
-        np.matmul(grad_u[:, start:stop].reshape(16, -1).T, kron,
-                  out=grad[start:stop].reshape(-1, 9))
+        flat = grad_u[:, start:stop].reshape(16, -1).T @ kron       # (o*C, 9)
+        grad[start:stop] = flat.reshape(stop - start, c, 3, 3)
 
     parallel_for(np, c_out, grain(c_out, BYTES_PER_BLOCK // (16 * c * grad_u.itemsize)),
                  channels)

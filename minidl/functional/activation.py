@@ -76,10 +76,10 @@ class Sigmoid(Function):
     def forward(ctx, x):
         xp = get_array_module(x)
         # 1/(1 + e^-x), in place on one new array (integers become floats, as in exp),
-        # in blocks on minidl's threads (backend.parallel_for); a float input is read
-        # once, by the negation
+        # in blocks on minidl's threads (backend.parallel_for); a contiguous float input
+        # is read once, by the negation, any other first copied
         dtype = xp.result_type(x.dtype, xp.float16)
-        same = x.dtype == dtype
+        same = x.dtype == dtype and x.flags.c_contiguous
         out = xp.empty(x.shape, dtype=dtype) if same else x.astype(dtype, order='C')
         flat, source = out.reshape(-1), (x.reshape(-1) if same else out.reshape(-1))
 

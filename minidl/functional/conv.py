@@ -82,7 +82,7 @@ def im2col_flat(x, kernel, padding, dilation, out_size):
     xp = get_array_module(x)
     n, c = x.shape[:2]
     (kh, kw), ho = kernel, out_size[0]
-    buf = flat_padded(x, padding, dilation, kernel)
+    buf = flat_padded(x, padding)
     view = flat_windows(buf, kernel, dilation, ho)            # (N, C, kh, kw, Hout*Wp)
     cols = xp.empty((c, kh, kw, n, view.shape[-1]), dtype=x.dtype)
     parallel_copy(cols, view.transpose(1, 2, 3, 0, 4))  # the one copy, by channels
@@ -204,6 +204,9 @@ FLAT_MAX_CHANNELS = 64
 
 
 def _flat_plane_pays(xp, c_out_group, stride, out_width, padded_width):
+    """Whether a convolution with ``c_out_group`` output channels per group whose
+    output rows are ``out_width`` wide, read from a plane ``padded_width`` wide (the
+    input's, or in the flipped-kernel route the output gradient's), uses im2col_flat."""
     return (xp is np and stride == (1, 1) and c_out_group <= FLAT_MAX_CHANNELS
             and 2 * (padded_width - out_width) <= out_width)
 
@@ -485,8 +488,11 @@ WINOGRAD_MIN_CHANNELS = 96
 WINOGRAD_TILES_PER_BLOCK = 256
 
 
-def _winograd_pays(xp, x_shape, w_shape, stride, dilation, groups, out_size):
-    return (xp is np and w_shape[2:] == (3, 3) and stride == (1, 1) and dilation == (1, 1)
+def _winograd_pays(xp, x_shape, w_shape, stride, dilation, groups, out_size, dtype=np.float32):
+    """Whether the Winograd route is taken (see WINOGRAD_MIN_CHANNELS). Floating-point
+    only: G's halves would round to 0 in an integer weight transform."""
+    return (xp is np and np.dtype(dtype).kind == 'f' and w_shape[2:] == (3, 3)
+            and stride == (1, 1) and dilation == (1, 1)
             and groups == 1 and min(x_shape[1], w_shape[0]) >= WINOGRAD_MIN_CHANNELS
             and out_size[0] >= 8 and out_size[1] >= 8)
 
@@ -549,7 +555,7 @@ class Conv2d(Function):
         ctx.save_for_backward(x if need_w else None, weight if need_x else None)
 
         ctx.winograd = _winograd_pays(get_array_module(x), x.shape, weight.shape, stride,
-                                      dilation, groups, (ho, wo))
+                                      dilation, groups, (ho, wo), x.dtype)
         if ctx.pointwise:
             return _pointwise_conv(x, weight, bias, groups)
         if ctx.winograd:
@@ -570,6 +576,10 @@ class Conv2d(Function):
         x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         grad_b = grad.sum(axis=(0, 2, 3)) if need_b else None
+        if ctx.x_shape[0] == 0:   # an empty batch: nothing to add up
+            xp = get_array_module(grad)
+            return (xp.zeros(ctx.x_shape, dtype=grad.dtype) if need_x else None,
+                    xp.zeros(ctx.w_shape, dtype=grad.dtype) if need_w else None, grad_b)
         if ctx.winograd:
             return _grads_by_winograd(ctx, grad, x, weight) + (grad_b,)
         if need_x and need_w and _flipped_kernel_pays(ctx, with_weight_grad=True):

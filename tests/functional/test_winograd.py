@@ -43,15 +43,15 @@ def test_forward_and_backward_match_torch_in_float64(x_shape, c_out, padding):
 
 @pytest.fixture
 def small_winograd(monkeypatch):
-    """Route every 3x3 stride-1 convolution of at least 2 channels and a 2x2 output
-    through Winograd, in blocks of about 8 tiles."""
+    """Route every floating-point 3x3 stride-1 convolution of at least 2 channels,
+    whatever its output size, through Winograd, in blocks of about 8 tiles."""
     monkeypatch.setattr(conv, 'WINOGRAD_MIN_CHANNELS', 2)
     monkeypatch.setattr(conv, 'WINOGRAD_TILES_PER_BLOCK', 8)
     original = conv._winograd_pays
 
-    def pays(xp, x_shape, w_shape, stride, dilation, groups, out_size):
+    def pays(xp, x_shape, w_shape, stride, dilation, groups, out_size, dtype=np.float32):
         small = tuple(max(8, s) for s in out_size)
-        return original(xp, x_shape, w_shape, stride, dilation, groups, small)
+        return original(xp, x_shape, w_shape, stride, dilation, groups, small, dtype)
     monkeypatch.setattr(conv, '_winograd_pays', pays)
 
 
@@ -99,10 +99,15 @@ def test_which_convolutions_take_winograd():
     assert not takes((32, 128, 16, 16), (128, 128, 5, 5))
 
 
-def test_float32_resnet_layer_matches_torch_and_threads_do_not_change_it(threads):
-    """A layer3 convolution in float32, on 1 and 3 threads: the same bits, and PyTorch's
-    output and gradients to float32 accuracy."""
+def test_float32_resnet_layer_matches_torch_and_threads_do_not_change_it(threads,
+                                                                          monkeypatch):
+    """A layer3 convolution in float32, in blocks (made small) on 1 and 3 threads: the
+    same bits, and PyTorch's output and gradients to float32 accuracy."""
     torch = require_torch()
+    monkeypatch.setattr(conv, 'WINOGRAD_TILES_PER_BLOCK', 16)
+    monkeypatch.setattr(minidl.backend, 'BYTES_PER_BLOCK', 16 * 96 * 4 * 8)
+    assert conv._winograd_grain(6, (8, 8)) == 1                      # 6 blocks of images
+    assert minidl.backend.grain(96, 8) == 8                          # 12 of channels
     rng = np.random.default_rng(4)
     x = rng.standard_normal((6, 96, 8, 8)).astype(np.float32)
     w = (rng.standard_normal((96, 96, 3, 3)) * 0.05).astype(np.float32)
@@ -123,3 +128,25 @@ def test_float32_resnet_layer_matches_torch_and_threads_do_not_change_it(threads
     for ours, theirs in zip(results[0], [ty, tx.grad, tw.grad]):
         theirs = theirs.detach().numpy()
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4 * np.abs(theirs).max())
+
+
+def test_integer_convolutions_do_not_take_winograd():
+    """G's halves have no integer form: an int64 convolution stays on im2col, exact."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(-3, 3, (2, 96, 8, 8))
+    w = rng.integers(-3, 3, (96, 96, 3, 3))
+    out = F.conv2d(minidl.tensor(x), minidl.tensor(w), padding=1)
+    expected = F.conv2d(minidl.tensor(x.astype(np.float64)), minidl.tensor(w.astype(np.float64)),
+                        padding=1)
+    assert out.dtype == minidl.int64
+    np.testing.assert_array_equal(out.numpy(), expected.numpy())
+
+
+@pytest.mark.parametrize('shape, w_shape', [((0, 96, 8, 8), (96, 96, 3, 3)),   # Winograd
+                                            ((0, 3, 5, 5), (4, 3, 3, 3))])       # im2col
+def test_an_empty_batch_has_zero_weight_gradients(shape, w_shape):
+    x = minidl.tensor(np.zeros(shape, np.float32), requires_grad=True)
+    w = minidl.tensor(np.ones(w_shape, np.float32), requires_grad=True)
+    b = minidl.tensor(np.ones(w_shape[0], np.float32), requires_grad=True)
+    F.conv2d(x, w, b, padding=1).sum().backward()
+    assert x.grad.shape == shape and not w.grad.numpy().any() and not b.grad.numpy().any()
