@@ -68,6 +68,14 @@ def signed_sum(parts, coefficients, out):
     return out
 
 
+def tiles(size, padding):
+    """(tiles along the axis, padded length the tiles read) for an input ``size`` padded
+    by ``padding`` on both sides: Hout = size + 2p - 2 outputs, in tiles of 2."""
+    out = size + 2 * padding - 2
+    count = -(-out // 2)
+    return count, 2 * count + 2
+
+
 def scratch_elements(b, size, padding, c, c_out):
     """Elements of the arrays one block of ``b`` images of ``size`` (H, W) holds at once,
     at most, for Conv2d.cost: forward, P with its row sums and V, then V, M and the
@@ -80,14 +88,6 @@ def scratch_elements(b, size, padding, c, c_out):
     backward = max(28 * t * c_out, 16 * t * c_out + plane + across + 16 * t * c,
                    16 * t * c_out + 16 * t * c + 36 * t * c + plane) + 16 * c * c_out
     return max(forward, backward)
-
-
-def tiles(size, padding):
-    """(tiles along the axis, padded length the tiles read) for an input ``size`` padded
-    by ``padding`` on both sides: Hout = size + 2p - 2 outputs, in tiles of 2."""
-    out = size + 2 * padding - 2
-    count = -(-out // 2)
-    return count, 2 * count + 2
 
 
 # KRON[4a + b, 3i + j] = G[a, i] G[b, j]: U = G g G^T for a flattened 3x3 kernel g is

@@ -203,12 +203,20 @@ COLUMN_BYTES_PER_BLOCK = 1 << 20
 FLAT_MAX_CHANNELS = 64
 
 
-def _flat_plane_pays(xp, c_out_group, stride, out_width, padded_width):
-    """Whether a convolution with ``c_out_group`` output channels per group whose
-    output rows are ``out_width`` wide, read from a plane ``padded_width`` wide (the
-    input's, or in the flipped-kernel route the output gradient's), uses im2col_flat."""
-    return (xp is np and stride == (1, 1) and c_out_group <= FLAT_MAX_CHANNELS
+def _columns_width(xp, c_out_group, stride, out_width, padded_width):
+    """The width of a row of the column matrix of a convolution with ``c_out_group``
+    output channels per group whose output rows are ``out_width`` wide, read from a
+    plane ``padded_width`` wide (the input's, or in the flipped-kernel route the output
+    gradient's): ``padded_width`` where im2col_flat pays (see FLAT_MAX_CHANNELS),
+    otherwise ``out_width`` (im2col's). The flat route is taken when they differ."""
+    flat = (xp is np and stride == (1, 1) and c_out_group <= FLAT_MAX_CHANNELS
             and 2 * (padded_width - out_width) <= out_width)
+    return padded_width if flat else out_width
+
+
+def _back_padding(ctx):
+    """The padding of the output gradient in the flipped-kernel route: d*(k-1) - p."""
+    return tuple(d * (size - 1) - p for p, d, size in zip(ctx.padding, ctx.dilation, ctx.kernel))
 
 
 def images_per_block(n, pixels_per_image, column_bytes_per_image):
@@ -229,10 +237,8 @@ def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size
     to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
     w_groups = weight.reshape(groups, c_out // groups, k)
     out = xp.empty((n, c_out, ho, wo), dtype=x.dtype)
-    width = x.shape[3] + 2 * padding[1]         # a row of im2col_flat's columns
-    flat = _flat_plane_pays(xp, c_out // groups, stride, wo, width)
-    if not flat:
-        width = wo
+    width = _columns_width(xp, c_out // groups, stride, wo, x.shape[3] + 2 * padding[1])
+    flat = width != wo
     cols_bytes = groups * k * ho * width * x.itemsize   # one image's columns
 
     def images(start, stop):
@@ -319,10 +325,8 @@ def _grad_weight(ctx, grad, x):
     groups, (ho, wo) = ctx.groups, ctx.out_size
     c_group_out, k = c_out // groups, c_group * kh * kw
     to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
-    width = w + 2 * ctx.padding[1]         # a row of im2col_flat's columns
-    flat = _flat_plane_pays(xp, c_group_out, ctx.stride, wo, width)
-    if not flat:
-        width = wo
+    width = _columns_width(xp, c_group_out, ctx.stride, wo, w + 2 * ctx.padding[1])
+    flat = width != wo
 
     def images(start, stop):
         b = stop - start
@@ -379,10 +383,8 @@ def _grad_input(ctx, grad, weight):
         return _grads_by_flipped_kernel(ctx, grad, weight)[0]
     from_columns = col2im_cuda if cuda_kernels_enabled(xp) else col2im
     grad_x = xp.empty(ctx.x_shape, dtype=grad.dtype)
-    width = w + 2 * ctx.padding[1]         # a row of im2col_flat's columns
-    flat = _flat_plane_pays(xp, c_group_out, ctx.stride, wo, width)
-    if not flat:
-        width = wo
+    width = _columns_width(xp, c_group_out, ctx.stride, wo, w + 2 * ctx.padding[1])
+    flat = width != wo
 
     def images(start, stop):
         # dL/dcols = W^T G, then col2im adds each column entry back where im2col copied
@@ -438,14 +440,11 @@ def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
     _copy_by_group(flipped, weight.reshape(groups, c_group_out, c_group, kh, kw)[
         ..., ::-1, ::-1].transpose(0, 2, 1, 3, 4))
     flipped = flipped.reshape(groups, c_group, k)
-    back_padding = tuple(d * (size - 1) - p
-                         for p, d, size in zip(ctx.padding, ctx.dilation, ctx.kernel))
+    back_padding = _back_padding(ctx)
     to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
     grad_x = xp.empty(ctx.x_shape, dtype=grad.dtype)
-    width = ctx.out_size[1] + 2 * back_padding[1]    # a row of im2col_flat's columns of G
-    flat = _flat_plane_pays(xp, c_group, (1, 1), w, width)
-    if not flat:
-        width = w
+    width = _columns_width(xp, c_group, (1, 1), w, ctx.out_size[1] + 2 * back_padding[1])
+    flat = width != w
 
     def input_gradient(start, stop):
         """dL/dx of a block of images; returns the block's columns of G."""
@@ -520,7 +519,7 @@ def _conv_by_winograd(x, weight, bias, padding, out_size):
 
 def _grads_by_winograd(ctx, grad, x, weight):
     """(dL/dx or None, dL/dW or None) by F(2x2, 3x3): dM from the output gradient, then
-    dU = V^T dM and dV = dM U^T per tile position (_winograd.py)."""
+    dU = dM^T V and dV = dM U per tile position (_winograd.py)."""
     need_x, need_w = ctx.needs_input_grad[:2]
     n = grad.shape[0]
     u = winograd.weight_transform(weight) if need_x else None
@@ -632,15 +631,15 @@ def _scratch_bytes(ctx, x, weight, out):
         workers = min(get_num_threads(), -(-n // images))
         return (workers * winograd.scratch_elements(images, (h, w), ctx.padding, c, c_out)
                 + 2 * 16 * c * c_out) * x.itemsize
-    (hp, wp), width = padded_size((h, w), ctx.padding), wo
-    if _flat_plane_pays(xp, c_out // ctx.groups, ctx.stride, wo, wp):
-        width, hp = wp, hp + 1   # im2col_flat: rows of the padded width, a spare row
+    hp, wp = padded_size((h, w), ctx.padding)
+    width = _columns_width(xp, c_out // ctx.groups, ctx.stride, wo, wp)
+    if width != wo:
+        hp += 1   # im2col_flat's buffer has a spare row
     cols = c * kh * kw * ho * width     # one image's columns
     flipped = need_x and _flipped_kernel_pays(ctx, with_weight_grad=need_w)
     if flipped:   # the columns of G, wide when im2col_flat pays for them
-        back_width = wo + 2 * ((kw - 1) * ctx.dilation[1] - ctx.padding[1])
-        if not _flat_plane_pays(xp, c // ctx.groups, (1, 1), w, back_width):
-            back_width = w
+        back_width = _columns_width(xp, c // ctx.groups, (1, 1), w,
+                                    wo + 2 * _back_padding(ctx)[1])
         cols = max(cols, c_out * kh * kw * h * back_width)
     if xp is np:
         images = images_per_block(n, ho * wo, cols * x.itemsize)
