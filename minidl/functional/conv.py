@@ -214,6 +214,16 @@ def _columns_width(xp, c_out_group, stride, out_width, padded_width):
     return padded_width if flat else out_width
 
 
+def _im2col_route(xp, flat):
+    """The im2col of a route, called (x, kernel, stride, padding, dilation, out_size):
+    im2col_flat where the flat route is taken (stride 1, see _columns_width), else
+    im2col, or its CUDA kernel when the kernels are on."""
+    if flat:
+        return lambda x, kernel, stride, padding, dilation, out_size: im2col_flat(
+            x, kernel, padding, dilation, out_size)
+    return im2col_cuda if cuda_kernels_enabled(xp) else im2col
+
+
 def _back_padding(ctx):
     """The padding of the output gradient in the flipped-kernel route: d*(k-1) - p."""
     return tuple(d * (size - 1) - p for p, d, size in zip(ctx.padding, ctx.dilation, ctx.kernel))
@@ -234,18 +244,14 @@ def _conv_by_im2col(x, weight, bias, stride, padding, dilation, groups, out_size
     c_out, c_group, kh, kw = weight.shape
     ho, wo = out_size
     k = c_group * kh * kw
-    to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
     w_groups = weight.reshape(groups, c_out // groups, k)
     out = xp.empty((n, c_out, ho, wo), dtype=x.dtype)
     width = _columns_width(xp, c_out // groups, stride, wo, x.shape[3] + 2 * padding[1])
-    flat = width != wo
+    to_columns = _im2col_route(xp, flat=width != wo)
     cols_bytes = groups * k * ho * width * x.itemsize   # one image's columns
 
     def images(start, stop):
-        if flat:
-            cols = im2col_flat(x[start:stop], (kh, kw), padding, dilation, out_size)
-        else:
-            cols = to_columns(x[start:stop], (kh, kw), stride, padding, dilation, out_size)
+        cols = to_columns(x[start:stop], (kh, kw), stride, padding, dilation, out_size)
         out_groups = matmul(w_groups, cols.reshape(groups, k, (stop - start) * ho * width))
         by_channel = out_groups.reshape(c_out, stop - start, ho, width)[..., :wo].transpose(
             1, 0, 2, 3)
@@ -324,9 +330,8 @@ def _grad_weight(ctx, grad, x):
     c_out, c_group, kh, kw = ctx.w_shape
     groups, (ho, wo) = ctx.groups, ctx.out_size
     c_group_out, k = c_out // groups, c_group * kh * kw
-    to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
     width = _columns_width(xp, c_group_out, ctx.stride, wo, w + 2 * ctx.padding[1])
-    flat = width != wo
+    to_columns = _im2col_route(xp, flat=width != wo)
 
     def images(start, stop):
         b = stop - start
@@ -335,13 +340,10 @@ def _grad_weight(ctx, grad, x):
             g = grad[start:stop].reshape(b, groups, c_group_out, h * w)
             x_groups = x[start:stop].reshape(b, groups, c_group, h * w)
             return matmul(g, x_groups.transpose(0, 1, 3, 2)).sum(axis=0)
-        # dW^T = cols @ G^T, with G^T (groups, b*Hout*Wout, Cout/groups)
-        if flat:   # G^T zero at the wasted positions
-            cols = im2col_flat(x[start:stop], ctx.kernel, ctx.padding, ctx.dilation,
-                               ctx.out_size)
-        else:
-            cols = to_columns(x[start:stop], ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
-                              ctx.out_size)
+        # dW^T = cols @ G^T, with G^T (groups, b*Hout*width, Cout/groups), zero at the
+        # wasted positions of flat columns
+        cols = to_columns(x[start:stop], ctx.kernel, ctx.stride, ctx.padding, ctx.dilation,
+                          ctx.out_size)
         return matmul(cols.reshape(groups, k, b * ho * width),
                       _transposed_by_group(xp, grad[start:stop], groups, width))
 
@@ -441,20 +443,15 @@ def _grads_by_flipped_kernel(ctx, grad, weight, x=None):
         ..., ::-1, ::-1].transpose(0, 2, 1, 3, 4))
     flipped = flipped.reshape(groups, c_group, k)
     back_padding = _back_padding(ctx)
-    to_columns = im2col_cuda if cuda_kernels_enabled(xp) else im2col
     grad_x = xp.empty(ctx.x_shape, dtype=grad.dtype)
     width = _columns_width(xp, c_group, (1, 1), w, ctx.out_size[1] + 2 * back_padding[1])
-    flat = width != w
+    to_columns = _im2col_route(xp, flat=width != w)
 
     def input_gradient(start, stop):
         """dL/dx of a block of images; returns the block's columns of G."""
         b = stop - start
-        if flat:
-            cols = im2col_flat(grad[start:stop], ctx.kernel, back_padding, ctx.dilation, (h, w))
-        else:
-            cols = to_columns(grad[start:stop], ctx.kernel, (1, 1), back_padding, ctx.dilation,
-                              (h, w))
-        cols = cols.reshape(groups, k, b * h * width)
+        cols = to_columns(grad[start:stop], ctx.kernel, (1, 1), back_padding, ctx.dilation,
+                          (h, w)).reshape(groups, k, b * h * width)
         grad_x[start:stop] = matmul(flipped, cols).reshape(c, b, h, width)[..., :w].transpose(
             1, 0, 2, 3)
         return cols
